@@ -1,0 +1,26 @@
+import { loadConfig } from '../config.js';
+import { migrateDatabase, resolveDatabase, type DatabaseEndpoints } from '../db/bootstrap.js';
+import { createLogger, type Logger } from '../logger.js';
+
+/**
+ * Runs a command-line task against the configured database: DATABASE_URL, or the embedded server
+ * (reusing the one `npm start` runs, else starting it for the task and stopping it after).
+ * Migrations are applied first so the tools work on a fresh checkout.
+ */
+export async function runWithDatabase(
+  task: (endpoints: DatabaseEndpoints, log: Logger) => Promise<number | void>,
+): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  let endpoints: DatabaseEndpoints | undefined;
+  try {
+    endpoints = await resolveDatabase(config, log, { attach: true });
+    await migrateDatabase(endpoints, log);
+    process.exitCode = (await task(endpoints, log)) ?? 0;
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  } finally {
+    await endpoints?.embedded?.stop();
+  }
+}

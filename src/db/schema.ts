@@ -1,0 +1,111 @@
+import type { ColumnType, Generated } from 'kysely';
+
+// Column types as the API role sees them. Timestamps come back as Date; `date` columns as strings
+// (see the type parser in pool.ts) so a due date never shifts with the server's time zone.
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type DefaultedUuid = ColumnType<string, string | undefined, never>;
+
+export type MembershipRoleValue = 'owner' | 'admin' | 'member' | 'viewer';
+export type TenantStatusValue = 'active' | 'suspended';
+export type PlanValue = 'free' | 'pro' | 'enterprise';
+export type ProjectStatusValue =
+  | 'DRAFT'
+  | 'SUBMITTED'
+  | 'APPROVED'
+  | 'REJECTED'
+  | 'ACTIVE'
+  | 'COMPLETED'
+  | 'ARCHIVED';
+export type TaskStatusValue = 'TODO' | 'IN_PROGRESS' | 'DONE';
+export type TaskPriorityValue = 'LOW' | 'MEDIUM' | 'HIGH' | 'URGENT';
+
+export interface TenantsTable {
+  id: Generated<string>;
+  slug: string;
+  name: string;
+  plan: ColumnType<PlanValue, never, PlanValue>;
+  status: ColumnType<TenantStatusValue, never, TenantStatusValue>;
+  settings: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  name: string;
+  is_platform_admin: ColumnType<boolean, never, never>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+/** Written by the API, never readable by it (column grants); selected only via app.find_login. */
+export interface UserPasswordColumns {
+  password_hash: ColumnType<never, string, string>;
+}
+
+export interface MembershipsTable {
+  tenant_id: string;
+  user_id: string;
+  role: MembershipRoleValue;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface ProjectsTable {
+  tenant_id: DefaultedUuid;
+  id: Generated<string>;
+  key: string;
+  name: string;
+  description: Generated<string>;
+  status: Generated<ProjectStatusValue>;
+  created_by: ColumnType<string | null, never, never>;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface TasksTable {
+  tenant_id: DefaultedUuid;
+  id: Generated<string>;
+  project_id: string;
+  title: string;
+  description: Generated<string>;
+  status: Generated<TaskStatusValue>;
+  priority: Generated<TaskPriorityValue>;
+  assignee_id: string | null;
+  due_date: string | null;
+  created_by: ColumnType<string | null, never, never>;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface CommentsTable {
+  tenant_id: DefaultedUuid;
+  id: Generated<string>;
+  task_id: string;
+  author_id: ColumnType<string | null, never, never>;
+  body: string;
+  created_at: Generated<Date>;
+  updated_at: Timestamp;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  tenant_id: string | null;
+  actor_id: string | null;
+  action: string;
+  reason: string;
+  request_id: string | null;
+  details: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: Generated<Date>;
+}
+
+export interface Database {
+  'app.tenants': TenantsTable;
+  'app.users': UsersTable & UserPasswordColumns;
+  'app.memberships': MembershipsTable;
+  'app.projects': ProjectsTable;
+  'app.tasks': TasksTable;
+  'app.comments': CommentsTable;
+  'app.audit_log': AuditLogTable;
+}
