@@ -30,12 +30,12 @@ begin
 end
 $$;
 
--- Nobody but the owner creates objects in this database.
+-- Nobody but the owner creates objects in this database. (Database-level privileges are not
+-- copied by CREATE DATABASE … TEMPLATE, so the runner re-applies them on every run as well.)
 do $$
 begin
   execute format('grant create on database %I to tenantql_owner', current_database());
   execute format('revoke create, temporary on database %I from public', current_database());
-  execute format('grant temporary on database %I to tenantql_owner', current_database());
 end
 $$;
 revoke create on schema public from public;

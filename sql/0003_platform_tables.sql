@@ -178,5 +178,8 @@ grant delete on app.users to tenantql_api;
 grant select, insert, delete on app.memberships to tenantql_api;
 grant update (role) on app.memberships to tenantql_api;
 
+-- Tenant admins may read what operators did in their tenant, and why (access transparency).
+grant select on app.audit_log to tenantql_api;
+
 grant select on app.tenants, app.users, app.memberships, app.audit_log to tenantql_admin;
 grant insert on app.audit_log to tenantql_admin;

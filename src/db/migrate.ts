@@ -38,6 +38,16 @@ const ENSURE_META = `
   );
 `;
 
+// Database-level ACLs are not copied by CREATE DATABASE … TEMPLATE, so they are asserted on every run.
+const DATABASE_PRIVILEGES = `
+  do $$
+  begin
+    execute format('grant create on database %I to tenantql_owner', current_database());
+    execute format('revoke create, temporary on database %I from public', current_database());
+  end
+  $$;
+`;
+
 async function appliedMigrations(client: pg.ClientBase): Promise<Map<string, string>> {
   const { rows } = await client.query<{ name: string; checksum: string }>(
     'select name, checksum from tenantql_meta.migrations order by name',
@@ -107,6 +117,7 @@ export async function migrate(connectionString: string, options: MigrateOptions 
       appliedNow.push(m.name);
       options.log?.info({ migration: m.name }, 'applied migration');
     }
+    await client.query(DATABASE_PRIVILEGES);
     await client.query('grant usage on schema tenantql_meta to tenantql_api');
     await client.query('grant select on tenantql_meta.migrations to tenantql_api');
     for (const [role, password] of Object.entries(options.rolePasswords ?? {})) {

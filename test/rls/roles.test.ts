@@ -1,0 +1,106 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { sqlState } from '../support/rls.js';
+
+let db: TestDatabase;
+let owner: pg.Client;
+let api: pg.Client;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  owner = new pg.Client({ connectionString: db.ownerUrl });
+  api = new pg.Client({ connectionString: db.apiUrl });
+  await Promise.all([owner.connect(), api.connect()]);
+});
+afterAll(async () => {
+  await Promise.all([owner.end(), api.end()]);
+  await db.drop();
+});
+
+async function roleAttributes(role: string) {
+  const { rows } = await owner.query<{
+    rolsuper: boolean;
+    rolbypassrls: boolean;
+    rolcreaterole: boolean;
+    rolcreatedb: boolean;
+    rolcanlogin: boolean;
+  }>(
+    'select rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolcanlogin from pg_roles where rolname = $1',
+    [role],
+  );
+  return rows[0];
+}
+
+describe('database roles', () => {
+  it('the API role is no superuser, cannot bypass RLS, create roles or databases', async () => {
+    expect(await roleAttributes('tenantql_api')).toEqual({
+      rolsuper: false,
+      rolbypassrls: false,
+      rolcreaterole: false,
+      rolcreatedb: false,
+      rolcanlogin: true,
+    });
+  });
+
+  it('the API role owns nothing and is a member of no other role', async () => {
+    const { rows } = await owner.query<{ kind: string; count: number }>(
+      `select 'relation' as kind, count(*)::int as count from pg_class where relowner = 'tenantql_api'::regrole
+       union all select 'function', count(*)::int from pg_proc where proowner = 'tenantql_api'::regrole
+       union all select 'schema', count(*)::int from pg_namespace where nspowner = 'tenantql_api'::regrole
+       union all select 'type', count(*)::int from pg_type where typowner = 'tenantql_api'::regrole
+       union all select 'database', count(*)::int from pg_database where datdba = 'tenantql_api'::regrole
+       union all select 'membership', count(*)::int from pg_auth_members where member = 'tenantql_api'::regrole`,
+    );
+    expect(rows.every((r) => r.count === 0)).toBe(true);
+  });
+
+  it('the API role cannot create objects anywhere', async () => {
+    expect(await sqlState(api.query('create table app.sneaky (id int)'))).toBe('42501');
+    expect(await sqlState(api.query('create table public.sneaky (id int)'))).toBe('42501');
+    expect(await sqlState(api.query('create schema sneaky'))).toBe('42501');
+    expect(await sqlState(api.query('create temporary table sneaky (id int)'))).toBe('42501');
+    expect(
+      await sqlState(api.query('create function app.sneaky() returns int language sql as $$ select 1 $$')),
+    ).toBe('42501');
+  });
+
+  it('the API role cannot switch off or escape row-level security', async () => {
+    expect(await sqlState(api.query('alter table app.projects disable row level security'))).toBe(
+      '42501',
+    );
+    expect(await sqlState(api.query('set role tenantql_admin'))).toBe('42501');
+    expect(await sqlState(api.query('set role tenantql_owner'))).toBe('42501');
+    // row_security = off makes a query fail rather than skip policies for a role without BYPASSRLS.
+    await api.query('set row_security = off');
+    expect(await sqlState(api.query('select * from app.projects'))).toBe('42501');
+    await api.query('reset row_security');
+  });
+
+  it('the admin role bypasses RLS but is no superuser; the owner cannot log in', async () => {
+    expect(await roleAttributes('tenantql_admin')).toMatchObject({
+      rolsuper: false,
+      rolbypassrls: true,
+      rolcreaterole: false,
+    });
+    expect(await roleAttributes('tenantql_owner')).toMatchObject({
+      rolsuper: false,
+      rolbypassrls: false,
+      rolcanlogin: false,
+    });
+  });
+
+  it('every object in the app schema belongs to tenantql_owner', async () => {
+    const { rows } = await owner.query<{ name: string; owner: string }>(
+      `select c.relname as name, pg_get_userbyid(c.relowner) as owner
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'app'
+       union all
+       select p.proname, pg_get_userbyid(p.proowner)
+         from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'app'
+       union all
+       select nspname, pg_get_userbyid(nspowner) from pg_namespace where nspname = 'app'`,
+    );
+    expect(rows.length).toBeGreaterThan(10);
+    expect(rows.filter((r) => r.owner !== 'tenantql_owner')).toEqual([]);
+  });
+});

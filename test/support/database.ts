@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { migrate } from '../../src/db/migrate.js';
+
+export interface TestDatabase {
+  name: string;
+  /** The migrator (superuser) connection: RLS does not apply to it. Use it for setup only. */
+  ownerUrl: string;
+  apiUrl: string;
+  adminUrl: string;
+  drop(): Promise<void>;
+}
+
+function withCredentials(base: string, database: string, user?: string, password?: string) {
+  const u = new URL(base);
+  u.pathname = `/${database}`;
+  if (user !== undefined) u.username = user;
+  if (password !== undefined) u.password = password;
+  return u.toString();
+}
+
+/** A fresh database cloned from the migrated template, for one test file. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const { maintenanceUrl, template, apiPassword, adminPassword } = inject('database');
+  const name = `tenantql_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: maintenanceUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name} template ${template}`);
+  } finally {
+    await admin.end();
+  }
+  // Applies nothing new, but re-asserts the database-level privileges a clone does not inherit.
+  await migrate(withCredentials(maintenanceUrl, name));
+  return {
+    name,
+    ownerUrl: withCredentials(maintenanceUrl, name),
+    apiUrl: withCredentials(maintenanceUrl, name, 'tenantql_api', apiPassword),
+    adminUrl: withCredentials(maintenanceUrl, name, 'tenantql_admin', adminPassword),
+    async drop() {
+      const client = new pg.Client({ connectionString: maintenanceUrl });
+      await client.connect();
+      try {
+        await client.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}

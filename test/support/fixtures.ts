@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { MembershipRoleValue } from '../../src/db/schema.js';
+
+export interface SeededTenant {
+  id: string;
+  slug: string;
+  users: Record<MembershipRoleValue, string>;
+  projectId: string;
+  taskId: string;
+  commentId: string;
+}
+
+const ROLES: MembershipRoleValue[] = ['owner', 'admin', 'member', 'viewer'];
+
+/**
+ * Creates a tenant with one user per role, a project, a task and a comment, through the migrator
+ * connection (RLS does not apply to it). For arranging tests only: assertions go through the API role.
+ */
+export async function seedTenant(ownerUrl: string, label: string): Promise<SeededTenant> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const suffix = randomUUID().slice(0, 8);
+    const slug = `${label}-${suffix}`.toLowerCase();
+    const tenantId = randomUUID();
+    await client.query('insert into app.tenants (id, slug, name) values ($1, $2, $3)', [
+      tenantId,
+      slug,
+      `Tenant ${label}`,
+    ]);
+    const users = {} as Record<MembershipRoleValue, string>;
+    for (const role of ROLES) {
+      const userId = randomUUID();
+      users[role] = userId;
+      await client.query(
+        'insert into app.users (id, email, name, password_hash) values ($1, $2, $3, $4)',
+        [userId, `${role}-${slug}@example.test`, `${label} ${role}`, 'not-a-real-hash'],
+      );
+      await client.query(
+        'insert into app.memberships (tenant_id, user_id, role) values ($1, $2, $3)',
+        [tenantId, userId, role],
+      );
+    }
+    const projectId = randomUUID();
+    await client.query(
+      `insert into app.projects (tenant_id, id, key, name, created_by) values ($1, $2, 'PRJ', $3, $4)`,
+      [tenantId, projectId, `${label} project`, users.owner],
+    );
+    const taskId = randomUUID();
+    await client.query(
+      `insert into app.tasks (tenant_id, id, project_id, title, assignee_id, created_by)
+       values ($1, $2, $3, $4, $5, $5)`,
+      [tenantId, taskId, projectId, `${label} task`, users.member],
+    );
+    const commentId = randomUUID();
+    await client.query(
+      `insert into app.comments (tenant_id, id, task_id, author_id, body) values ($1, $2, $3, $4, $5)`,
+      [tenantId, commentId, taskId, users.member, `${label} comment`],
+    );
+    await client.query(
+      `insert into app.audit_log (tenant_id, action, reason) values ($1, 'test.seed', 'fixture')`,
+      [tenantId],
+    );
+    return { id: tenantId, slug, users, projectId, taskId, commentId };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Tables of the app schema, so checks over "every table" include tables added later. */
+export async function appTables(client: pg.ClientBase): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `select format('%I.%I', n.nspname, c.relname) as name
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'app' and c.relkind in ('r', 'p') order by 1`,
+  );
+  return rows.map((r) => r.name);
+}
