@@ -1,12 +1,16 @@
 set local role tenantql_owner;
 
--- One round trip at the start of every operation: set the user, verify the membership, and only
--- then make the tenant current. A non-member or a suspended tenant gets no tenant context at all,
--- so even a caller that ignored the returned role would see no tenant rows.
--- SECURITY INVOKER on purpose: the membership lookup runs under the caller's own policies.
+-- One round trip at the start of every operation: set the user, find the requested tenant (by id
+-- or slug) among the user's memberships, and only then make it current. A non-member or a
+-- suspended tenant gets no tenant context at all, so even a caller that ignored the result would
+-- see no tenant rows. A tenant that does not exist and one the user is not in look the same.
+-- SECURITY INVOKER on purpose: the lookup runs under the caller's own policies.
 create function app.set_operation_context(
-  p_tenant_id uuid,
   p_user_id uuid,
+  p_tenant_id uuid,
+  p_tenant_slug text,
+  out tenant_id uuid,
+  out tenant_slug text,
   out member_role text,
   out tenant_status text
 )
@@ -17,15 +21,17 @@ begin
   perform set_config('app.user_id', coalesce(p_user_id::text, ''), true),
           set_config('app.tenant_id', '', true),
           set_config('app.role', '', true);
-  if p_tenant_id is null or p_user_id is null then
+  if p_user_id is null or (p_tenant_id is null and p_tenant_slug is null) then
     return;
   end if;
-  select m.role, t.status into member_role, tenant_status
+  select t.id, t.slug, m.role, t.status into tenant_id, tenant_slug, member_role, tenant_status
     from app.memberships m
     join app.tenants t on t.id = m.tenant_id
-   where m.tenant_id = p_tenant_id and m.user_id = p_user_id;
+   where m.user_id = p_user_id
+     and (p_tenant_id is null or t.id = p_tenant_id)
+     and (p_tenant_slug is null or t.slug = p_tenant_slug);
   if member_role is not null and tenant_status = 'active' then
-    perform set_config('app.tenant_id', p_tenant_id::text, true),
+    perform set_config('app.tenant_id', tenant_id::text, true),
             set_config('app.role', member_role, true);
   end if;
 end
@@ -75,6 +81,6 @@ create function app.find_user_id_by_email(p_email text) returns uuid
 $$;
 
 grant execute on function
-  app.set_operation_context(uuid, uuid), app.create_tenant(text, text),
+  app.set_operation_context(uuid, uuid, text), app.create_tenant(text, text),
   app.find_login(text), app.find_user_id_by_email(text)
   to tenantql_api;

@@ -41,20 +41,82 @@ export interface EmbeddedConfig {
   databaseName: string;
 }
 
+export type TenantSource = 'claim' | 'header' | 'slug-header' | 'query' | 'subdomain';
+const TENANT_SOURCES: TenantSource[] = ['claim', 'header', 'slug-header', 'query', 'subdomain'];
+
+export interface TenancyConfig {
+  /** When false the API serves DEFAULT_TENANT only and ignores tenant headers. */
+  enabled: boolean;
+  /** Slug of the tenant used when tenancy is off, or when a request names none. */
+  defaultTenant: string | undefined;
+  idHeader: string;
+  slugHeader: string;
+  queryParam: string;
+  /** Host suffix for subdomain resolution, e.g. "example.com" makes acme.example.com → acme. */
+  baseDomain: string | undefined;
+  order: TenantSource[];
+  /** Refuse any operation without a tenant, except account-level fields. */
+  required: boolean;
+  /** When set, only these tenant ids or slugs may be used through this API instance. */
+  allowlist: string[] | undefined;
+}
+
+export interface AuthConfig {
+  /** HS256 secret; when unset and no key pair is given, one is generated in the data directory. */
+  jwtSecret: string | undefined;
+  jwtPrivateKey: string | undefined;
+  jwtPublicKey: string | undefined;
+  /** Algorithm of the key pair (ES256, EdDSA, RS256 …); HS256 with a secret. */
+  jwtAlgorithm: string;
+  issuer: string;
+  audience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+}
+
+export interface HttpConfig {
+  bodyLimitBytes: number;
+}
+
 export interface Config {
   port: number;
+  http: HttpConfig;
   host: string | undefined;
   production: boolean;
   logLevel: string;
   seedDemo: boolean;
   database: DatabaseConfig;
   embedded: EmbeddedConfig;
+  tenancy: TenancyConfig;
+  auth: AuthConfig;
+}
+
+function readList(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+function readTenantOrder(env: NodeJS.ProcessEnv): TenantSource[] {
+  const order = readList(env, 'TENANT_RESOLUTION') ?? ['claim', 'header', 'slug-header', 'query'];
+  for (const source of order) {
+    if (!TENANT_SOURCES.includes(source as TenantSource)) {
+      throw new ConfigError(
+        `TENANT_RESOLUTION has "${source}"; use a comma-separated list of ${TENANT_SOURCES.join(', ')}`,
+      );
+    }
+  }
+  return order as TenantSource[];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.TENANTQL_DATA_DIR ?? '.data');
   return {
     port: readInt(env, 'PORT', 4000),
+    http: { bodyLimitBytes: readInt(env, 'REQUEST_BODY_LIMIT_BYTES', 1_000_000) },
     host: env.HOST || undefined,
     production: env.NODE_ENV === 'production',
     logLevel: env.LOG_LEVEL ?? 'info',
@@ -66,6 +128,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       poolSize: readInt(env, 'DATABASE_POOL_SIZE', 10),
       statementTimeoutMs: readInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000),
       migrateOnStart: readBool(env, 'MIGRATE_ON_START', true),
+    },
+    tenancy: {
+      enabled: readBool(env, 'TENANCY_ENABLED', true),
+      defaultTenant: env.DEFAULT_TENANT || undefined,
+      idHeader: (env.TENANT_HEADER ?? 'x-tenant-id').toLowerCase(),
+      slugHeader: (env.TENANT_SLUG_HEADER ?? 'x-tenant-slug').toLowerCase(),
+      queryParam: env.TENANT_QUERY_PARAM ?? 'tenant',
+      baseDomain: env.TENANT_BASE_DOMAIN || undefined,
+      order: readTenantOrder(env),
+      required: readBool(env, 'TENANT_REQUIRED', false),
+      allowlist: readList(env, 'TENANT_ALLOWLIST'),
+    },
+    auth: {
+      jwtSecret: env.JWT_SECRET || undefined,
+      jwtPrivateKey: env.JWT_PRIVATE_KEY || undefined,
+      jwtPublicKey: env.JWT_PUBLIC_KEY || undefined,
+      jwtAlgorithm: env.JWT_ALGORITHM ?? (env.JWT_PRIVATE_KEY ? 'ES256' : 'HS256'),
+      issuer: env.JWT_ISSUER ?? 'tenantql',
+      audience: env.JWT_AUDIENCE ?? 'tenantql-api',
+      accessTokenTtlSeconds: readInt(env, 'JWT_ACCESS_TTL_SECONDS', 15 * 60),
+      refreshTokenTtlSeconds: readInt(env, 'JWT_REFRESH_TTL_SECONDS', 30 * 24 * 60 * 60),
     },
     embedded: {
       dataDir,

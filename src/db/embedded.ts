@@ -166,6 +166,7 @@ export async function startEmbeddedPostgres(
     throw new Error(
       `Embedded PostgreSQL did not start (data directory ${pgDataDir}).${portHint} ` +
         `Last log lines: ${detail || String(error)}`,
+      { cause: error },
     );
   }
 

@@ -104,10 +104,10 @@ export async function migrate(connectionString: string, options: MigrateOptions 
         await client.query(m.sql);
         // Migrations act as tenantql_owner; the bookkeeping belongs to the migrator.
         await client.query('reset role');
-        await client.query('insert into tenantql_meta.migrations (name, checksum) values ($1, $2)', [
-          m.name,
-          m.checksum,
-        ]);
+        await client.query(
+          'insert into tenantql_meta.migrations (name, checksum) values ($1, $2)',
+          [m.name, m.checksum],
+        );
         await client.query('commit');
       } catch (error) {
         await client.query('rollback');
@@ -126,7 +126,9 @@ export async function migrate(connectionString: string, options: MigrateOptions 
       );
     }
   } finally {
-    await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await client
+      .query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY])
+      .catch(() => undefined);
     await client.end();
   }
   return appliedNow;

@@ -9,13 +9,7 @@ export type MembershipRoleValue = 'owner' | 'admin' | 'member' | 'viewer';
 export type TenantStatusValue = 'active' | 'suspended';
 export type PlanValue = 'free' | 'pro' | 'enterprise';
 export type ProjectStatusValue =
-  | 'DRAFT'
-  | 'SUBMITTED'
-  | 'APPROVED'
-  | 'REJECTED'
-  | 'ACTIVE'
-  | 'COMPLETED'
-  | 'ARCHIVED';
+  'DRAFT' | 'SUBMITTED' | 'APPROVED' | 'REJECTED' | 'ACTIVE' | 'COMPLETED' | 'ARCHIVED';
 export type TaskStatusValue = 'TODO' | 'IN_PROGRESS' | 'DONE';
 export type TaskPriorityValue = 'LOW' | 'MEDIUM' | 'HIGH' | 'URGENT';
 

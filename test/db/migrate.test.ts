@@ -4,7 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MigrationError, SQL_DIR, migrate, pendingMigrations, readMigrations } from '../../src/db/migrate.js';
+import {
+  MigrationError,
+  SQL_DIR,
+  migrate,
+  pendingMigrations,
+  readMigrations,
+} from '../../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;
@@ -76,7 +82,9 @@ describe('migration runner', () => {
 
   it('records every file of sql/ once, with its checksum', async () => {
     const files = await readMigrations();
-    const { rows } = await owner.query('select name, checksum from tenantql_meta.migrations order by name');
+    const { rows } = await owner.query(
+      'select name, checksum from tenantql_meta.migrations order by name',
+    );
     expect(rows).toEqual(files.map((f) => ({ name: f.name, checksum: f.checksum })));
   });
 
@@ -86,7 +94,9 @@ describe('migration runner', () => {
       const file = path.join(dir, '0004_project_tables.sql');
       await fs.appendFile(file, '\n-- an innocent-looking edit\n');
       await expect(migrate(db.ownerUrl, { dir })).rejects.toThrow(MigrationError);
-      await expect(migrate(db.ownerUrl, { dir })).rejects.toThrow(/0004_project_tables\.sql was changed/);
+      await expect(migrate(db.ownerUrl, { dir })).rejects.toThrow(
+        /0004_project_tables\.sql was changed/,
+      );
     } finally {
       await fs.rm(dir, { recursive: true });
     }
@@ -96,8 +106,10 @@ describe('migration runner', () => {
     const dir = await copySqlDir();
     try {
       const files = (await fs.readdir(dir)).sort();
-      await fs.rm(path.join(dir, files[files.length - 1] as string));
-      await expect(migrate(db.ownerUrl, { dir })).rejects.toThrow(/this code is older than the database/);
+      await fs.rm(path.join(dir, files.at(-1) ?? ''));
+      await expect(migrate(db.ownerUrl, { dir })).rejects.toThrow(
+        /this code is older than the database/,
+      );
     } finally {
       await fs.rm(dir, { recursive: true });
     }
@@ -111,11 +123,15 @@ describe('migration runner', () => {
         path.join(dir, '9999_broken.sql'),
         'set local role tenantql_owner;\ncreate table app.half_made (id int);\nselect 1/0;\n',
       );
-      await expect(migrate(target.url, { dir })).rejects.toThrow(/9999_broken\.sql failed and was rolled back/);
+      await expect(migrate(target.url, { dir })).rejects.toThrow(
+        /9999_broken\.sql failed and was rolled back/,
+      );
       const client = new pg.Client({ connectionString: target.url });
       await client.connect();
       const exists = await client.query(`select to_regclass('app.half_made') as t`);
-      const recorded = await client.query(`select name from tenantql_meta.migrations where name like '9999%'`);
+      const recorded = await client.query(
+        `select name from tenantql_meta.migrations where name like '9999%'`,
+      );
       const applied = await client.query('select count(*)::int as n from tenantql_meta.migrations');
       await client.end();
       expect(exists.rows[0].t).toBeNull();

@@ -35,7 +35,10 @@ describe('as the API role with tenant A set', () => {
         const { rows } = await api.query<{ tenant_id: string }>(
           `select distinct tenant_id from ${table}`,
         );
-        expect(rows.map((r) => r.tenant_id), table).toEqual([a.id]);
+        expect(
+          rows.map((r) => r.tenant_id),
+          table,
+        ).toEqual([a.id]);
       }
       const tenants = await api.query('select id from app.tenants');
       expect(tenants.rows.map((r) => r.id)).toEqual([a.id]);
@@ -55,9 +58,15 @@ describe('as the API role with tenant A set', () => {
 
   it('cannot read B rows by id', async () => {
     await asOwnerOfA(async () => {
-      expect((await api.query('select * from app.projects where id = $1', [b.projectId])).rowCount).toBe(0);
-      expect((await api.query('select * from app.tasks where id = $1', [b.taskId])).rowCount).toBe(0);
-      expect((await api.query('select * from app.comments where id = $1', [b.commentId])).rowCount).toBe(0);
+      expect(
+        (await api.query('select * from app.projects where id = $1', [b.projectId])).rowCount,
+      ).toBe(0);
+      expect((await api.query('select * from app.tasks where id = $1', [b.taskId])).rowCount).toBe(
+        0,
+      );
+      expect(
+        (await api.query('select * from app.comments where id = $1', [b.commentId])).rowCount,
+      ).toBe(0);
       expect((await api.query('select * from app.tenants where id = $1', [b.id])).rowCount).toBe(0);
       expect(
         (await api.query('select id from app.users where id = $1', [b.users.owner])).rowCount,
@@ -86,7 +95,9 @@ describe('as the API role with tenant A set', () => {
     });
     const owner = new pg.Client({ connectionString: db.ownerUrl });
     await owner.connect();
-    const { rows } = await owner.query('select name from app.projects where id = $1', [b.projectId]);
+    const { rows } = await owner.query('select name from app.projects where id = $1', [
+      b.projectId,
+    ]);
     await owner.end();
     expect(rows).toEqual([{ name: 'Tenant B project'.replace('Tenant ', '') }]);
   });
@@ -129,7 +140,9 @@ describe('as the API role with tenant A set', () => {
 
   it('cannot move its own row into B', async () => {
     const state = await asOwnerOfA(() =>
-      sqlState(api.query('update app.projects set tenant_id = $1 where id = $2', [b.id, a.projectId])),
+      sqlState(
+        api.query('update app.projects set tenant_id = $1 where id = $2', [b.id, a.projectId]),
+      ),
     );
     expect(state).toBe('42501');
   });
@@ -138,14 +151,22 @@ describe('as the API role with tenant A set', () => {
 describe('roles inside a tenant', () => {
   it('a viewer reads but cannot write anything', async () => {
     const viewer = { tenantId: a.id, userId: a.users.viewer, role: 'viewer' };
-    expect(await asContext(api, viewer, async () => (await api.query('select * from app.projects')).rowCount)).toBe(1);
+    expect(
+      await asContext(
+        api,
+        viewer,
+        async () => (await api.query('select * from app.projects')).rowCount,
+      ),
+    ).toBe(1);
     const writes: [string, unknown[]][] = [
       [`insert into app.projects (key, name) values ('VIEW', 'x')`, []],
       [`insert into app.tasks (project_id, title) values ($1, 'x')`, [a.projectId]],
       [`insert into app.comments (task_id, body) values ($1, 'x')`, [a.taskId]],
     ];
     for (const [text, values] of writes) {
-      expect(await asContext(api, viewer, () => sqlState(api.query(text, values))), text).toBe('42501');
+      expect(await asContext(api, viewer, () => sqlState(api.query(text, values))), text).toBe(
+        '42501',
+      );
     }
     const updates: [string, unknown[]][] = [
       [`update app.projects set name = 'x' where id = $1`, [a.projectId]],
@@ -154,21 +175,31 @@ describe('roles inside a tenant', () => {
       [`delete from app.tasks where id = $1`, [a.taskId]],
     ];
     for (const [text, values] of updates) {
-      expect(await asContext(api, viewer, async () => (await api.query(text, values)).rowCount), text).toBe(0);
+      expect(
+        await asContext(api, viewer, async () => (await api.query(text, values)).rowCount),
+        text,
+      ).toBe(0);
     }
   });
 
   it('a member cannot delete a project or make anyone an owner; an admin cannot either hand out ownership', async () => {
     const member = { tenantId: a.id, userId: a.users.member, role: 'member' };
     expect(
-      await asContext(api, member, async () =>
-        (await api.query('delete from app.projects where id = $1', [a.projectId])).rowCount,
+      await asContext(
+        api,
+        member,
+        async () =>
+          (await api.query('delete from app.projects where id = $1', [a.projectId])).rowCount,
       ),
     ).toBe(0);
     const admin = { tenantId: a.id, userId: a.users.admin, role: 'admin' };
     expect(
       await asContext(api, admin, () =>
-        sqlState(api.query(`update app.memberships set role = 'owner' where user_id = $1`, [a.users.member])),
+        sqlState(
+          api.query(`update app.memberships set role = 'owner' where user_id = $1`, [
+            a.users.member,
+          ]),
+        ),
       ),
     ).toBe('42501');
   });
@@ -176,14 +207,22 @@ describe('roles inside a tenant', () => {
   it('comments are changed only by their author or an admin', async () => {
     const viewerTurnedMember = { tenantId: a.id, userId: a.users.owner, role: 'member' };
     expect(
-      await asContext(api, viewerTurnedMember, async () =>
-        (await api.query(`update app.comments set body = 'x' where id = $1`, [a.commentId])).rowCount,
+      await asContext(
+        api,
+        viewerTurnedMember,
+        async () =>
+          (await api.query(`update app.comments set body = 'x' where id = $1`, [a.commentId]))
+            .rowCount,
       ),
     ).toBe(0);
     const author = { tenantId: a.id, userId: a.users.member, role: 'member' };
     expect(
-      await asContext(api, author, async () =>
-        (await api.query(`update app.comments set body = 'edited' where id = $1`, [a.commentId])).rowCount,
+      await asContext(
+        api,
+        author,
+        async () =>
+          (await api.query(`update app.comments set body = 'edited' where id = $1`, [a.commentId]))
+            .rowCount,
       ),
     ).toBe(1);
   });
@@ -191,21 +230,25 @@ describe('roles inside a tenant', () => {
   it('a user of B who claims tenant A through set_operation_context gets no tenant at all', async () => {
     const result = await asContext(api, {}, async () => {
       const { rows } = await api.query(
-        'select member_role, tenant_status from app.set_operation_context($1, $2)',
-        [a.id, b.users.owner],
+        'select member_role, tenant_status from app.set_operation_context($1, $2, null)',
+        [b.users.owner, a.id],
       );
       const projects = await api.query('select id from app.projects');
       const tenant = await api.query(`select current_setting('app.tenant_id', true) as t`);
       return { context: rows[0], projects: projects.rowCount, tenant: tenant.rows[0].t };
     });
-    expect(result).toEqual({ context: { member_role: null, tenant_status: null }, projects: 0, tenant: '' });
+    expect(result).toEqual({
+      context: { member_role: null, tenant_status: null },
+      projects: 0,
+      tenant: '',
+    });
   });
 
   it('set_operation_context gives a member their role and tenant', async () => {
     const result = await asContext(api, {}, async () => {
       const { rows } = await api.query(
-        'select member_role, tenant_status from app.set_operation_context($1, $2)',
-        [a.id, a.users.viewer],
+        'select member_role, tenant_status from app.set_operation_context($1, null, $2)',
+        [a.users.viewer, a.slug],
       );
       const projects = await api.query('select id from app.projects');
       return { context: rows[0], projects: projects.rows };
@@ -222,7 +265,9 @@ describe('roles inside a tenant', () => {
     });
     await asContext(api, { userId: a.users.owner }, async () => {
       expect(
-        await sqlState(api.query('update app.users set is_platform_admin = true where id = $1', [a.users.owner])),
+        await sqlState(
+          api.query('update app.users set is_platform_admin = true where id = $1', [a.users.owner]),
+        ),
       ).toBe('42501');
     });
     await asContext(api, { tenantId: a.id, userId: a.users.owner, role: 'owner' }, async () => {
@@ -236,7 +281,9 @@ describe('roles inside a tenant', () => {
     const owner = new pg.Client({ connectionString: db.ownerUrl });
     await owner.connect();
     try {
-      expect(await sqlState(owner.query(`update app.audit_log set reason = 'rewritten'`))).toBe('42501');
+      expect(await sqlState(owner.query(`update app.audit_log set reason = 'rewritten'`))).toBe(
+        '42501',
+      );
       expect(await sqlState(owner.query('delete from app.audit_log'))).toBe('42501');
       expect(await sqlState(owner.query('truncate app.audit_log'))).toBe('42501');
       expect((await owner.query('select count(*)::int as n from app.audit_log')).rows[0].n).toBe(2);

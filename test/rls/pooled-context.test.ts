@@ -56,7 +56,9 @@ describe('context that is not set', () => {
       const second = await pool.connect();
       expect((await second.query('select pg_backend_pid() as pid')).rows[0].pid).toBe(firstPid);
       // The setting now reads back as '' rather than NULL; the helpers must treat it as unset.
-      expect((await second.query(`select current_setting('app.tenant_id', true) as t`)).rows[0].t).toBe('');
+      expect(
+        (await second.query(`select current_setting('app.tenant_id', true) as t`)).rows[0].t,
+      ).toBe('');
       expect(await rowCounts(second)).toEqual(zeroEverywhere());
       await second.query('begin');
       expect(await rowCounts(second)).toEqual(zeroEverywhere());
@@ -100,8 +102,14 @@ describe('interleaved transactions on one pool', () => {
         expect(new Set(ra.rows.map((r) => r.tenant_id))).toEqual(new Set([a.id]));
         expect(new Set(rb.rows.map((r) => r.tenant_id))).toEqual(new Set([b.id]));
         await Promise.all([
-          ca.query(`insert into app.comments (task_id, body) values ($1, $2)`, [a.taskId, `a${round}`]),
-          cb.query(`insert into app.comments (task_id, body) values ($1, $2)`, [b.taskId, `b${round}`]),
+          ca.query(`insert into app.comments (task_id, body) values ($1, $2)`, [
+            a.taskId,
+            `a${round}`,
+          ]),
+          cb.query(`insert into app.comments (task_id, body) values ($1, $2)`, [
+            b.taskId,
+            `b${round}`,
+          ]),
         ]);
       }
       const [fa, fb] = await Promise.all([

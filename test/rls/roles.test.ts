@@ -61,7 +61,9 @@ describe('database roles', () => {
     expect(await sqlState(api.query('create schema sneaky'))).toBe('42501');
     expect(await sqlState(api.query('create temporary table sneaky (id int)'))).toBe('42501');
     expect(
-      await sqlState(api.query('create function app.sneaky() returns int language sql as $$ select 1 $$')),
+      await sqlState(
+        api.query('create function app.sneaky() returns int language sql as $$ select 1 $$'),
+      ),
     ).toBe('42501');
   });
 

@@ -57,7 +57,7 @@ export default async function setup(project: TestProject) {
       { persistent: false },
     );
     maintenanceUrl = server.migrationUrl;
-    stopEmbedded = server.stop;
+    stopEmbedded = () => server.stop();
   }
 
   const template = `tenantql_template_${randomBytes(4).toString('hex')}`;

@@ -1,0 +1,102 @@
+import 'reflect-metadata';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadTokenKeys, TokenService } from './auth/jwt.js';
+import { PasswordHasher } from './auth/password.js';
+import type { Config } from './config.js';
+import { pendingMigrations } from './db/migrate.js';
+import { createKysely, createPool } from './db/pool.js';
+import {
+  createContextFactory,
+  type AppDependencies,
+  type GraphQLContext,
+  type RequestParts,
+} from './graphql/context.js';
+import type { ApolloServer } from '@apollo/server';
+import { buildAppSchema } from './graphql/schema.js';
+import { createApolloServer } from './graphql/server.js';
+import { createHttpServer } from './http/server.js';
+import type { Logger } from './logger.js';
+
+export interface App {
+  url: string;
+  server: http.Server;
+  deps: AppDependencies;
+  apollo: ApolloServer<GraphQLContext>;
+  createContext: (request: RequestParts) => Promise<GraphQLContext>;
+  /** Stops accepting requests, lets in-flight ones finish, then closes the pool. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  config: Config;
+  log: Logger;
+  apiUrl: string;
+  /** Listen on this port instead of config.port (tests pass 0). */
+  port?: number;
+}
+
+export async function startApp({ config, log, apiUrl, port }: AppOptions): Promise<App> {
+  const pool = createPool({
+    connectionString: apiUrl,
+    max: config.database.poolSize,
+    statementTimeoutMs: config.database.statementTimeoutMs,
+  });
+  const db = createKysely(pool);
+  const keys = await loadTokenKeys(config.auth, config.embedded.dataDir);
+  const deps: AppDependencies = {
+    config,
+    log,
+    db,
+    tokens: new TokenService(keys, config.auth),
+    passwords: new PasswordHasher(),
+  };
+  const apollo = createApolloServer(await buildAppSchema(), { log, production: config.production });
+  await apollo.start();
+
+  const createContext = createContextFactory(deps);
+  const server = createHttpServer({
+    apollo,
+    createContext,
+    log,
+    bodyLimit: config.http.bodyLimitBytes,
+    readiness: async () => {
+      try {
+        const client = await pool.connect();
+        try {
+          const pending = await pendingMigrations(client);
+          return pending.length === 0
+            ? { ready: true, detail: 'database reachable, migrations current' }
+            : { ready: false, detail: `pending migrations: ${pending.join(', ')}` };
+        } finally {
+          client.release();
+        }
+      } catch (error) {
+        return { ready: false, detail: `database unreachable: ${(error as Error).message}` };
+      }
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port ?? config.port, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host =
+    address.family === 'IPv6' ? 'localhost' : address.address.replace('0.0.0.0', 'localhost');
+
+  return {
+    url: `http://${host}:${address.port}/graphql`,
+    server,
+    deps,
+    apollo,
+    createContext,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await apollo.stop();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,195 @@
+import { sql, type ControlledTransaction, type Kysely, type Transaction } from 'kysely';
+import {
+  ForbiddenError,
+  TenantNotAllowedError,
+  TenantRequiredError,
+  TenantSuspendedError,
+  UnauthenticatedError,
+  type AppError,
+} from '../errors.js';
+import { toAppError } from './errors.js';
+import type { Database, MembershipRoleValue } from './schema.js';
+
+/** The transaction handle repositories receive. */
+export type Tx = Transaction<Database>;
+
+export interface TenantSelector {
+  id?: string;
+  slug?: string;
+}
+
+export interface OperationScope {
+  userId: string | undefined;
+  tenant: TenantSelector | undefined;
+  /** Read by the time the transaction opens: queries run READ ONLY. */
+  readOnly: () => boolean;
+  /** How to ask for a tenant, named in TENANT_REQUIRED messages. */
+  tenantHint: string;
+  /** When set, only tenants whose id or slug is listed may be used. */
+  allowlist?: string[] | undefined;
+}
+
+export interface TenantContext {
+  tenantId: string;
+  userId: string;
+  role: MembershipRoleValue;
+}
+
+interface Opened {
+  trx: ControlledTransaction<Database>;
+  tenant: TenantContext | undefined;
+  /** Why the requested tenant was not made current, if one was requested. */
+  tenantError: AppError | undefined;
+}
+
+/**
+ * The single place where an operation's transaction is opened. One instance per GraphQL operation:
+ * the first database access begins the transaction and sets app.user_id, app.tenant_id and
+ * app.role in one round trip (app.set_operation_context, which verifies the membership); every
+ * later access reuses it; finish() commits or rolls back and returns the connection to the pool.
+ */
+export class OperationDatabase {
+  #opened: Promise<Opened> | undefined;
+  #finished = false;
+  #persistOnFailure = false;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly scope: OperationScope,
+  ) {}
+
+  get userId(): string | undefined {
+    return this.scope.userId;
+  }
+
+  /** Whether the request named a tenant (not yet verified). */
+  get hasTenant(): boolean {
+    return this.scope.tenant !== undefined;
+  }
+
+  get tenantHint(): string {
+    return this.scope.tenantHint;
+  }
+
+  /** True once a transaction was begun (an operation touching no table never opens one). */
+  get opened(): boolean {
+    return this.#opened !== undefined;
+  }
+
+  /**
+   * The operation's transaction. Throws FORBIDDEN (or TENANT_SUSPENDED) when the request named a
+   * tenant the caller may not use, so such a request reads nothing at all.
+   */
+  async transaction(): Promise<Tx> {
+    const opened = await this.#open();
+    if (opened.tenantError) throw opened.tenantError;
+    return opened.trx;
+  }
+
+  /** The current tenant and the caller's role in it; TENANT_REQUIRED when none was given. */
+  async tenant(): Promise<TenantContext> {
+    if (!this.scope.tenant) throw new TenantRequiredError(this.scope.tenantHint);
+    if (!this.scope.userId) throw new UnauthenticatedError();
+    const opened = await this.#open();
+    if (opened.tenantError) throw opened.tenantError;
+    if (!opened.tenant) throw new ForbiddenError();
+    return opened.tenant;
+  }
+
+  /**
+   * Keep this operation's writes even though it reports an error: for security state that must
+   * survive the failure it causes (revoking a refresh-token family on reuse).
+   */
+  persistOnFailure(): void {
+    this.#persistOnFailure = true;
+  }
+
+  /** Commits when the operation succeeded, rolls back otherwise. Idempotent; always releases. */
+  async finish(succeeded: boolean): Promise<void> {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (!this.#opened) return;
+    let opened: Opened;
+    try {
+      opened = await this.#opened;
+    } catch {
+      return; // begin failed: there is nothing to end
+    }
+    if (succeeded || this.#persistOnFailure) {
+      try {
+        await opened.trx.commit().execute();
+      } catch (error) {
+        throw toAppError(error) ?? error;
+      }
+    } else {
+      await opened.trx.rollback().execute();
+    }
+  }
+
+  #open(): Promise<Opened> {
+    if (this.#finished) {
+      return Promise.reject(
+        new Error('The operation already finished; its transaction is closed.'),
+      );
+    }
+    this.#opened ??= this.#begin();
+    return this.#opened;
+  }
+
+  async #begin(): Promise<Opened> {
+    const builder = this.db.startTransaction();
+    let trx: ControlledTransaction<Database>;
+    try {
+      trx = await (this.scope.readOnly() ? builder.setAccessMode('read only') : builder).execute();
+    } catch (error) {
+      throw toAppError(error) ?? error;
+    }
+    const { userId, tenant } = this.scope;
+    try {
+      const { rows } = await sql<{
+        tenant_id: string | null;
+        tenant_slug: string | null;
+        member_role: MembershipRoleValue | null;
+        tenant_status: string | null;
+      }>`select tenant_id, tenant_slug, member_role, tenant_status
+           from app.set_operation_context(${userId ?? null}::uuid, ${tenant?.id ?? null}::uuid,
+                                          ${tenant?.slug ?? null}::text)`.execute(trx);
+      const row = rows[0];
+      if (!tenant || !userId) return { trx, tenant: undefined, tenantError: undefined };
+      if (!row?.member_role || !row.tenant_id) {
+        // Not a member, or no such tenant: the same answer, so tenants cannot be probed.
+        return {
+          trx,
+          tenant: undefined,
+          tenantError: new ForbiddenError('You are not a member of this tenant.'),
+        };
+      }
+      const { allowlist } = this.scope;
+      if (allowlist && !allowlist.some((e) => e === row.tenant_id || e === row.tenant_slug)) {
+        await sql`select set_config('app.tenant_id', '', true), set_config('app.role', '', true)`.execute(
+          trx,
+        );
+        return {
+          trx,
+          tenant: undefined,
+          tenantError: new TenantNotAllowedError('This API does not serve that tenant.'),
+        };
+      }
+      if (row.tenant_status !== 'active') {
+        return { trx, tenant: undefined, tenantError: new TenantSuspendedError() };
+      }
+      return {
+        trx,
+        tenant: { tenantId: row.tenant_id, userId, role: row.member_role },
+        tenantError: undefined,
+      };
+    } catch (error) {
+      await trx
+        .rollback()
+        .execute()
+        .catch(() => undefined);
+      this.#finished = true;
+      throw toAppError(error) ?? error;
+    }
+  }
+}

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { PasswordHasher } from '../auth/password.js';
+import type { Database, MembershipRoleValue, TaskStatusValue } from './schema.js';
+
+export interface DemoAccount {
+  email: string;
+  password: string;
+  name: string;
+  memberships: { tenant: string; role: MembershipRoleValue }[];
+}
+
+export const DEMO_TENANTS = [
+  { slug: 'acme', name: 'Acme Corp', owner: 'alice@acme.test' },
+  { slug: 'globex', name: 'Globex', owner: 'grace@globex.test' },
+] as const;
+
+export const DEMO_ACCOUNTS: DemoAccount[] = [
+  {
+    email: 'alice@acme.test',
+    password: 'alice-demo-pass',
+    name: 'Alice Anders',
+    memberships: [{ tenant: 'acme', role: 'owner' }],
+  },
+  {
+    email: 'bob@acme.test',
+    password: 'bob-demo-pass',
+    name: 'Bob Brown',
+    memberships: [
+      { tenant: 'acme', role: 'member' },
+      { tenant: 'globex', role: 'viewer' },
+    ],
+  },
+  {
+    email: 'grace@globex.test',
+    password: 'grace-demo-pass',
+    name: 'Grace Green',
+    memberships: [{ tenant: 'globex', role: 'owner' }],
+  },
+  {
+    email: 'hank@globex.test',
+    password: 'hank-demo-pass',
+    name: 'Hank Hill',
+    memberships: [{ tenant: 'globex', role: 'admin' }],
+  },
+];
+
+const DEMO_PROJECTS: Record<
+  string,
+  { key: string; name: string; tasks: [string, TaskStatusValue][] }[]
+> = {
+  acme: [
+    {
+      key: 'WEB',
+      name: 'Website relaunch',
+      tasks: [
+        ['Pick a colour palette', 'DONE'],
+        ['Write landing page copy', 'IN_PROGRESS'],
+        ['Set up analytics', 'TODO'],
+      ],
+    },
+    { key: 'OPS', name: 'Office move', tasks: [['Book movers', 'TODO']] },
+  ],
+  globex: [
+    {
+      key: 'DOOM',
+      name: 'Doomsday device',
+      tasks: [
+        ['Order more lasers', 'IN_PROGRESS'],
+        ['Hire henchmen', 'TODO'],
+      ],
+    },
+  ],
+};
+
+/**
+ * Seeds the demo through the API role, under RLS like any client would: each step runs in a
+ * transaction carrying the acting user's context. Returns the accounts to print.
+ */
+export async function seedDemo(
+  db: Kysely<Database>,
+  passwords: PasswordHasher,
+): Promise<DemoAccount[]> {
+  const userIds = new Map<string, string>();
+  for (const account of DEMO_ACCOUNTS) {
+    const id = randomUUID();
+    userIds.set(account.email, id);
+    const hash = await passwords.hash(account.password);
+    await db.transaction().execute(async (trx) => {
+      await sql`select set_config('app.user_id', ${id}, true)`.execute(trx);
+      await trx
+        .insertInto('app.users')
+        .values({ id, email: account.email, name: account.name, password_hash: hash })
+        .execute();
+    });
+  }
+  for (const tenant of DEMO_TENANTS) {
+    const ownerId = userIds.get(tenant.owner) as string;
+    await db.transaction().execute(async (trx) => {
+      await sql`select set_config('app.user_id', ${ownerId}, true)`.execute(trx);
+      const { rows } = await sql<{
+        id: string;
+      }>`select app.create_tenant(${tenant.slug}, ${tenant.name}) as id`.execute(trx);
+      const tenantId = rows[0]?.id ?? '';
+      await sql`select * from app.set_operation_context(${ownerId}::uuid, ${tenantId}::uuid, null)`.execute(
+        trx,
+      );
+      for (const account of DEMO_ACCOUNTS) {
+        for (const m of account.memberships) {
+          if (m.tenant !== tenant.slug || account.email === tenant.owner) continue;
+          await trx
+            .insertInto('app.memberships')
+            .values({
+              tenant_id: tenantId,
+              user_id: userIds.get(account.email) as string,
+              role: m.role,
+            })
+            .execute();
+        }
+      }
+      const members = DEMO_ACCOUNTS.filter((a) =>
+        a.memberships.some((m) => m.tenant === tenant.slug),
+      );
+      for (const project of DEMO_PROJECTS[tenant.slug] ?? []) {
+        const { id: projectId } = await trx
+          .insertInto('app.projects')
+          .values({ key: project.key, name: project.name, description: `${project.name} (demo)` })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        for (const [index, [title, status]] of project.tasks.entries()) {
+          const assignee = members[index % members.length];
+          const { id: taskId } = await trx
+            .insertInto('app.tasks')
+            .values({
+              project_id: projectId,
+              title,
+              status,
+              assignee_id: assignee ? (userIds.get(assignee.email) ?? null) : null,
+            })
+            .returning('id')
+            .executeTakeFirstOrThrow();
+          await trx
+            .insertInto('app.comments')
+            .values({ task_id: taskId, body: `Kick-off note for "${title}".` })
+            .execute();
+        }
+      }
+    });
+  }
+  return DEMO_ACCOUNTS;
+}

@@ -1,0 +1,102 @@
+import { GraphQLError } from 'graphql';
+
+/** Stable codes clients can branch on (`errors[0].extensions.code`). */
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'CONFLICT'
+  | 'TENANT_REQUIRED'
+  | 'TENANT_NOT_ALLOWED'
+  | 'TENANT_SUSPENDED'
+  | 'RATE_LIMITED'
+  | 'QUOTA_EXCEEDED'
+  | 'SERVICE_UNAVAILABLE'
+  | 'INTERNAL_SERVER_ERROR';
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  UNAUTHENTICATED: 401,
+  RATE_LIMITED: 429,
+  SERVICE_UNAVAILABLE: 503,
+};
+
+/**
+ * The one base class of errors a client may see. Anything else that escapes a resolver is masked
+ * by formatError and logged with an error id.
+ */
+export class AppError extends GraphQLError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    extensions: Record<string, unknown> = {},
+  ) {
+    const status = HTTP_STATUS[code];
+    super(message, {
+      extensions: { code, ...extensions, ...(status ? { http: { status } } : {}) },
+    });
+    this.name = new.target.name;
+  }
+}
+
+export class UnauthenticatedError extends AppError {
+  constructor(message = 'Sign in first: send a valid token as "Authorization: Bearer <token>".') {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message = 'You are not allowed to do this.') {
+    super('FORBIDDEN', message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(entity: string, id?: string) {
+    super('NOT_FOUND', id ? `${entity} ${id} was not found.` : `${entity} was not found.`, {
+      entity,
+    });
+  }
+}
+
+export class BadUserInputError extends AppError {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super('BAD_USER_INPUT', message, { field });
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string, field?: string) {
+    super('CONFLICT', message, field ? { field } : {});
+  }
+}
+
+export class TenantRequiredError extends AppError {
+  constructor(message: string) {
+    super('TENANT_REQUIRED', message);
+  }
+}
+
+export class TenantNotAllowedError extends AppError {
+  constructor(message: string) {
+    super('TENANT_NOT_ALLOWED', message);
+  }
+}
+
+export class TenantSuspendedError extends AppError {
+  constructor() {
+    super(
+      'TENANT_SUSPENDED',
+      'This tenant is suspended. Contact the platform operator to reactivate it.',
+    );
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  constructor(message = 'The database is unavailable right now. Retry in a few seconds.') {
+    super('SERVICE_UNAVAILABLE', message);
+  }
+}

@@ -1,0 +1,27 @@
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { GraphQLSchema } from 'graphql';
+import type { Logger } from '../logger.js';
+import type { GraphQLContext } from './context.js';
+import { createFormatError } from './errors.js';
+import { operationTransactionPlugin } from './operation-plugin.js';
+
+export function createApolloServer(
+  schema: GraphQLSchema,
+  options: { log: Logger; production: boolean },
+): ApolloServer<GraphQLContext> {
+  return new ApolloServer<GraphQLContext>({
+    schema,
+    formatError: createFormatError(options.log),
+    includeStacktraceInErrorResponses: false,
+    introspection: !options.production,
+    // Apollo's default landing page loads from a CDN; tenantql never calls outside hosts.
+    plugins: [ApolloServerPluginLandingPageDisabled(), operationTransactionPlugin(options.log)],
+    logger: {
+      debug: (m) => options.log.debug(m),
+      info: (m) => options.log.info(m),
+      warn: (m) => options.log.warn(m),
+      error: (m) => options.log.error(m),
+    },
+  });
+}

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { HeaderMap, type ApolloServer } from '@apollo/server';
+import type { GraphQLContext, RequestParts } from '../graphql/context.js';
+import type { Logger } from '../logger.js';
+
+export interface HttpServerOptions {
+  apollo: ApolloServer<GraphQLContext>;
+  createContext: (request: RequestParts) => Promise<GraphQLContext>;
+  log: Logger;
+  /** Largest request body accepted, in bytes. */
+  bodyLimit: number;
+  /** Database reachable and migrations current. */
+  readiness: () => Promise<{ ready: boolean; detail: string }>;
+}
+
+class BodyTooLargeError extends Error {}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      reject(new BodyTooLargeError());
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLargeError());
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(text);
+}
+
+function errorBody(message: string, code: string) {
+  return { errors: [{ message, extensions: { code } }] };
+}
+
+/**
+ * A plain Node HTTP server: /graphql through Apollo's executeHTTPGraphQLRequest, plus health
+ * endpoints. Whatever happens to the request, the operation's transaction is ended and its
+ * connection released.
+ */
+export function createHttpServer(options: HttpServerOptions): http.Server {
+  const { apollo, log } = options;
+
+  async function handleGraphQL(req: http.IncomingMessage, res: http.ServerResponse, url: URL) {
+    const requestId =
+      (typeof req.headers['x-request-id'] === 'string' &&
+        req.headers['x-request-id'].slice(0, 100)) ||
+      randomUUID();
+    res.setHeader('x-request-id', requestId);
+    let rawBody: string;
+    try {
+      rawBody = await readBody(req, options.bodyLimit);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        sendJson(
+          res,
+          413,
+          errorBody(
+            `The request body is larger than ${options.bodyLimit} bytes.`,
+            'BAD_USER_INPUT',
+          ),
+        );
+        return;
+      }
+      throw error;
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    let body: unknown = undefined;
+    if (rawBody.length > 0) {
+      try {
+        body = JSON.parse(rawBody);
+      } catch {
+        sendJson(res, 400, errorBody('The request body is not valid JSON.', 'BAD_REQUEST'));
+        return;
+      }
+    }
+    let context: GraphQLContext | undefined;
+    try {
+      const response = await apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+        context: async () => {
+          context = await options.createContext({
+            headers: req.headers,
+            search: url.searchParams,
+            requestId,
+          });
+          return context;
+        },
+      });
+      for (const [key, value] of response.headers) res.setHeader(key, value);
+      res.statusCode = response.status ?? 200;
+      if (response.body.kind === 'complete') {
+        res.end(response.body.string);
+      } else {
+        for await (const chunk of response.body.asyncIterator) res.write(chunk);
+        res.end();
+      }
+    } finally {
+      // Normally already finished by the plugin; this covers paths where Apollo never got there.
+      await context?.db.finish(false).catch((error: unknown) => {
+        log.error({ err: error, requestId }, 'failed to end an operation transaction');
+      });
+    }
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/graphql') return handleGraphQL(req, res, url);
+    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (url.pathname === '/readyz') {
+      const { ready, detail } = await options.readiness();
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', detail });
+    }
+    sendJson(
+      res,
+      404,
+      errorBody(`Nothing at ${url.pathname}. The API is at /graphql.`, 'NOT_FOUND'),
+    );
+  }
+
+  return http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log.error({ err: error }, 'request failed');
+      if (!res.headersSent) {
+        sendJson(res, 500, errorBody('Internal server error.', 'INTERNAL_SERVER_ERROR'));
+      } else {
+        res.destroy();
+      }
+    });
+  });
+}

@@ -1,0 +1,9 @@
+import type { NonEmptyArray } from 'type-graphql';
+
+// type-graphql takes resolver classes as bare constructors.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+type ResolverClass = Function;
+import { UserResolver } from './user/user.resolver.js';
+
+/** Every feature's resolvers; the schema is built from exactly these. */
+export const RESOLVERS: NonEmptyArray<ResolverClass> = [UserResolver];
