@@ -1,6 +1,13 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // Under vitest, type-graphql is loaded through require() and gets graphql's CommonJS build;
+    // our own modules must get that very copy too, or schema objects cross two copies of graphql
+    // ("Cannot use GraphQLScalarType from another module or realm").
+    alias: { graphql: fileURLToPath(new URL('node_modules/graphql/index.js', import.meta.url)) },
+  },
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],

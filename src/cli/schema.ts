@@ -1,0 +1,11 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { buildAppSchema, printAppSchema } from '../graphql/schema.js';
+
+/** Writes schema.graphql from the code; a test fails when the committed file is stale. */
+export const SCHEMA_FILE = path.resolve(import.meta.dirname, '../../schema.graphql');
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
+  await fs.writeFile(SCHEMA_FILE, printAppSchema(await buildAppSchema()));
+  console.log(`wrote ${path.relative(process.cwd(), SCHEMA_FILE)}`);
+}
