@@ -45,21 +45,26 @@ export async function resolveDatabase(
   };
 }
 
-/** Applies migrations when a migration connection is known; embedded servers also get passwords. */
+/**
+ * Applies migrations when a migration connection is known. The login roles get the passwords of
+ * the URLs the API itself will use (when those URLs log in as the role), so a fresh server needs
+ * no manual ALTER ROLE.
+ */
 export async function migrateDatabase(endpoints: DatabaseEndpoints, log: Logger) {
   if (!endpoints.migrationUrl) {
     log.info('MIGRATION_DATABASE_URL is not set: skipping migrations');
     return [];
   }
   const rolePasswords: Record<string, string> = {};
-  if (endpoints.embedded) {
-    rolePasswords.tenantql_api = new URL(endpoints.apiUrl).password;
-    if (endpoints.adminUrl) rolePasswords.tenantql_admin = new URL(endpoints.adminUrl).password;
+  for (const [role, url] of [
+    ['tenantql_api', endpoints.apiUrl],
+    ['tenantql_admin', endpoints.adminUrl],
+  ] as const) {
+    if (!url) continue;
+    const parsed = new URL(url);
+    if (decodeURIComponent(parsed.username) === role && parsed.password) {
+      rolePasswords[role] = decodeURIComponent(parsed.password);
+    }
   }
-  return migrate(endpoints.migrationUrl, {
-    log,
-    rolePasswords: Object.fromEntries(
-      Object.entries(rolePasswords).map(([role, pw]) => [role, decodeURIComponent(pw)]),
-    ),
-  });
+  return migrate(endpoints.migrationUrl, { log, rolePasswords });
 }

@@ -1,0 +1,23 @@
+import { PasswordHasher } from '../auth/password.js';
+import { createKysely, createPool } from '../db/pool.js';
+import { seedDemo } from '../db/seed.js';
+import { runWithDatabase } from './run.js';
+
+await runWithDatabase(async (endpoints) => {
+  const db = createKysely(
+    createPool({ connectionString: endpoints.apiUrl, max: 2, statementTimeoutMs: 0 }),
+  );
+  try {
+    const accounts = await seedDemo(db, new PasswordHasher());
+    for (const a of accounts) console.log(`${a.email}  ${a.password}`);
+    return 0;
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') {
+      console.error('The demo data is already there (its emails and slugs are taken).');
+      return 1;
+    }
+    throw error;
+  } finally {
+    await db.destroy();
+  }
+});
