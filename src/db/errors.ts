@@ -98,6 +98,11 @@ export function toAppError(error: unknown): AppError | undefined {
       return new ForbiddenError();
     case '57014':
       return new ServiceUnavailableError('The operation took too long and was cancelled.');
+    case '25P02':
+      // A later mutation field after one that failed: the transaction is already doomed.
+      return new ConflictError(
+        'Skipped: an earlier field of this operation failed, so nothing was saved.',
+      );
     case '25006':
       return new ForbiddenError('This operation is read-only.');
     default:
