@@ -79,6 +79,10 @@ async function findTarget(
 ): Promise<{ target: MembershipRow; otherOwners: number }> {
   const trx = await ctx.db.transaction();
   const owners = actor.role === 'owner' ? await lockOwners(trx, actor.tenantId) : [];
+  // The role was read when the operation began; an owner demoted since then is one no longer.
+  if (actor.role === 'owner' && !owners.includes(actor.userId)) {
+    throw new ForbiddenError('Only owners grant or revoke the OWNER role.');
+  }
   const target =
     actor.role === 'owner'
       ? await findMembershipForUpdate(trx, actor.tenantId, userId)
