@@ -19,6 +19,8 @@ export interface RefreshClaims {
   userId: string;
   tokenId: string;
   familyId: string;
+  /** The tenant the session was bound to, carried over to the access tokens it refreshes into. */
+  tenantId: string | undefined;
 }
 
 export interface TokenKeys {
@@ -90,9 +92,15 @@ export class TokenService {
     });
   }
 
-  async signRefresh(userId: string, tokenId: string, familyId: string): Promise<string> {
+  async signRefresh(
+    userId: string,
+    tokenId: string,
+    familyId: string,
+    tenantId?: string,
+  ): Promise<string> {
     return this.#sign('refresh', userId, this.config.refreshTokenTtlSeconds, tokenId, {
       fam: familyId,
+      ...(tenantId ? { tid: tenantId } : {}),
     });
   }
 
@@ -107,10 +115,15 @@ export class TokenService {
 
   async verifyRefresh(token: string): Promise<RefreshClaims> {
     const payload = await this.#verify(token, 'refresh');
-    if (typeof payload.fam !== 'string' || !UUID.test(payload.fam)) {
+    const tid = payload.tid;
+    if (
+      typeof payload.fam !== 'string' ||
+      !UUID.test(payload.fam) ||
+      (tid !== undefined && (typeof tid !== 'string' || !UUID.test(tid)))
+    ) {
       throw new UnauthenticatedError('The refresh token is invalid. Sign in again.');
     }
-    return { userId: payload.sub, tokenId: payload.jti, familyId: payload.fam };
+    return { userId: payload.sub, tokenId: payload.jti, familyId: payload.fam, tenantId: tid };
   }
 
   #sign(

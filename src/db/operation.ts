@@ -52,6 +52,7 @@ export class OperationDatabase {
   #opened: Promise<Opened> | undefined;
   #finished = false;
   #persistOnFailure = false;
+  #readOnly: boolean | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -97,11 +98,53 @@ export class OperationDatabase {
   }
 
   /**
+   * Decides READ ONLY once the operation is known, before any resolver runs; overrides
+   * scope.readOnly. NOTE: Apollo hands plugins and resolvers a shallow copy of the context, so a
+   * flag written on the context by a plugin is invisible to a closure over the original; this
+   * object is shared by every copy.
+   */
+  setReadOnly(readOnly: boolean): void {
+    this.#readOnly = readOnly;
+  }
+
+  /**
    * Keep this operation's writes even though it reports an error: for security state that must
    * survive the failure it causes (revoking a refresh-token family on reuse).
    */
   persistOnFailure(): void {
     this.#persistOnFailure = true;
+  }
+
+  /**
+   * Whether anything in this operation has written (or locked) rows so far. persistOnFailure()
+   * would keep those writes too, so a field that may need it checks this first.
+   */
+  async hasWritten(): Promise<boolean> {
+    if (!this.#opened) return false;
+    const { trx } = await this.#open();
+    const { rows } = await sql<{
+      written: boolean;
+    }>`select pg_current_xact_id_if_assigned() is not null as written`.execute(trx);
+    return rows[0]?.written ?? false;
+  }
+
+  /**
+   * Makes the rest of the operation act as a user it has just authenticated by other means than
+   * the access token (sign-up, login, a refresh token): sets app.user_id to them and clears the
+   * tenant context, and returns the transaction. A tenant named by the request belonged to the
+   * previous identity, so tenant-scoped fields later in the same operation answer FORBIDDEN.
+   */
+  async actAs(userId: string): Promise<Tx> {
+    const opened = await this.#open();
+    await sql`select set_config('app.user_id', ${userId}, true),
+                     set_config('app.tenant_id', '', true), set_config('app.role', '', true)`.execute(
+      opened.trx,
+    );
+    if (this.scope.tenant && !opened.tenantError) {
+      opened.tenantError = new ForbiddenError('You are not a member of this tenant.');
+    }
+    opened.tenant = undefined;
+    return opened.trx;
   }
 
   /** Commits when the operation succeeded, rolls back otherwise. Idempotent; always releases. */
@@ -140,7 +183,9 @@ export class OperationDatabase {
     const builder = this.db.startTransaction();
     let trx: ControlledTransaction<Database>;
     try {
-      trx = await (this.scope.readOnly() ? builder.setAccessMode('read only') : builder).execute();
+      trx = await (
+        (this.#readOnly ?? this.scope.readOnly()) ? builder.setAccessMode('read only') : builder
+      ).execute();
     } catch (error) {
       throw toAppError(error) ?? error;
     }

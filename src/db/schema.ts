@@ -94,6 +94,16 @@ export interface AuditLogTable {
   created_at: Generated<Date>;
 }
 
+export interface RefreshTokensTable {
+  user_id: ColumnType<string, string, never>;
+  id: ColumnType<string, string, never>;
+  family_id: ColumnType<string, string, never>;
+  expires_at: ColumnType<Date, Date, never>;
+  used_at: ColumnType<Date | null, never, Date | string>;
+  revoked_at: ColumnType<Date | null, never, Date | string>;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   'app.tenants': TenantsTable;
   'app.users': UsersTable & UserPasswordColumns;
@@ -102,4 +112,5 @@ export interface Database {
   'app.tasks': TasksTable;
   'app.comments': CommentsTable;
   'app.audit_log': AuditLogTable;
+  'app.refresh_tokens': RefreshTokensTable;
 }

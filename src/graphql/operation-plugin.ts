@@ -33,6 +33,7 @@ export function operationTransactionPlugin(log: Logger): ApolloServerPlugin<Grap
         didResolveOperation({ contextValue, operation }) {
           if (!operation) return Promise.resolve();
           contextValue.operationType = operation.operation;
+          contextValue.db.setReadOnly(operation.operation !== OperationTypeNode.MUTATION);
           const { tenancy } = contextValue.config;
           if (tenancy.enabled && tenancy.required && !contextValue.db.hasTenant) {
             const needsTenant = operation.selectionSet.selections.some(

@@ -1,0 +1,116 @@
+import { sql } from 'kysely';
+import type { Tx } from '../../db/operation.js';
+
+export interface LoginRow {
+  userId: string;
+  passwordHash: string;
+}
+
+export interface RefreshTokenRow {
+  id: string;
+  family_id: string;
+  expires_at: Date;
+  used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+/** No RETURNING: the new row is not visible to the caller until app.user_id names it. */
+export async function insertUser(
+  trx: Tx,
+  user: { id: string; email: string; name: string; passwordHash: string },
+): Promise<void> {
+  await trx
+    .insertInto('app.users')
+    .values({ id: user.id, email: user.email, name: user.name, password_hash: user.passwordHash })
+    .execute();
+}
+
+/** The API role cannot read password hashes; app.find_login returns one for an exact email. */
+export async function findLogin(trx: Tx, email: string): Promise<LoginRow | undefined> {
+  const { rows } = await sql<{
+    user_id: string | null;
+    password_hash: string | null;
+  }>`select user_id, password_hash from app.find_login(${email})`.execute(trx);
+  const row = rows[0];
+  return row?.user_id && row.password_hash
+    ? { userId: row.user_id, passwordHash: row.password_hash }
+    : undefined;
+}
+
+export async function updatePasswordHash(trx: Tx, userId: string, hash: string): Promise<void> {
+  await trx
+    .updateTable('app.users')
+    .set({ password_hash: hash })
+    .where('id', '=', userId)
+    .execute();
+}
+
+export async function insertRefreshToken(
+  trx: Tx,
+  token: { userId: string; id: string; familyId: string; expiresAt: Date },
+): Promise<void> {
+  await trx
+    .insertInto('app.refresh_tokens')
+    .values({
+      user_id: token.userId,
+      id: token.id,
+      family_id: token.familyId,
+      expires_at: token.expiresAt,
+    })
+    .execute();
+}
+
+/**
+ * Locks a family's first token (its id is the family id) until the operation ends, so rotations,
+ * reuse revocations and logouts of one family run one at a time. False when there is no family.
+ */
+export async function lockRefreshFamily(
+  trx: Tx,
+  userId: string,
+  familyId: string,
+): Promise<boolean> {
+  const row = await trx
+    .selectFrom('app.refresh_tokens')
+    .select('id')
+    .where('user_id', '=', userId)
+    .where('id', '=', familyId)
+    .forUpdate()
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export function findRefreshToken(
+  trx: Tx,
+  userId: string,
+  id: string,
+): Promise<RefreshTokenRow | undefined> {
+  return trx
+    .selectFrom('app.refresh_tokens')
+    .select(['id', 'family_id', 'expires_at', 'used_at', 'revoked_at'])
+    .where('user_id', '=', userId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export async function markRefreshTokenUsed(trx: Tx, userId: string, id: string): Promise<void> {
+  await trx
+    .updateTable('app.refresh_tokens')
+    .set({ used_at: sql<Date>`now()` })
+    .where('user_id', '=', userId)
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function revokeRefreshFamily(
+  trx: Tx,
+  userId: string,
+  familyId: string,
+): Promise<void> {
+  await trx
+    .updateTable('app.refresh_tokens')
+    .set({ revoked_at: sql<Date>`now()` })
+    .where('user_id', '=', userId)
+    .where('family_id', '=', familyId)
+    .where('revoked_at', 'is', null)
+    .execute();
+}

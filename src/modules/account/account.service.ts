@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import type { Tx } from '../../db/operation.js';
+import { BadUserInputError, UnauthenticatedError } from '../../errors.js';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { findMyTenant } from '../tenant/tenant.repository.js';
+import { findUserById } from '../user/user.repository.js';
+import { toUser } from '../user/user.service.js';
+import type { LoginInput, SignUpInput } from './account.input.js';
+import {
+  findLogin,
+  findRefreshToken,
+  insertRefreshToken,
+  insertUser,
+  lockRefreshFamily,
+  markRefreshTokenUsed,
+  revokeRefreshFamily,
+  updatePasswordHash,
+} from './account.repository.js';
+import type { AuthPayload } from './account.type.js';
+
+export const PASSWORD_MIN_LENGTH = 10;
+export const PASSWORD_MAX_LENGTH = 256;
+const EMAIL_MAX_LENGTH = 254;
+const NAME_MAX_LENGTH = 200;
+// Deliberately loose: the address is proven by whoever reads the mail, not by a regex.
+const EMAIL = /^[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)+$/;
+
+/** The same answer for an unknown email and a wrong password, so accounts cannot be probed. */
+const WRONG_CREDENTIALS = 'Wrong email or password.';
+
+export function normaliseEmail(raw: string): string {
+  const email = raw.trim().toLowerCase();
+  if (email.length > EMAIL_MAX_LENGTH || !EMAIL.test(email)) {
+    throw new BadUserInputError('email', 'Give a valid email address.');
+  }
+  return email;
+}
+
+function checkName(raw: string): string {
+  const name = raw.trim();
+  if (name.length < 1 || name.length > NAME_MAX_LENGTH) {
+    throw new BadUserInputError('name', `A name is 1–${NAME_MAX_LENGTH} characters.`);
+  }
+  return name;
+}
+
+/** Length counted in code points, so an emoji is one character as a person would count it. */
+function checkPassword(password: string, email: string): void {
+  const length = [...password].length;
+  if (length < PASSWORD_MIN_LENGTH || length > PASSWORD_MAX_LENGTH) {
+    throw new BadUserInputError(
+      'password',
+      `A password is ${PASSWORD_MIN_LENGTH}–${PASSWORD_MAX_LENGTH} characters.`,
+    );
+  }
+  if (password.trim().toLowerCase() === email) {
+    throw new BadUserInputError('password', 'The password must not be your email address.');
+  }
+}
+
+function refreshExpiry(ctx: GraphQLContext): Date {
+  return new Date(Date.now() + ctx.tokens.refreshTtlSeconds * 1000);
+}
+
+async function payload(
+  ctx: GraphQLContext,
+  trx: Tx,
+  userId: string,
+  refreshToken: string,
+  tenantId: string | undefined,
+): Promise<AuthPayload> {
+  const user = await findUserById(trx, userId);
+  if (!user) throw new UnauthenticatedError('That account no longer exists.');
+  return {
+    token: await ctx.tokens.signAccess(userId, tenantId),
+    refreshToken,
+    user: toUser(user),
+  };
+}
+
+/**
+ * Starts a new refresh-token family for a user the operation now acts as, and returns the tokens.
+ * The family's first token has the family's id (see sql/0006_refresh_tokens.sql).
+ */
+export async function startSession(
+  ctx: GraphQLContext,
+  trx: Tx,
+  userId: string,
+  tenantId: string | undefined,
+): Promise<AuthPayload> {
+  const familyId = randomUUID();
+  await insertRefreshToken(trx, {
+    userId,
+    id: familyId,
+    familyId,
+    expiresAt: refreshExpiry(ctx),
+  });
+  const refreshToken = await ctx.tokens.signRefresh(userId, familyId, familyId, tenantId);
+  return payload(ctx, trx, userId, refreshToken, tenantId);
+}
+
+export async function signUp(ctx: GraphQLContext, input: SignUpInput): Promise<AuthPayload> {
+  const email = normaliseEmail(input.email);
+  const name = checkName(input.name);
+  checkPassword(input.password, email);
+  const passwordHash = await ctx.passwords.hash(input.password);
+  const id = randomUUID();
+  const trx = await ctx.db.actAs(id);
+  // A duplicate email fails on users_email_key, which the error mapper turns into CONFLICT.
+  await insertUser(trx, { id, email, name, passwordHash });
+  return startSession(ctx, trx, id, undefined);
+}
+
+export async function login(ctx: GraphQLContext, input: LoginInput): Promise<AuthPayload> {
+  let email: string;
+  try {
+    email = normaliseEmail(input.email);
+  } catch {
+    // No account has a malformed email; answer like any other unknown one.
+    await ctx.passwords.verifyNothing(input.password);
+    throw new UnauthenticatedError(WRONG_CREDENTIALS);
+  }
+  const found = await findLogin(await ctx.db.transaction(), email);
+  if (!found || [...input.password].length > PASSWORD_MAX_LENGTH) {
+    await ctx.passwords.verifyNothing(input.password);
+    throw new UnauthenticatedError(WRONG_CREDENTIALS);
+  }
+  const { valid, rehash } = await ctx.passwords.verify(found.passwordHash, input.password);
+  if (!valid) throw new UnauthenticatedError(WRONG_CREDENTIALS);
+  const trx = await ctx.db.actAs(found.userId);
+  if (rehash) await updatePasswordHash(trx, found.userId, rehash);
+  return startSession(ctx, trx, found.userId, undefined);
+}
+
+/**
+ * Rotates a refresh token: the presented one is marked used and the next one in its family is
+ * issued. A used or revoked token means it leaked (or a client retried): the whole family is
+ * revoked, and that revocation is committed although the operation reports UNAUTHENTICATED.
+ */
+export async function refreshSession(ctx: GraphQLContext, token: string): Promise<AuthPayload> {
+  // persistOnFailure would also keep whatever earlier fields of this operation wrote, which the
+  // client is told were undone; so rotation has to come before any write in its operation.
+  if (await ctx.db.hasWritten()) {
+    throw new BadUserInputError(
+      'token',
+      'Send refreshToken before any other mutation field of its operation, or on its own.',
+    );
+  }
+  const claims = await ctx.tokens.verifyRefresh(token);
+  const trx = await ctx.db.actAs(claims.userId);
+  const invalid = new UnauthenticatedError('The refresh token is invalid. Sign in again.');
+  if (!(await lockRefreshFamily(trx, claims.userId, claims.familyId))) throw invalid;
+  const row = await findRefreshToken(trx, claims.userId, claims.tokenId);
+  if (!row || row.family_id !== claims.familyId) throw invalid;
+  if (row.used_at || row.revoked_at) {
+    await revokeRefreshFamily(trx, claims.userId, claims.familyId);
+    ctx.db.persistOnFailure();
+    throw new UnauthenticatedError(
+      'This refresh token was already used or revoked; every session from that sign-in has ' +
+        'been signed out. Sign in again.',
+    );
+  }
+  if (row.expires_at.getTime() <= Date.now()) {
+    throw new UnauthenticatedError('The refresh token has expired. Sign in again.');
+  }
+  await markRefreshTokenUsed(trx, claims.userId, claims.tokenId);
+  // The tenant binding survives rotation only while the user may still use that tenant.
+  const tenant = claims.tenantId
+    ? await findMyTenant(trx, claims.userId, claims.tenantId)
+    : undefined;
+  const tenantId = tenant?.status === 'active' ? tenant.id : undefined;
+  const nextId = randomUUID();
+  await insertRefreshToken(trx, {
+    userId: claims.userId,
+    id: nextId,
+    familyId: claims.familyId,
+    expiresAt: refreshExpiry(ctx),
+  });
+  const refreshToken = await ctx.tokens.signRefresh(
+    claims.userId,
+    nextId,
+    claims.familyId,
+    tenantId,
+  );
+  return payload(ctx, trx, claims.userId, refreshToken, tenantId);
+}
+
+/** Revokes the presented token's whole family: that sign-in and everything refreshed from it. */
+export async function logout(ctx: GraphQLContext, token: string): Promise<boolean> {
+  const claims = await ctx.tokens.verifyRefresh(token);
+  const trx = await ctx.db.actAs(claims.userId);
+  await lockRefreshFamily(trx, claims.userId, claims.familyId);
+  await revokeRefreshFamily(trx, claims.userId, claims.familyId);
+  return true;
+}

@@ -1,0 +1,115 @@
+import { sql } from 'kysely';
+import type { Tx } from '../../db/operation.js';
+import type { MembershipRoleValue } from '../../db/schema.js';
+
+export interface MembershipRow {
+  user_id: string;
+  role: MembershipRoleValue;
+  created_at: Date;
+}
+
+const MEMBERSHIP_COLUMNS = ['user_id', 'role', 'created_at'] as const;
+
+export function findMemberships(trx: Tx, tenantId: string): Promise<MembershipRow[]> {
+  return trx
+    .selectFrom('app.memberships')
+    .select(MEMBERSHIP_COLUMNS)
+    .where('tenant_id', '=', tenantId)
+    .orderBy('created_at')
+    .orderBy('user_id')
+    .execute();
+}
+
+/**
+ * Locks the tenant's owner memberships, always in user_id order so two transactions never
+ * deadlock on them, and returns their user ids. Held until the operation ends, so the owners seen
+ * here cannot be demoted or removed concurrently: the last-owner check stays true at commit.
+ */
+export async function lockOwners(trx: Tx, tenantId: string): Promise<string[]> {
+  const rows = await trx
+    .selectFrom('app.memberships')
+    .select('user_id')
+    .where('tenant_id', '=', tenantId)
+    .where('role', '=', 'owner')
+    .orderBy('user_id')
+    .forUpdate()
+    .execute();
+  return rows.map((r) => r.user_id);
+}
+
+export function findMembership(
+  trx: Tx,
+  tenantId: string,
+  userId: string,
+): Promise<MembershipRow | undefined> {
+  return trx
+    .selectFrom('app.memberships')
+    .select(MEMBERSHIP_COLUMNS)
+    .where('tenant_id', '=', tenantId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+}
+
+/** Locks the row too; only for owners (FOR UPDATE applies the update policy as well). */
+export function findMembershipForUpdate(
+  trx: Tx,
+  tenantId: string,
+  userId: string,
+): Promise<MembershipRow | undefined> {
+  return trx
+    .selectFrom('app.memberships')
+    .select(MEMBERSHIP_COLUMNS)
+    .where('tenant_id', '=', tenantId)
+    .where('user_id', '=', userId)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+/** Finds an account by normalised email; answers only for tenant admins (app.find_user_id_by_email). */
+export async function findUserIdByEmail(trx: Tx, email: string): Promise<string | undefined> {
+  const { rows } = await sql<{
+    id: string | null;
+  }>`select app.find_user_id_by_email(${email}) as id`.execute(trx);
+  return rows[0]?.id ?? undefined;
+}
+
+export function insertMembership(
+  trx: Tx,
+  tenantId: string,
+  userId: string,
+  role: MembershipRoleValue,
+): Promise<MembershipRow> {
+  return trx
+    .insertInto('app.memberships')
+    .values({ tenant_id: tenantId, user_id: userId, role })
+    .returning(MEMBERSHIP_COLUMNS)
+    .executeTakeFirstOrThrow();
+}
+
+export function updateMembershipRole(
+  trx: Tx,
+  tenantId: string,
+  userId: string,
+  role: MembershipRoleValue,
+): Promise<MembershipRow | undefined> {
+  return trx
+    .updateTable('app.memberships')
+    .set({ role })
+    .where('tenant_id', '=', tenantId)
+    .where('user_id', '=', userId)
+    .returning(MEMBERSHIP_COLUMNS)
+    .executeTakeFirst();
+}
+
+export async function deleteMembership(
+  trx: Tx,
+  tenantId: string,
+  userId: string,
+): Promise<boolean> {
+  const result = await trx
+    .deleteFrom('app.memberships')
+    .where('tenant_id', '=', tenantId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}

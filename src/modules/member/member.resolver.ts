@@ -1,0 +1,52 @@
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { User } from '../user/user.type.js';
+import { AddMemberInput } from './member.input.js';
+import {
+  addMember,
+  changeMemberRole,
+  listMembers,
+  memberUser,
+  removeMember,
+} from './member.service.js';
+import { Member, MembershipRole } from './member.type.js';
+
+@Resolver(() => Member)
+export class MemberResolver {
+  @Query(() => [Member], { description: 'Members of the current tenant.' })
+  members(@Ctx() ctx: GraphQLContext): Promise<Member[]> {
+    return listMembers(ctx);
+  }
+
+  @FieldResolver(() => User)
+  user(@Root() member: Member, @Ctx() ctx: GraphQLContext): Promise<User> {
+    return memberUser(ctx, member);
+  }
+
+  @Mutation(() => Member, { description: 'Owners and admins add an existing account by email.' })
+  addMember(
+    @Arg('input', () => AddMemberInput) input: AddMemberInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Member> {
+    return addMember(ctx, input);
+  }
+
+  @Mutation(() => Member, { description: 'The last owner cannot be demoted.' })
+  changeMemberRole(
+    @Arg('userId', () => ID) userId: string,
+    @Arg('role', () => MembershipRole) role: MembershipRole,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Member> {
+    return changeMemberRole(ctx, userId, role);
+  }
+
+  @Mutation(() => Boolean, {
+    description: 'Removes a member, or yourself (leaving). The last owner cannot be removed.',
+  })
+  removeMember(
+    @Arg('userId', () => ID) userId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<boolean> {
+    return removeMember(ctx, userId);
+  }
+}
