@@ -16,11 +16,161 @@ export type Scalars = {
   DateTimeISO: { input: string; output: string; }
 };
 
+/** Adds an existing account to the current tenant. */
+export type AddMemberInput = {
+  email: Scalars['String']['input'];
+  role: MembershipRole;
+};
+
+/** A signed-in session: a short-lived access token (send as "Authorization: Bearer <token>") and a single-use refresh token to get the next pair with refreshToken. */
+export type AuthPayload = {
+  __typename?: 'AuthPayload';
+  refreshToken: Scalars['String']['output'];
+  token: Scalars['String']['output'];
+  user: User;
+};
+
+export type CreateTenantInput = {
+  /** 1–200 characters. */
+  name: Scalars['String']['input'];
+  /** 2–63 lower-case letters, digits or hyphens, not starting or ending with a hyphen; unique. */
+  slug: Scalars['String']['input'];
+};
+
+export type LoginInput = {
+  email: Scalars['String']['input'];
+  password: Scalars['String']['input'];
+};
+
+/** A user's membership in the current tenant. */
+export type Member = {
+  __typename?: 'Member';
+  joinedAt: Scalars['DateTimeISO']['output'];
+  role: MembershipRole;
+  user: User;
+};
+
+/** What a member may do in a tenant. Viewers only read. */
+export type MembershipRole =
+  /** Manages members (except owners) and deletes projects. */
+  | 'ADMIN'
+  /** Reads and writes projects, tasks and comments. */
+  | 'MEMBER'
+  /** Everything, including granting and revoking OWNER. */
+  | 'OWNER'
+  /** Reads only. */
+  | 'VIEWER';
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Owners and admins add an existing account by email. */
+  addMember: Member;
+  /** The last owner cannot be demoted. */
+  changeMemberRole: Member;
+  /** Creates a tenant with you as its owner. */
+  createTenant: Tenant;
+  login: AuthPayload;
+  /** Revokes the sign-in this refresh token belongs to. */
+  logout: Scalars['Boolean']['output'];
+  /** Exchanges a refresh token for a new pair. Each refresh token works once: presenting it again signs out every session of that sign-in. */
+  refreshToken: AuthPayload;
+  /** Removes a member, or yourself (leaving). The last owner cannot be removed. */
+  removeMember: Scalars['Boolean']['output'];
+  /** Creates an account and signs it in. */
+  signUp: AuthPayload;
+  /** A session whose token is bound to this tenant: no tenant header needed. */
+  switchTenant: AuthPayload;
+};
+
+
+export type MutationAddMemberArgs = {
+  input: AddMemberInput;
+};
+
+
+export type MutationChangeMemberRoleArgs = {
+  role: MembershipRole;
+  userId: Scalars['ID']['input'];
+};
+
+
+export type MutationCreateTenantArgs = {
+  input: CreateTenantInput;
+};
+
+
+export type MutationLoginArgs = {
+  input: LoginInput;
+};
+
+
+export type MutationLogoutArgs = {
+  refreshToken: Scalars['String']['input'];
+};
+
+
+export type MutationRefreshTokenArgs = {
+  token: Scalars['String']['input'];
+};
+
+
+export type MutationRemoveMemberArgs = {
+  userId: Scalars['ID']['input'];
+};
+
+
+export type MutationSignUpArgs = {
+  input: SignUpInput;
+};
+
+
+export type MutationSwitchTenantArgs = {
+  tenantId: Scalars['ID']['input'];
+};
+
 export type Query = {
   __typename?: 'Query';
+  /** The tenant this request is for; null when the request names none. */
+  currentTenant: Maybe<Tenant>;
   /** The signed-in user; null when anonymous. */
   me: Maybe<User>;
+  /** Members of the current tenant. */
+  members: Array<Member>;
+  /** Every tenant you belong to. */
+  myTenants: Array<Tenant>;
 };
+
+export type SignUpInput = {
+  /** Stored trimmed and in lower case; unique. */
+  email: Scalars['String']['input'];
+  /** 1–200 characters. */
+  name: Scalars['String']['input'];
+  /** 10–256 characters, not the email address. */
+  password: Scalars['String']['input'];
+};
+
+/** An organisation: every project, task and comment belongs to one. */
+export type Tenant = {
+  __typename?: 'Tenant';
+  createdAt: Scalars['DateTimeISO']['output'];
+  id: Scalars['ID']['output'];
+  /** Your role in this tenant. */
+  myRole: MembershipRole;
+  name: Scalars['String']['output'];
+  plan: TenantPlan;
+  slug: Scalars['String']['output'];
+  status: TenantStatus;
+};
+
+export type TenantPlan =
+  | 'ENTERPRISE'
+  | 'FREE'
+  | 'PRO';
+
+/** A suspended tenant answers TENANT_SUSPENDED to every operation that names it. */
+export type TenantStatus =
+  | 'ACTIVE'
+  | 'SUSPENDED';
 
 /** A person with an account. Email is visible to yourself and your tenants. */
 export type User = {
