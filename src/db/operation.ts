@@ -21,8 +21,6 @@ export interface TenantSelector {
 export interface OperationScope {
   userId: string | undefined;
   tenant: TenantSelector | undefined;
-  /** Read by the time the transaction opens: queries run READ ONLY. */
-  readOnly: () => boolean;
   /** How to ask for a tenant, named in TENANT_REQUIRED messages. */
   tenantHint: string;
   /** When set, only tenants whose id or slug is listed may be used. */
@@ -52,7 +50,8 @@ export class OperationDatabase {
   #opened: Promise<Opened> | undefined;
   #finished = false;
   #persistOnFailure = false;
-  #readOnly: boolean | undefined;
+  // Until the operation is known to be a mutation, nothing may write.
+  #readOnly = true;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -98,10 +97,9 @@ export class OperationDatabase {
   }
 
   /**
-   * Decides READ ONLY once the operation is known, before any resolver runs; overrides
-   * scope.readOnly. NOTE: Apollo hands plugins and resolvers a shallow copy of the context, so a
-   * flag written on the context by a plugin is invisible to a closure over the original; this
-   * object is shared by every copy.
+   * Decides READ ONLY once the operation is known, before any resolver runs. NOTE: Apollo hands
+   * plugins and resolvers a shallow copy of the context, so a flag written on the context by a
+   * plugin would be invisible elsewhere; this object is shared by every copy.
    */
   setReadOnly(readOnly: boolean): void {
     this.#readOnly = readOnly;
@@ -183,9 +181,7 @@ export class OperationDatabase {
     const builder = this.db.startTransaction();
     let trx: ControlledTransaction<Database>;
     try {
-      trx = await (
-        (this.#readOnly ?? this.scope.readOnly()) ? builder.setAccessMode('read only') : builder
-      ).execute();
+      trx = await (this.#readOnly ? builder.setAccessMode('read only') : builder).execute();
     } catch (error) {
       throw toAppError(error) ?? error;
     }

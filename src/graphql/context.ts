@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { OperationTypeNode } from 'graphql';
 import type { Kysely } from 'kysely';
 import type { PasswordHasher } from '../auth/password.js';
 import type { TokenService } from '../auth/jwt.js';
@@ -35,8 +34,8 @@ export interface GraphQLContext {
   /** The operation's one transaction. The pool itself is out of reach. */
   db: OperationDatabase;
   loaders: LoaderRegistry;
-  /** Set once the operation is known; queries then run READ ONLY. */
-  operationType: OperationTypeNode | undefined;
+  /** Why the bearer token was refused; only fields that need no token may still run. */
+  authError: UnauthenticatedError | undefined;
   tokens: TokenService;
   passwords: PasswordHasher;
   config: Config;
@@ -63,8 +62,17 @@ export function createContextFactory(deps: AppDependencies) {
   const hint = tenantHint(deps.config.tenancy);
   return async (request: RequestParts): Promise<GraphQLContext> => {
     const requestId = request.requestId ?? randomUUID();
-    const token = bearerToken(request.headers);
-    const claims = token ? await deps.tokens.verifyAccess(token) : undefined;
+    let claims: Awaited<ReturnType<TokenService['verifyAccess']>> | undefined;
+    let authError: UnauthenticatedError | undefined;
+    try {
+      const token = bearerToken(request.headers);
+      claims = token ? await deps.tokens.verifyAccess(token) : undefined;
+    } catch (error) {
+      // Refused later, unless the operation only has fields that need no token (a client whose
+      // access token expired must still reach refreshToken and login).
+      if (!(error instanceof UnauthenticatedError)) throw error;
+      authError = error;
+    }
     const session: Session | undefined = claims
       ? { userId: claims.userId, tenantId: claims.tenantId }
       : undefined;
@@ -81,12 +89,11 @@ export function createContextFactory(deps: AppDependencies) {
       db: new OperationDatabase(deps.db, {
         userId: session?.userId,
         tenant,
-        readOnly: () => context.operationType !== OperationTypeNode.MUTATION,
         tenantHint: hint,
         allowlist: deps.config.tenancy.allowlist,
       }),
       loaders: new LoaderRegistry(),
-      operationType: undefined,
+      authError,
       tokens: deps.tokens,
       passwords: deps.passwords,
       config: deps.config,

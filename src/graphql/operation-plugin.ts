@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Kind, OperationTypeNode } from 'graphql';
+import { Kind, OperationTypeNode, type OperationDefinitionNode } from 'graphql';
 import { createFormatError } from './errors.js';
 import type { GraphQLContext } from './context.js';
 import type { Logger } from '../logger.js';
@@ -20,6 +20,25 @@ export const ACCOUNT_FIELDS = new Set([
   'switchTenant',
 ]);
 
+/** Top-level fields that work with no valid token (a refused token is then ignored). */
+export const TOKEN_OPTIONAL_FIELDS = new Set([
+  '__typename',
+  'signUp',
+  'login',
+  'refreshToken',
+  'logout',
+]);
+
+function topLevelFields(operation: OperationDefinitionNode): string[] | undefined {
+  const names: string[] = [];
+  for (const selection of operation.selectionSet.selections) {
+    // Fragments at the top level are rare; treat them as needing everything.
+    if (selection.kind !== Kind.FIELD) return undefined;
+    names.push(selection.name.value);
+  }
+  return names;
+}
+
 /**
  * Ends every operation's transaction: commit when the operation succeeded, roll back when any
  * field failed. A rolled-back mutation reports no data, so no client mistakes undone writes for
@@ -32,18 +51,20 @@ export function operationTransactionPlugin(log: Logger): ApolloServerPlugin<Grap
       return Promise.resolve({
         didResolveOperation({ contextValue, operation }) {
           if (!operation) return Promise.resolve();
-          contextValue.operationType = operation.operation;
           contextValue.db.setReadOnly(operation.operation !== OperationTypeNode.MUTATION);
+          const fields = topLevelFields(operation);
+          if (contextValue.authError && !fields?.every((f) => TOKEN_OPTIONAL_FIELDS.has(f))) {
+            throw contextValue.authError;
+          }
           const { tenancy } = contextValue.config;
           if (tenancy.enabled && tenancy.required && !contextValue.db.hasTenant) {
-            const needsTenant = operation.selectionSet.selections.some(
-              (s) => s.kind !== Kind.FIELD || !ACCOUNT_FIELDS.has(s.name.value),
-            );
-            if (needsTenant) throw new TenantRequiredError(contextValue.db.tenantHint);
+            if (!fields?.every((f) => ACCOUNT_FIELDS.has(f))) {
+              throw new TenantRequiredError(contextValue.db.tenantHint);
+            }
           }
           return Promise.resolve();
         },
-        async willSendResponse({ contextValue, response }) {
+        async willSendResponse({ contextValue, response, operation }) {
           if (response.body.kind !== 'single') {
             await contextValue.db.finish(false);
             return;
@@ -54,7 +75,7 @@ export function operationTransactionPlugin(log: Logger): ApolloServerPlugin<Grap
             await contextValue.db.finish(!failed);
             if (
               failed &&
-              contextValue.operationType === OperationTypeNode.MUTATION &&
+              operation?.operation === OperationTypeNode.MUTATION &&
               contextValue.db.opened
             ) {
               result.data = null;

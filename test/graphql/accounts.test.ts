@@ -283,4 +283,30 @@ describe('access token verification', () => {
       expect(result.data ?? null, name).toBeNull();
     }
   });
+
+  it('lets a client whose access token expired still refresh, and nothing else', async () => {
+    const account = await signUpAccount(api, 'expired');
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await claims(account.id)
+      .setIssuer('tenantql')
+      .setAudience('tenantql-api')
+      .setIssuedAt(now - 3600)
+      .setExpirationTime(now - 1800)
+      .sign(secret);
+    const refreshed = await api.request<{ refreshToken: { token: string } }>(
+      `mutation ($t: String!) { refreshToken(token: $t) { token } }`,
+      { t: account.refreshToken },
+      { token: expired },
+    );
+    expect(refreshed.errors).toBeUndefined();
+    expect(refreshed.data?.refreshToken.token).toEqual(expect.any(String));
+
+    const mixed = await api.request(
+      `mutation ($t: String!) { refreshToken(token: $t) { token } createTenant(input: {name: "X", slug: "expired-x"}) { id } }`,
+      { t: account.refreshToken },
+      { token: expired },
+    );
+    expect(codeOf(mixed)).toBe('UNAUTHENTICATED');
+    expect(mixed.data ?? null).toBeNull();
+  });
 });
