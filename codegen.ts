@@ -7,7 +7,7 @@ const config: CodegenConfig = {
   documents: ['src/client/operations/*.graphql'],
   generates: {
     'src/client/generated/graphql.ts': {
-      plugins: ['typescript', 'typescript-operations', 'typed-document-node'],
+      plugins: ['typescript-operations', 'typed-document-node'],
       config: {
         useTypeImports: true,
         enumsAsTypes: true,
