@@ -34,9 +34,17 @@ export interface AppOptions {
   apiUrl: string;
   /** Listen on this port instead of config.port (tests pass 0). */
   port?: number;
+  /** From ensureDefaultTenant, when tenancy is off. */
+  defaultTenantId?: string | undefined;
 }
 
-export async function startApp({ config, log, apiUrl, port }: AppOptions): Promise<App> {
+export async function startApp({
+  config,
+  log,
+  apiUrl,
+  port,
+  defaultTenantId,
+}: AppOptions): Promise<App> {
   const pool = createPool({
     connectionString: apiUrl,
     max: config.database.poolSize,
@@ -50,6 +58,7 @@ export async function startApp({ config, log, apiUrl, port }: AppOptions): Promi
     db,
     tokens: new TokenService(keys, config.auth),
     passwords: new PasswordHasher(),
+    defaultTenantId,
   };
   const apollo = createApolloServer(await buildAppSchema(), { log, production: config.production });
   await apollo.start();

@@ -131,7 +131,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     tenancy: {
       enabled: readBool(env, 'TENANCY_ENABLED', true),
-      defaultTenant: env.DEFAULT_TENANT || undefined,
+      defaultTenant:
+        env.DEFAULT_TENANT || (readBool(env, 'TENANCY_ENABLED', true) ? undefined : 'default'),
       idHeader: (env.TENANT_HEADER ?? 'x-tenant-id').toLowerCase(),
       slugHeader: (env.TENANT_SLUG_HEADER ?? 'x-tenant-slug').toLowerCase(),
       queryParam: env.TENANT_QUERY_PARAM ?? 'tenant',

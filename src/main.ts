@@ -9,6 +9,7 @@ import { migrateDatabase, resolveDatabase, type DatabaseEndpoints } from './db/b
 import { createKysely, createPool } from './db/pool.js';
 import { seedDemo } from './db/seed.js';
 import { createLogger } from './logger.js';
+import { ensureDefaultTenant } from './tenancy/default-tenant.js';
 
 const SHUTDOWN_TIMEOUT_MS = 25_000;
 
@@ -51,7 +52,8 @@ async function start(): Promise<void> {
   endpoints = await resolveDatabase(config, log);
   if (config.database.migrateOnStart) await migrateDatabase(endpoints, log);
   await seedOnFirstStart(endpoints);
-  app = await startApp({ config, log, apiUrl: endpoints.apiUrl });
+  const defaultTenantId = await ensureDefaultTenant(config.tenancy, endpoints.migrationUrl);
+  app = await startApp({ config, log, apiUrl: endpoints.apiUrl, defaultTenantId });
   log.info(
     {
       url: app.url,

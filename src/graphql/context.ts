@@ -18,6 +18,8 @@ export interface AppDependencies {
   db: Kysely<Database>;
   tokens: TokenService;
   passwords: PasswordHasher;
+  /** With tenancy off: the one tenant that every new account joins. */
+  defaultTenantId: string | undefined;
 }
 
 /** Who is calling, from verified token claims only. */
@@ -39,6 +41,7 @@ export interface GraphQLContext {
   tokens: TokenService;
   passwords: PasswordHasher;
   config: Config;
+  defaultTenantId: string | undefined;
 }
 
 export interface RequestParts {
@@ -97,6 +100,7 @@ export function createContextFactory(deps: AppDependencies) {
       tokens: deps.tokens,
       passwords: deps.passwords,
       config: deps.config,
+      defaultTenantId: deps.defaultTenantId,
     };
     return context;
   };

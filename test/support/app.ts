@@ -4,6 +4,7 @@ import path from 'node:path';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { ensureDefaultTenant } from '../../src/tenancy/default-tenant.js';
 import type { TestDatabase } from './database.js';
 
 export interface GraphQLResult<T = Record<string, unknown>> {
@@ -49,6 +50,7 @@ export async function startTestApp(
     log: createLogger(config.logLevel),
     apiUrl: db.apiUrl,
     port: 0,
+    defaultTenantId: await ensureDefaultTenant(config.tenancy, db.ownerUrl),
   });
   const url = app.url.replace('localhost', '127.0.0.1');
   return {

@@ -114,3 +114,10 @@ export async function revokeRefreshFamily(
     .where('revoked_at', 'is', null)
     .execute();
 }
+
+/** Joins the signed-in user to a tenant open for enrollment (single-tenant mode); returns the role. */
+export async function enrollInOpenTenant(trx: Tx, tenantId: string): Promise<string> {
+  const { rows } = await sql<{ role: string }>`
+    select app.enroll_in_open_tenant(${tenantId}::uuid) as role`.execute(trx);
+  return rows[0]?.role ?? '';
+}

@@ -10,6 +10,7 @@ import {
   findLogin,
   findRefreshToken,
   insertRefreshToken,
+  enrollInOpenTenant,
   insertUser,
   lockRefreshFamily,
   markRefreshTokenUsed,
@@ -108,6 +109,7 @@ export async function signUp(ctx: GraphQLContext, input: SignUpInput): Promise<A
   const trx = await ctx.db.actAs(id);
   // A duplicate email fails on users_email_key, which the error mapper turns into CONFLICT.
   await insertUser(trx, { id, email, name, passwordHash });
+  if (ctx.defaultTenantId) await enrollInOpenTenant(trx, ctx.defaultTenantId);
   return startSession(ctx, trx, id, undefined);
 }
 
