@@ -35,8 +35,12 @@ export interface GraphQLContext {
   /** The operation's one transaction. The pool itself is out of reach. */
   db: OperationDatabase;
   loaders: LoaderRegistry;
-  /** Set once the operation is known; queries then run READ ONLY. */
-  operationType: OperationTypeNode | undefined;
+  /**
+   * Set once the operation is known; queries then run READ ONLY. A holder rather than a field:
+   * Apollo shallow-copies the context for each operation, so a field written by a plugin lands on
+   * the copy while the transaction reads the original.
+   */
+  operation: { type: OperationTypeNode | undefined };
   tokens: TokenService;
   passwords: PasswordHasher;
   config: Config;
@@ -74,6 +78,7 @@ export function createContextFactory(deps: AppDependencies) {
       host: request.headers.host,
       claimTenantId: session?.tenantId,
     });
+    const operation: GraphQLContext['operation'] = { type: undefined };
     const context: GraphQLContext = {
       requestId,
       log: deps.log.child({ requestId }),
@@ -81,12 +86,12 @@ export function createContextFactory(deps: AppDependencies) {
       db: new OperationDatabase(deps.db, {
         userId: session?.userId,
         tenant,
-        readOnly: () => context.operationType !== OperationTypeNode.MUTATION,
+        readOnly: () => operation.type !== OperationTypeNode.MUTATION,
         tenantHint: hint,
         allowlist: deps.config.tenancy.allowlist,
       }),
       loaders: new LoaderRegistry(),
-      operationType: undefined,
+      operation,
       tokens: deps.tokens,
       passwords: deps.passwords,
       config: deps.config,

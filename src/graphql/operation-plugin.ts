@@ -32,7 +32,7 @@ export function operationTransactionPlugin(log: Logger): ApolloServerPlugin<Grap
       return Promise.resolve({
         didResolveOperation({ contextValue, operation }) {
           if (!operation) return Promise.resolve();
-          contextValue.operationType = operation.operation;
+          contextValue.operation.type = operation.operation;
           const { tenancy } = contextValue.config;
           if (tenancy.enabled && tenancy.required && !contextValue.db.hasTenant) {
             const needsTenant = operation.selectionSet.selections.some(
@@ -53,7 +53,7 @@ export function operationTransactionPlugin(log: Logger): ApolloServerPlugin<Grap
             await contextValue.db.finish(!failed);
             if (
               failed &&
-              contextValue.operationType === OperationTypeNode.MUTATION &&
+              contextValue.operation.type === OperationTypeNode.MUTATION &&
               contextValue.db.opened
             ) {
               result.data = null;
