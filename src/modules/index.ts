@@ -3,7 +3,15 @@ import type { NonEmptyArray } from 'type-graphql';
 // type-graphql takes resolver classes as bare constructors.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 type ResolverClass = Function;
+import { CommentResolver } from './comment/comment.resolver.js';
+import { ProjectResolver } from './project/project.resolver.js';
+import { TaskResolver } from './task/task.resolver.js';
 import { UserResolver } from './user/user.resolver.js';
 
 /** Every feature's resolvers; the schema is built from exactly these. */
-export const RESOLVERS: NonEmptyArray<ResolverClass> = [UserResolver];
+export const RESOLVERS: NonEmptyArray<ResolverClass> = [
+  UserResolver,
+  ProjectResolver,
+  TaskResolver,
+  CommentResolver,
+];

@@ -1,0 +1,58 @@
+import { BadUserInputError } from '../errors.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An `ID!` argument: ids are UUIDs, so anything else is a client mistake, not a miss. */
+export function requireId(field: string, value: string): string {
+  if (!UUID.test(value)) throw new BadUserInputError(field, `${field} must be an id (uuid).`);
+  return value.toLowerCase();
+}
+
+export function optionalId(field: string, value: string | null | undefined): string | null {
+  return value === null || value === undefined ? null : requireId(field, value);
+}
+
+/** Text whose trimmed length is within bounds; returns the trimmed value. */
+export function requireText(
+  field: string,
+  value: string | null | undefined,
+  { min, max }: { min: number; max: number },
+): string {
+  if (value === null || value === undefined) {
+    throw new BadUserInputError(field, `${field} is required.`);
+  }
+  const trimmed = value.trim();
+  if (trimmed.length < min || trimmed.length > max) {
+    throw new BadUserInputError(
+      field,
+      min > 0
+        ? `${field} must be ${min}–${max} characters.`
+        : `${field} must be at most ${max} characters.`,
+    );
+  }
+  return trimmed;
+}
+
+/** A field of an update input: undefined leaves it alone, null is refused (it cannot be cleared). */
+export function updatedText(
+  field: string,
+  value: string | null | undefined,
+  bounds: { min: number; max: number },
+): string | undefined {
+  return value === undefined ? undefined : requireText(field, value, bounds);
+}
+
+/** An enum field of an update input: GraphQL checked the value; null is refused. */
+export function updatedValue<T>(field: string, value: T | null | undefined): T | undefined {
+  if (value === null) throw new BadUserInputError(field, `${field} cannot be null.`);
+  return value;
+}
+
+/** The changes of an update input without the fields left out. */
+export function definedOnly<T extends Record<string, unknown>>(
+  value: T,
+): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}
