@@ -86,10 +86,21 @@ export interface PageArgs {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SORT_VALUE: Record<SortType, RegExp> = {
-  timestamptz: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/,
-  date: /^(\d{4}-\d{2}-\d{2}|infinity)$/,
-  text: /^[\s\S]{0,10000}$/,
+/** Whether a calendar date or UTC timestamp names a real instant (2024-02-30 does not). */
+function isRealTime(value: string, length: number): boolean {
+  if (value.startsWith('0000')) return false; // Postgres has no year zero
+  const time = Date.parse(value);
+  return (
+    !Number.isNaN(time) && new Date(time).toISOString().slice(0, length) === value.slice(0, length)
+  );
+}
+
+// Checked before any SQL runs, so a forged cursor is a BAD_USER_INPUT on `after` and never a
+// failed cast that aborts the operation's transaction.
+const SORT_VALUE: Record<SortType, (value: string) => boolean> = {
+  timestamptz: (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(v) && isRealTime(v, 23),
+  date: (v) => v === 'infinity' || (/^\d{4}-\d{2}-\d{2}$/.test(v) && isRealTime(v, 10)),
+  text: (v) => v.length <= 10_000 && !v.includes('\u0000'),
 };
 
 /** BAD_USER_INPUT unless 1 ≤ first ≤ MAX_PAGE_SIZE; null means the default. */
@@ -125,7 +136,7 @@ export function decodeCursor(
   if (!Array.isArray(parsed) || parsed.length !== 3) throw refuse();
   const [tag, value, id] = parsed as unknown[];
   if (tag !== order || typeof value !== 'string' || typeof id !== 'string') throw refuse();
-  if (!UUID.test(id) || !SORT_VALUE[type].test(value)) throw refuse();
+  if (!UUID.test(id) || !SORT_VALUE[type](value)) throw refuse();
   return { value, id };
 }
 

@@ -21,6 +21,10 @@ export function requireText(
   if (value === null || value === undefined) {
     throw new BadUserInputError(field, `${field} is required.`);
   }
+  // Postgres text cannot hold NUL; refused here rather than failing the statement.
+  if (value.includes('\u0000')) {
+    throw new BadUserInputError(field, `${field} cannot contain NUL characters.`);
+  }
   const trimmed = value.trim();
   if (trimmed.length < min || trimmed.length > max) {
     throw new BadUserInputError(

@@ -83,6 +83,7 @@ describe('project CRUD', () => {
       [{ name: '   ', key: 'OKAY' }, 'name'],
       [{ name: 'x'.repeat(201), key: 'OKAY' }, 'name'],
       [{ name: 'X', key: 'OKAY', description: 'd'.repeat(10_001) }, 'description'],
+      [{ name: 'Nul\u0000', key: 'OKAY' }, 'name'],
     ];
     for (const [input, field] of cases) {
       const result = await as.member(CREATE, { input });
@@ -283,7 +284,14 @@ describe('project lists', () => {
     const forged = Buffer.from(JSON.stringify(['CREATED_AT', 'yesterday', randomUUID()])).toString(
       'base64url',
     );
-    for (const after of ['garbage', '', 'W10', nameCursor, forged]) {
+    const cursor = (value: string) =>
+      Buffer.from(JSON.stringify(['CREATED_AT', value, randomUUID()])).toString('base64url');
+    const impossible = [
+      '2024-13-45T00:00:00.000000Z',
+      '2023-02-29T10:00:00.000000Z',
+      '0000-01-01T00:00:00.000000Z',
+    ].map(cursor);
+    for (const after of ['garbage', '', 'W10', nameCursor, forged, ...impossible]) {
       const result = await list(PROJECTS, { first: 5, after });
       expect([errorCode(result), errorField(result)], String(after)).toEqual([
         'BAD_USER_INPUT',
