@@ -12,11 +12,18 @@ export function optionalId(field: string, value: string | null | undefined): str
   return value === null || value === undefined ? null : requireId(field, value);
 }
 
-/** Text whose trimmed length is within bounds; returns the trimmed value. */
+export interface TextRule {
+  min: number;
+  max: number;
+  /** Keep surrounding whitespace (free text such as descriptions, where indentation may matter). */
+  keepWhitespace?: boolean;
+}
+
+/** Text whose trimmed length is within bounds; trimmed unless the rule keeps whitespace. */
 export function requireText(
   field: string,
   value: string | null | undefined,
-  { min, max }: { min: number; max: number },
+  { min, max, keepWhitespace = false }: TextRule,
 ): string {
   if (value === null || value === undefined) {
     throw new BadUserInputError(field, `${field} is required.`);
@@ -26,7 +33,8 @@ export function requireText(
     throw new BadUserInputError(field, `${field} cannot contain NUL characters.`);
   }
   const trimmed = value.trim();
-  if (trimmed.length < min || trimmed.length > max) {
+  const kept = keepWhitespace ? value : trimmed;
+  if (trimmed.length < min || kept.length > max) {
     throw new BadUserInputError(
       field,
       min > 0
@@ -34,16 +42,16 @@ export function requireText(
         : `${field} must be at most ${max} characters.`,
     );
   }
-  return trimmed;
+  return kept;
 }
 
 /** A field of an update input: undefined leaves it alone, null is refused (it cannot be cleared). */
 export function updatedText(
   field: string,
   value: string | null | undefined,
-  bounds: { min: number; max: number },
+  rule: TextRule,
 ): string | undefined {
-  return value === undefined ? undefined : requireText(field, value, bounds);
+  return value === undefined ? undefined : requireText(field, value, rule);
 }
 
 /** An enum field of an update input: GraphQL checked the value; null is refused. */

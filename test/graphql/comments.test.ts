@@ -45,11 +45,11 @@ async function storedBody(id: string): Promise<string | undefined> {
 }
 
 describe('comments', () => {
-  it('adds a comment as the caller, on the given task', async () => {
+  it('adds a comment as the caller, on the given task, keeping its whitespace', async () => {
     const result = await as.member(ADD, { input: { taskId: tenant.taskId, body: ' Looks good ' } });
     expect(result.errors).toBeUndefined();
     expect(result.data?.addComment).toMatchObject({
-      body: 'Looks good',
+      body: ' Looks good ',
       author: { id: tenant.users.member },
       task: { id: tenant.taskId, title: 'cmt task' },
     });

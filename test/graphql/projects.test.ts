@@ -332,6 +332,8 @@ describe('project lists', () => {
       first: 1,
     });
     expect(combined.data?.projects.totalCount).toBe(2);
+    const blank = await list<ProjectsPage>(PROJECTS, { filter: { search: '  ' } });
+    expect(blank.data?.projects.totalCount).toBe(26);
     const tooLong = await list(PROJECTS, { filter: { search: 'x'.repeat(201) } });
     expect([errorCode(tooLong), errorField(tooLong)]).toEqual(['BAD_USER_INPUT', 'search']);
   });

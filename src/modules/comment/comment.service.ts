@@ -8,6 +8,7 @@ import {
 } from '../../graphql/connection.js';
 import { groupByKey } from '../../graphql/loaders.js';
 import { requireId, requireText } from '../../graphql/validate.js';
+import type { TextRule } from '../../graphql/validate.js';
 import { ForbiddenError, NotFoundError } from '../../errors.js';
 import { isTenantAdmin, requireWriter } from '../../tenancy/permissions.js';
 import { loadTask } from '../task/task.service.js';
@@ -26,7 +27,7 @@ import {
 } from './comment.repository.js';
 import type { Comment } from './comment.type.js';
 
-const BODY = { min: 1, max: 10_000 };
+const BODY: TextRule = { min: 1, max: 10_000, keepWhitespace: true };
 
 export function toComment(row: CommentRow): Comment {
   return {

@@ -8,6 +8,7 @@ import {
   updatedText,
   updatedValue,
 } from '../../graphql/validate.js';
+import type { TextRule } from '../../graphql/validate.js';
 import { BadUserInputError, NotFoundError } from '../../errors.js';
 import { requireMember, requireTenantAdmin, requireWriter } from '../../tenancy/permissions.js';
 import type { ProjectsArgs } from './project.args.js';
@@ -25,7 +26,7 @@ import type { Project } from './project.type.js';
 
 const PROJECT_KEY = /^[A-Z][A-Z0-9]{1,9}$/;
 const NAME = { min: 1, max: 200 };
-const DESCRIPTION = { min: 0, max: 10_000 };
+const DESCRIPTION: TextRule = { min: 0, max: 10_000, keepWhitespace: true };
 const SEARCH = { min: 1, max: 200 };
 
 export function toProject(row: ProjectRow): Project {
@@ -74,14 +75,13 @@ export async function listProjects(
   const order = args.orderBy?.field ?? 'CREATED_AT';
   const sort = PROJECT_SORT[order];
   const { first, after } = pageArgs(args, order, sort.type);
-  const search = args.filter?.search;
+  // A blank search is no search, so clients can bind a text box straight to it.
+  const search = args.filter?.search?.trim()
+    ? requireText('search', args.filter.search, SEARCH)
+    : undefined;
   const rows = await findProjectPage(
     await ctx.db.transaction(),
-    {
-      status: args.filter?.status ?? undefined,
-      search:
-        search === null || search === undefined ? undefined : requireText('search', search, SEARCH),
-    },
+    { status: args.filter?.status ?? undefined, search },
     { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
   );
   return toConnection(rows, first, order, toProject);

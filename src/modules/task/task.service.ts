@@ -14,6 +14,7 @@ import {
   updatedText,
   updatedValue,
 } from '../../graphql/validate.js';
+import type { TextRule } from '../../graphql/validate.js';
 import { NotFoundError } from '../../errors.js';
 import { requireMember, requireWriter } from '../../tenancy/permissions.js';
 import { loadProject } from '../project/project.service.js';
@@ -35,7 +36,7 @@ import {
 import type { Task } from './task.type.js';
 
 const TITLE = { min: 1, max: 300 };
-const DESCRIPTION = { min: 0, max: 20_000 };
+const DESCRIPTION: TextRule = { min: 0, max: 20_000, keepWhitespace: true };
 
 export function toTask(row: TaskRow): Task {
   return {
