@@ -78,7 +78,7 @@ export async function fetchPage<TB extends keyof Database, O extends { id: strin
         from (select f.*, ${isAfter} as is_after, ${SORT_KEY_TEXT[sort.type](sort.expression)} as sort_key
                 from (${base}) f) m
     ) p
-    where (is_after and page_row <= ${first + 1})
+    where (is_after and page_row <= ${first})
        or (not is_after and remaining_count = 0 and page_row = 1)
     order by ${parent ? sql`${parent}, ` : sql``}is_after desc, page_row`.execute(trx);
   return rows;

@@ -67,7 +67,7 @@ export class TaskFilter {
   @Field(() => TaskStatus, { nullable: true })
   status?: TaskStatus | null;
 
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: 'Omitted or null: any assignee.' })
   assigneeId?: string | null;
 }
 
