@@ -41,6 +41,7 @@ export const CONSTRAINT_ERRORS: Record<string, { field: string; message: string 
     message:
       'A project key is 2–10 characters: an upper-case letter, then upper-case letters or digits.',
   },
+  projects_status_valid: { field: 'status', message: 'Unknown project status.' },
   projects_name_length: { field: 'name', message: 'A project name is 1–200 characters.' },
   projects_description_length: {
     field: 'description',
@@ -51,6 +52,8 @@ export const CONSTRAINT_ERRORS: Record<string, { field: string; message: string 
     field: 'description',
     message: 'A description is at most 20,000 characters.',
   },
+  tasks_status_valid: { field: 'status', message: 'Unknown task status.' },
+  tasks_priority_valid: { field: 'priority', message: 'Unknown task priority.' },
   tasks_project_fk: { field: 'projectId', message: 'That project does not exist.' },
   tasks_assignee_fk: {
     field: 'assigneeId',

@@ -4,7 +4,10 @@ import type { NonEmptyArray } from 'type-graphql';
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 type ResolverClass = Function;
 import { AccountResolver } from './account/account.resolver.js';
+import { CommentResolver } from './comment/comment.resolver.js';
 import { MemberResolver } from './member/member.resolver.js';
+import { ProjectResolver } from './project/project.resolver.js';
+import { TaskResolver } from './task/task.resolver.js';
 import { TenantResolver } from './tenant/tenant.resolver.js';
 import { UserResolver } from './user/user.resolver.js';
 
@@ -14,4 +17,7 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   AccountResolver,
   TenantResolver,
   MemberResolver,
+  ProjectResolver,
+  TaskResolver,
+  CommentResolver,
 ];

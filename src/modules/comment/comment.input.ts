@@ -1,0 +1,10 @@
+import { Field, ID, InputType } from 'type-graphql';
+
+@InputType()
+export class AddCommentInput {
+  @Field(() => ID)
+  taskId!: string;
+
+  @Field(() => String)
+  body!: string;
+}

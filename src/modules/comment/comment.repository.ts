@@ -1,0 +1,75 @@
+import { sql } from 'kysely';
+import { fetchPage, type PageMeta, type PageRequest, type SortKey } from '../../db/keyset.js';
+import type { Tx } from '../../db/operation.js';
+import { NotFoundError } from '../../errors.js';
+
+export const COMMENT_SORT: SortKey = { expression: sql.ref('created_at'), type: 'timestamptz' };
+
+const COMMENT_COLUMNS = ['id', 'task_id', 'author_id', 'body', 'created_at', 'updated_at'] as const;
+
+export interface CommentRow {
+  id: string;
+  task_id: string;
+  author_id: string | null;
+  body: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function findCommentById(trx: Tx, id: string): Promise<CommentRow | undefined> {
+  return trx
+    .selectFrom('app.comments')
+    .select(COMMENT_COLUMNS)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export async function getCommentById(trx: Tx, id: string): Promise<CommentRow> {
+  const row = await findCommentById(trx, id);
+  if (!row) throw new NotFoundError('Comment', id);
+  return row;
+}
+
+/** The same page of comments for each of several tasks, in one query (Task.comments). */
+export function findCommentPagesByTasks(
+  trx: Tx,
+  taskIds: readonly string[],
+  page: Omit<PageRequest, 'partitionBy'>,
+): Promise<(CommentRow & PageMeta)[]> {
+  if (taskIds.length === 0) return Promise.resolve([]);
+  const base = trx
+    .selectFrom('app.comments')
+    .select(COMMENT_COLUMNS)
+    .where('task_id', 'in', taskIds);
+  return fetchPage(trx, base, { ...page, partitionBy: 'task_id' });
+}
+
+/** The author is always the caller: author_id defaults to app.current_user_id(). */
+export function insertComment(
+  trx: Tx,
+  values: { task_id: string; body: string },
+): Promise<CommentRow> {
+  return trx
+    .insertInto('app.comments')
+    .values(values)
+    .returning(COMMENT_COLUMNS)
+    .executeTakeFirstOrThrow();
+}
+
+export function updateCommentById(
+  trx: Tx,
+  id: string,
+  body: string,
+): Promise<CommentRow | undefined> {
+  return trx
+    .updateTable('app.comments')
+    .set({ body })
+    .where('id', '=', id)
+    .returning(COMMENT_COLUMNS)
+    .executeTakeFirst();
+}
+
+export async function deleteCommentById(trx: Tx, id: string): Promise<boolean> {
+  const result = await trx.deleteFrom('app.comments').where('id', '=', id).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}

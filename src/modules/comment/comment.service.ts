@@ -1,0 +1,120 @@
+import type { TenantContext } from '../../db/operation.js';
+import type { GraphQLContext } from '../../graphql/context.js';
+import {
+  pageArgs,
+  toConnection,
+  type Connection,
+  type ConnectionArgs,
+} from '../../graphql/connection.js';
+import { groupByKey } from '../../graphql/loaders.js';
+import { requireId, requireText } from '../../graphql/validate.js';
+import type { TextRule } from '../../graphql/validate.js';
+import { ForbiddenError, NotFoundError } from '../../errors.js';
+import { isTenantAdmin, requireWriter } from '../../tenancy/permissions.js';
+import { loadTask } from '../task/task.service.js';
+import type { Task } from '../task/task.type.js';
+import { loadUser } from '../user/user.service.js';
+import type { User } from '../user/user.type.js';
+import type { AddCommentInput } from './comment.input.js';
+import {
+  COMMENT_SORT,
+  deleteCommentById,
+  findCommentPagesByTasks,
+  getCommentById,
+  insertComment,
+  updateCommentById,
+  type CommentRow,
+} from './comment.repository.js';
+import type { Comment } from './comment.type.js';
+
+const BODY: TextRule = { min: 1, max: 10_000, keepWhitespace: true };
+
+export function toComment(row: CommentRow): Comment {
+  return {
+    id: row.id,
+    taskId: row.task_id,
+    authorId: row.author_id,
+    body: row.body,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/**
+ * Task.comments: every task in the operation asking for the same page shares one query, one page
+ * per task (window functions partitioned by task).
+ */
+export async function taskComments(
+  ctx: GraphQLContext,
+  taskId: string,
+  args: ConnectionArgs,
+): Promise<Connection<Comment>> {
+  const { first, after } = pageArgs(args, 'CREATED_AT', COMMENT_SORT.type);
+  const loader = ctx.loaders.get<string, Connection<Comment>>(
+    `task.comments:${first}:${args.after ?? ''}`,
+    async (taskIds) => {
+      const rows = await findCommentPagesByTasks(await ctx.db.transaction(), taskIds, {
+        sort: COMMENT_SORT,
+        direction: 'ASC',
+        first,
+        after,
+      });
+      return groupByKey(taskIds, rows, (row) => row.task_id).map((group) =>
+        toConnection(group, first, 'CREATED_AT', toComment),
+      );
+    },
+  );
+  return loader.load(taskId);
+}
+
+export async function commentTask(ctx: GraphQLContext, comment: Comment): Promise<Task> {
+  const task = await loadTask(ctx, comment.taskId);
+  // The composite foreign key keeps a comment inside its task's tenant, so this means a bug.
+  if (!task) throw new NotFoundError('Task', comment.taskId);
+  return task;
+}
+
+export async function commentAuthor(ctx: GraphQLContext, comment: Comment): Promise<User | null> {
+  return comment.authorId ? ((await loadUser(ctx, comment.authorId)) ?? null) : null;
+}
+
+export async function addComment(ctx: GraphQLContext, input: AddCommentInput): Promise<Comment> {
+  await requireWriter(ctx.db);
+  const values = {
+    task_id: requireId('taskId', input.taskId),
+    body: requireText('body', input.body, BODY),
+  };
+  // A task of another tenant fails the composite foreign key: BAD_USER_INPUT on taskId.
+  return toComment(await insertComment(await ctx.db.transaction(), values));
+}
+
+/** Only the author or a tenant admin may change a comment; the policies say the same. */
+function requireAuthorOrAdmin(tenant: TenantContext, comment: CommentRow): void {
+  if (comment.author_id !== tenant.userId && !isTenantAdmin(tenant.role)) {
+    throw new ForbiddenError('Only the author or a tenant admin can change this comment.');
+  }
+}
+
+export async function updateComment(
+  ctx: GraphQLContext,
+  id: string,
+  body: string,
+): Promise<Comment> {
+  const tenant = await requireWriter(ctx.db);
+  const commentId = requireId('id', id);
+  const text = requireText('body', body, BODY);
+  const trx = await ctx.db.transaction();
+  requireAuthorOrAdmin(tenant, await getCommentById(trx, commentId));
+  const row = await updateCommentById(trx, commentId, text);
+  if (!row) throw new NotFoundError('Comment', commentId);
+  return toComment(row);
+}
+
+export async function deleteComment(ctx: GraphQLContext, id: string): Promise<boolean> {
+  const tenant = await requireWriter(ctx.db);
+  const commentId = requireId('id', id);
+  const trx = await ctx.db.transaction();
+  requireAuthorOrAdmin(tenant, await getCommentById(trx, commentId));
+  if (!(await deleteCommentById(trx, commentId))) throw new NotFoundError('Comment', commentId);
+  return true;
+}

@@ -1,0 +1,15 @@
+import { ArgsType, Field } from 'type-graphql';
+import { ConnectionArgs } from '../../graphql/connection.js';
+import { ProjectFilter, ProjectOrder } from './project.input.js';
+
+@ArgsType()
+export class ProjectsArgs extends ConnectionArgs {
+  @Field(() => ProjectFilter, { nullable: true })
+  filter?: ProjectFilter | null;
+
+  @Field(() => ProjectOrder, {
+    nullable: true,
+    description: 'Defaults to oldest first (CREATED_AT ASC).',
+  })
+  orderBy?: ProjectOrder | null;
+}

@@ -1,0 +1,109 @@
+import { sql } from 'kysely';
+import { fetchPage, type PageMeta, type PageRequest, type SortKey } from '../../db/keyset.js';
+import type { Tx } from '../../db/operation.js';
+import type { ProjectStatusValue } from '../../db/schema.js';
+import { NotFoundError } from '../../errors.js';
+
+export type ProjectOrderFieldValue = 'CREATED_AT' | 'NAME' | 'KEY';
+
+export const PROJECT_SORT: Record<ProjectOrderFieldValue, SortKey> = {
+  CREATED_AT: { expression: sql.ref('created_at'), type: 'timestamptz' },
+  NAME: { expression: sql.ref('name'), type: 'text' },
+  KEY: { expression: sql.ref('key'), type: 'text' },
+};
+
+const PROJECT_COLUMNS = [
+  'id',
+  'key',
+  'name',
+  'description',
+  'status',
+  'created_by',
+  'created_at',
+  'updated_at',
+] as const;
+
+export interface ProjectRow {
+  id: string;
+  key: string;
+  name: string;
+  description: string;
+  status: ProjectStatusValue;
+  created_by: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ProjectListFilter {
+  status?: ProjectStatusValue | undefined;
+  search?: string | undefined;
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export function findProjectsByIds(trx: Tx, ids: readonly string[]): Promise<ProjectRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return trx.selectFrom('app.projects').select(PROJECT_COLUMNS).where('id', 'in', ids).execute();
+}
+
+export function findProjectById(trx: Tx, id: string): Promise<ProjectRow | undefined> {
+  return trx
+    .selectFrom('app.projects')
+    .select(PROJECT_COLUMNS)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export async function getProjectById(trx: Tx, id: string): Promise<ProjectRow> {
+  const row = await findProjectById(trx, id);
+  if (!row) throw new NotFoundError('Project', id);
+  return row;
+}
+
+export function findProjectPage(
+  trx: Tx,
+  filter: ProjectListFilter,
+  page: PageRequest,
+): Promise<(ProjectRow & PageMeta)[]> {
+  let base = trx.selectFrom('app.projects').select(PROJECT_COLUMNS);
+  if (filter.status) base = base.where('status', '=', filter.status);
+  if (filter.search) {
+    const pattern = `%${escapeLike(filter.search)}%`;
+    base = base.where((eb) => eb.or([eb('name', 'ilike', pattern), eb('key', 'ilike', pattern)]));
+  }
+  return fetchPage(trx, base, page);
+}
+
+export function insertProject(
+  trx: Tx,
+  values: { key: string; name: string; description: string },
+): Promise<ProjectRow> {
+  return trx
+    .insertInto('app.projects')
+    .values(values)
+    .returning(PROJECT_COLUMNS)
+    .executeTakeFirstOrThrow();
+}
+
+/** Undefined when no such project is visible and writable here. */
+export function updateProjectById(
+  trx: Tx,
+  id: string,
+  changes: { key?: string; name?: string; description?: string; status?: ProjectStatusValue },
+): Promise<ProjectRow | undefined> {
+  if (Object.keys(changes).length === 0) return findProjectById(trx, id);
+  return trx
+    .updateTable('app.projects')
+    .set(changes)
+    .where('id', '=', id)
+    .returning(PROJECT_COLUMNS)
+    .executeTakeFirst();
+}
+
+/** Tasks and comments go with it (foreign keys cascade). False when nothing was deleted. */
+export async function deleteProjectById(trx: Tx, id: string): Promise<boolean> {
+  const result = await trx.deleteFrom('app.projects').where('id', '=', id).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}

@@ -1,0 +1,130 @@
+import type { GraphQLContext } from '../../graphql/context.js';
+import { pageArgs, toConnection, type Connection } from '../../graphql/connection.js';
+import { byKey } from '../../graphql/loaders.js';
+import {
+  definedOnly,
+  requireId,
+  requireText,
+  updatedText,
+  updatedValue,
+} from '../../graphql/validate.js';
+import type { TextRule } from '../../graphql/validate.js';
+import { BadUserInputError, NotFoundError } from '../../errors.js';
+import { requireMember, requireTenantAdmin, requireWriter } from '../../tenancy/permissions.js';
+import type { ProjectsArgs } from './project.args.js';
+import type { CreateProjectInput, UpdateProjectInput } from './project.input.js';
+import {
+  PROJECT_SORT,
+  deleteProjectById,
+  findProjectPage,
+  findProjectsByIds,
+  insertProject,
+  updateProjectById,
+  type ProjectRow,
+} from './project.repository.js';
+import type { Project } from './project.type.js';
+
+const PROJECT_KEY = /^[A-Z][A-Z0-9]{1,9}$/;
+const NAME = { min: 1, max: 200 };
+const DESCRIPTION: TextRule = { min: 0, max: 10_000, keepWhitespace: true };
+const SEARCH = { min: 1, max: 200 };
+
+export function toProject(row: ProjectRow): Project {
+  return {
+    id: row.id,
+    key: row.key,
+    name: row.name,
+    description: row.description,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    createdById: row.created_by,
+  };
+}
+
+function projectKey(value: string): string {
+  const key = value.trim();
+  if (!PROJECT_KEY.test(key)) {
+    throw new BadUserInputError(
+      'key',
+      'A project key is 2–10 characters: an upper-case letter, then upper-case letters or digits.',
+    );
+  }
+  return key;
+}
+
+/** Batched project lookup in the operation's transaction; hidden and missing look the same. */
+export async function loadProject(ctx: GraphQLContext, id: string): Promise<Project | undefined> {
+  const loader = ctx.loaders.get<string, Project | undefined>('project', async (ids) => {
+    const rows = await findProjectsByIds(await ctx.db.transaction(), ids);
+    return byKey(ids, rows.map(toProject), (p) => p.id);
+  });
+  return loader.load(id);
+}
+
+export async function findProject(ctx: GraphQLContext, id: string): Promise<Project | null> {
+  await requireMember(ctx.db);
+  return (await loadProject(ctx, requireId('id', id))) ?? null;
+}
+
+export async function listProjects(
+  ctx: GraphQLContext,
+  args: ProjectsArgs,
+): Promise<Connection<Project>> {
+  await requireMember(ctx.db);
+  const order = args.orderBy?.field ?? 'CREATED_AT';
+  const sort = PROJECT_SORT[order];
+  const { first, after } = pageArgs(args, order, sort.type);
+  // A blank search is no search, so clients can bind a text box straight to it.
+  const search = args.filter?.search?.trim()
+    ? requireText('search', args.filter.search, SEARCH)
+    : undefined;
+  const rows = await findProjectPage(
+    await ctx.db.transaction(),
+    { status: args.filter?.status ?? undefined, search },
+    { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
+  );
+  return toConnection(rows, first, order, toProject);
+}
+
+export async function createProject(
+  ctx: GraphQLContext,
+  input: CreateProjectInput,
+): Promise<Project> {
+  await requireWriter(ctx.db);
+  const values = {
+    name: requireText('name', input.name, NAME),
+    key: projectKey(input.key),
+    description: requireText('description', input.description ?? '', DESCRIPTION),
+  };
+  return toProject(await insertProject(await ctx.db.transaction(), values));
+}
+
+export async function updateProject(
+  ctx: GraphQLContext,
+  id: string,
+  input: UpdateProjectInput,
+): Promise<Project> {
+  await requireWriter(ctx.db);
+  const projectId = requireId('id', id);
+  const key = updatedValue('key', input.key);
+  const changes = {
+    name: updatedText('name', input.name, NAME),
+    key: key === undefined ? undefined : projectKey(key),
+    description: updatedText('description', input.description, DESCRIPTION),
+    status: updatedValue('status', input.status),
+  };
+  const trx = await ctx.db.transaction();
+  const row = await updateProjectById(trx, projectId, definedOnly(changes));
+  if (!row) throw new NotFoundError('Project', projectId);
+  return toProject(row);
+}
+
+export async function deleteProject(ctx: GraphQLContext, id: string): Promise<boolean> {
+  await requireTenantAdmin(ctx.db);
+  const projectId = requireId('id', id);
+  if (!(await deleteProjectById(await ctx.db.transaction(), projectId))) {
+    throw new NotFoundError('Project', projectId);
+  }
+  return true;
+}

@@ -1,0 +1,33 @@
+import type { OperationDatabase, TenantContext } from '../db/operation.js';
+import type { MembershipRoleValue } from '../db/schema.js';
+import { ForbiddenError } from '../errors.js';
+
+// Mirrors app.can_write() and app.is_tenant_admin(): the services answer FORBIDDEN up front, the
+// policies refuse the same writes even if a service forgot to ask.
+const WRITERS = new Set<MembershipRoleValue>(['owner', 'admin', 'member']);
+const ADMINS = new Set<MembershipRoleValue>(['owner', 'admin']);
+
+export function isTenantAdmin(role: MembershipRoleValue): boolean {
+  return ADMINS.has(role);
+}
+
+/** The current tenant for a read: TENANT_REQUIRED, UNAUTHENTICATED or FORBIDDEN otherwise. */
+export function requireMember(db: OperationDatabase): Promise<TenantContext> {
+  return db.tenant();
+}
+
+/** The current tenant for a write: viewers get FORBIDDEN. */
+export async function requireWriter(db: OperationDatabase): Promise<TenantContext> {
+  const tenant = await db.tenant();
+  if (!WRITERS.has(tenant.role)) throw new ForbiddenError('Viewers cannot change anything.');
+  return tenant;
+}
+
+/** The current tenant for an owner/admin-only action. */
+export async function requireTenantAdmin(db: OperationDatabase): Promise<TenantContext> {
+  const tenant = await db.tenant();
+  if (!isTenantAdmin(tenant.role)) {
+    throw new ForbiddenError('Only a tenant owner or admin can do this.');
+  }
+  return tenant;
+}
