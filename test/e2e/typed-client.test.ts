@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AddCommentDocument,
+  CreateProjectDocument,
+  CreateTaskDocument,
   CreateTenantDocument,
+  ProjectDocument,
+  ProjectsDocument,
+  TaskDocument,
+  UpdateTaskDocument,
   CurrentTenantDocument,
   LoginDocument,
   MeDocument,
@@ -85,5 +92,64 @@ describe('the typed client over HTTP, as users call the API', () => {
     });
     const stranger = client.with({ token: signUp.token, tenantId: randomUUID() });
     expect((await errorOf(stranger.request(CurrentTenantDocument))).code).toBe('FORBIDDEN');
+  });
+
+  it('runs the project workflow of a tenant and never shows it to another tenant', async () => {
+    const client = new TenantqlClient({ url: api.url });
+    const owner = async (label: string) => {
+      const { signUp } = await client.request(SignUpDocument, {
+        input: {
+          email: `${label}-${randomUUID().slice(0, 8)}@example.test`,
+          password: 'a long enough password',
+          name: label,
+        },
+      });
+      const signedIn = client.with({ token: signUp.token });
+      const { createTenant } = await signedIn.request(CreateTenantDocument, {
+        input: { name: label, slug: `${label}-${randomUUID().slice(0, 8)}` },
+      });
+      return signedIn.with({ tenantId: createTenant.id });
+    };
+    const acme = await owner('acme');
+    const globex = await owner('globex');
+
+    const { createProject } = await acme.request(CreateProjectDocument, {
+      input: { name: 'Website', key: 'WEB', description: 'Relaunch' },
+    });
+    const { createTask } = await acme.request(CreateTaskDocument, {
+      input: {
+        projectId: createProject.id,
+        title: 'Write copy',
+        priority: 'HIGH',
+        dueDate: '2027-01-31',
+      },
+    });
+    expect(createTask).toMatchObject({ status: 'TODO', priority: 'HIGH', dueDate: '2027-01-31' });
+    await acme.request(UpdateTaskDocument, { id: createTask.id, input: { status: 'IN_PROGRESS' } });
+    await acme.request(AddCommentDocument, { input: { taskId: createTask.id, body: 'On it.' } });
+
+    const { project } = await acme.request(ProjectDocument, {
+      id: createProject.id,
+      tasksFirst: 10,
+    });
+    expect(project?.tasks.totalCount).toBe(1);
+    expect(project?.tasks.edges[0]?.node).toMatchObject({
+      title: 'Write copy',
+      status: 'IN_PROGRESS',
+    });
+    const { task } = await acme.request(TaskDocument, { id: createTask.id, commentsFirst: 5 });
+    expect(task?.comments.edges.map((e) => e.node.body)).toEqual(['On it.']);
+    expect(
+      (await acme.request(ProjectsDocument, {})).projects.edges.map((e) => e.node.key),
+    ).toEqual(['WEB']);
+
+    // The other tenant sees none of it, by list or by id, and cannot write into it.
+    expect((await globex.request(ProjectsDocument, {})).projects.totalCount).toBe(0);
+    expect((await globex.request(ProjectDocument, { id: createProject.id })).project).toBeNull();
+    expect((await globex.request(TaskDocument, { id: createTask.id })).task).toBeNull();
+    const refused = await errorOf(
+      globex.request(AddCommentDocument, { input: { taskId: createTask.id, body: 'sneaky' } }),
+    );
+    expect(['NOT_FOUND', 'BAD_USER_INPUT']).toContain(refused.code);
   });
 });
