@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'QUOTA_EXCEEDED'
   | 'SERVICE_UNAVAILABLE'
+  | 'INVALID_TRANSITION'
   | 'INTERNAL_SERVER_ERROR';
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
@@ -98,5 +99,17 @@ export class TenantSuspendedError extends AppError {
 export class ServiceUnavailableError extends AppError {
   constructor(message = 'The database is unavailable right now. Retry in a few seconds.') {
     super('SERVICE_UNAVAILABLE', message);
+  }
+}
+
+export class InvalidTransitionError extends AppError {
+  constructor(from: string, to: string, allowedTargets: string[]) {
+    super(
+      'INVALID_TRANSITION',
+      allowedTargets.length > 0
+        ? `A ${from} project can move to ${allowedTargets.join(' or ')}, not ${to}.`
+        : `A ${from} project cannot change status any more.`,
+      { from, to, allowedTargets },
+    );
   }
 }

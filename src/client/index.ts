@@ -64,7 +64,8 @@ export class TenantqlClient {
 
   async request<TData, TVariables extends Record<string, unknown>>(
     document: TypedDocumentNode<TData, TVariables>,
-    ...[variables]: TVariables extends Record<string, never> ? [] : [TVariables]
+    // Variables may be left out when the operation has none, or only optional ones.
+    ...[variables]: Record<string, never> extends TVariables ? [TVariables?] : [TVariables]
   ): Promise<TData> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;

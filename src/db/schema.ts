@@ -104,6 +104,23 @@ export interface RefreshTokensTable {
   created_at: Generated<Date>;
 }
 
+export interface ProjectWorkflowTable {
+  from_status: ProjectStatusValue;
+  to_status: ProjectStatusValue;
+  min_role: MembershipRoleValue;
+}
+
+export interface ProjectTransitionsTable {
+  tenant_id: DefaultedUuid;
+  id: Generated<string>;
+  project_id: string;
+  from_status: ProjectStatusValue;
+  to_status: ProjectStatusValue;
+  actor_id: ColumnType<string | null, never, never>;
+  comment: string;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   'app.tenants': TenantsTable;
   'app.users': UsersTable & UserPasswordColumns;
@@ -112,5 +129,7 @@ export interface Database {
   'app.tasks': TasksTable;
   'app.comments': CommentsTable;
   'app.audit_log': AuditLogTable;
+  'app.project_workflow': ProjectWorkflowTable;
+  'app.project_transitions': ProjectTransitionsTable;
   'app.refresh_tokens': RefreshTokensTable;
 }

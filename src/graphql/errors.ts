@@ -29,6 +29,7 @@ const APP_ERROR_CODES = new Set<string>([
   'RATE_LIMITED',
   'QUOTA_EXCEEDED',
   'SERVICE_UNAVAILABLE',
+  'INVALID_TRANSITION',
 ] satisfies ErrorCode[]);
 
 /**

@@ -10,6 +10,10 @@ import { ProjectResolver } from './project/project.resolver.js';
 import { TaskResolver } from './task/task.resolver.js';
 import { TenantResolver } from './tenant/tenant.resolver.js';
 import { UserResolver } from './user/user.resolver.js';
+import {
+  ProjectTransitionResolver,
+  ProjectWorkflowResolver,
+} from './workflow/workflow.resolver.js';
 
 /** Every feature's resolvers; the schema is built from exactly these. */
 export const RESOLVERS: NonEmptyArray<ResolverClass> = [
@@ -20,4 +24,6 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   ProjectResolver,
   TaskResolver,
   CommentResolver,
+  ProjectWorkflowResolver,
+  ProjectTransitionResolver,
 ];

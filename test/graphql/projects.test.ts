@@ -113,16 +113,20 @@ describe('project CRUD', () => {
     const UPDATE = `mutation($id: ID!, $input: UpdateProjectInput!) {
       updateProject(id: $id, input: $input) { id key name description status }
     }`;
-    const updated = await as.member(UPDATE, { id, input: { status: 'ACTIVE', description: 'T' } });
+    // DRAFT → SUBMITTED is a workflow step a member may take (see workflow.test.ts).
+    const updated = await as.member(UPDATE, {
+      id,
+      input: { status: 'SUBMITTED', description: 'T' },
+    });
     expect(updated.data?.updateProject).toEqual({
       id,
       key: 'GEM',
       name: 'Gemini',
       description: 'T',
-      status: 'ACTIVE',
+      status: 'SUBMITTED',
     });
     const unchanged = await as.member(UPDATE, { id, input: {} });
-    expect(unchanged.data?.updateProject).toMatchObject({ status: 'ACTIVE' });
+    expect(unchanged.data?.updateProject).toMatchObject({ status: 'SUBMITTED' });
     const nullName = await as.member(UPDATE, { id, input: { name: null } });
     expect([errorCode(nullName), errorField(nullName)]).toEqual(['BAD_USER_INPUT', 'name']);
     const badKey = await as.member(UPDATE, { id, input: { key: 'lower' } });

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { appTables, seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { seedTenant, type SeededTenant, tenantDataTables } from '../support/fixtures.js';
 import { asContext, sqlState } from '../support/rls.js';
 
 let db: TestDatabase;
@@ -26,7 +26,7 @@ const asOwnerOfA = <T>(fn: () => Promise<T>) =>
 describe('as the API role with tenant A set', () => {
   it('sees no row of tenant B in any table', async () => {
     await asOwnerOfA(async () => {
-      for (const table of await appTables(api)) {
+      for (const table of await tenantDataTables(api)) {
         const hasTenantId = await api.query(
           `select 1 from pg_attribute where attrelid = $1::regclass and attname = 'tenant_id'`,
           [table],

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { appTables, seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { seedTenant, type SeededTenant, tenantDataTables } from '../support/fixtures.js';
 import { beginAs } from '../support/rls.js';
 
 let db: TestDatabase;
@@ -14,7 +14,7 @@ beforeAll(async () => {
   [a, b] = await Promise.all([seedTenant(db.ownerUrl, 'A'), seedTenant(db.ownerUrl, 'B')]);
   const owner = new pg.Client({ connectionString: db.ownerUrl });
   await owner.connect();
-  tables = await appTables(owner);
+  tables = await tenantDataTables(owner);
   await owner.end();
 });
 afterAll(async () => {

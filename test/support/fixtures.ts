@@ -62,10 +62,26 @@ export async function seedTenant(ownerUrl: string, label: string): Promise<Seede
       `insert into app.audit_log (tenant_id, action, reason) values ($1, 'test.seed', 'fixture')`,
       [tenantId],
     );
+    await client.query(
+      `insert into app.project_transitions (tenant_id, project_id, from_status, to_status, actor_id)
+       values ($1, $2, 'DRAFT', 'SUBMITTED', $3)`,
+      [tenantId, projectId, users.owner],
+    );
     return { id: tenantId, slug, users, projectId, taskId, commentId };
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Platform reference data, the same for every tenant and holding none of their data (no tenant_id;
+ * rls/shared-tables.test.ts checks both). Every other table counts as tenant data.
+ */
+export const SHARED_TABLES: ReadonlySet<string> = new Set(['app.project_workflow']);
+
+/** Tables of the app schema holding tenant data, so "every table" checks include later tables. */
+export async function tenantDataTables(client: pg.ClientBase): Promise<string[]> {
+  return (await appTables(client)).filter((t) => !SHARED_TABLES.has(t));
 }
 
 /** Tables of the app schema, so checks over "every table" include tables added later. */

@@ -22,6 +22,7 @@ import {
   updateProjectById,
   type ProjectRow,
 } from './project.repository.js';
+import { transitionProject } from '../workflow/workflow.service.js';
 import type { Project } from './project.type.js';
 
 const PROJECT_KEY = /^[A-Z][A-Z0-9]{1,9}$/;
@@ -112,11 +113,15 @@ export async function updateProject(
     name: updatedText('name', input.name, NAME),
     key: key === undefined ? undefined : projectKey(key),
     description: updatedText('description', input.description, DESCRIPTION),
-    status: updatedValue('status', input.status),
   };
+  const status = updatedValue('status', input.status);
   const trx = await ctx.db.transaction();
   const row = await updateProjectById(trx, projectId, definedOnly(changes));
   if (!row) throw new NotFoundError('Project', projectId);
+  // A status change is a workflow step like any other: checked against the table and recorded.
+  if (status !== undefined && status !== row.status) {
+    return transitionProject(ctx, projectId, status, null);
+  }
   return toProject(row);
 }
 
