@@ -121,6 +121,20 @@ export interface ProjectTransitionsTable {
   created_at: Generated<Date>;
 }
 
+export interface NotificationsTable {
+  tenant_id: DefaultedUuid;
+  id: Generated<string>;
+  recipient_id: string;
+  kind: string;
+  actor_id: ColumnType<string | null, never, never>;
+  project_id: string | null;
+  task_id: string | null;
+  comment_id: string | null;
+  payload: ColumnType<Record<string, unknown>, string | undefined, never>;
+  read_at: ColumnType<Date | null, never, Date>;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   'app.tenants': TenantsTable;
   'app.users': UsersTable & UserPasswordColumns;
@@ -131,5 +145,6 @@ export interface Database {
   'app.audit_log': AuditLogTable;
   'app.project_workflow': ProjectWorkflowTable;
   'app.project_transitions': ProjectTransitionsTable;
+  'app.notifications': NotificationsTable;
   'app.refresh_tokens': RefreshTokensTable;
 }

@@ -6,6 +6,7 @@ type ResolverClass = Function;
 import { AccountResolver } from './account/account.resolver.js';
 import { CommentResolver } from './comment/comment.resolver.js';
 import { MemberResolver } from './member/member.resolver.js';
+import { NotificationResolver } from './notification/notification.resolver.js';
 import { ProjectResolver } from './project/project.resolver.js';
 import { TaskResolver } from './task/task.resolver.js';
 import { TenantResolver } from './tenant/tenant.resolver.js';
@@ -26,4 +27,5 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   CommentResolver,
   ProjectWorkflowResolver,
   ProjectTransitionResolver,
+  NotificationResolver,
 ];

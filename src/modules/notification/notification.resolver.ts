@@ -1,0 +1,70 @@
+import {
+  Arg,
+  Args,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
+import type { Connection } from '../../graphql/connection.js';
+import type { GraphQLContext } from '../../graphql/context.js';
+import { loadProject } from '../project/project.service.js';
+import { Project } from '../project/project.type.js';
+import { loadTask } from '../task/task.service.js';
+import { Task } from '../task/task.type.js';
+import { loadUser } from '../user/user.service.js';
+import { User } from '../user/user.type.js';
+import { NotificationsArgs } from './notification.args.js';
+import {
+  listNotifications,
+  markNotificationsRead,
+  unreadNotificationCount,
+} from './notification.service.js';
+import { Notification, NotificationConnection } from './notification.type.js';
+
+@Resolver(() => Notification)
+export class NotificationResolver {
+  @Query(() => NotificationConnection, {
+    description: 'Your notifications in the current tenant, newest first.',
+  })
+  notifications(
+    @Args(() => NotificationsArgs) args: NotificationsArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Connection<Notification>> {
+    return listNotifications(ctx, args);
+  }
+
+  @Query(() => Int)
+  unreadNotificationCount(@Ctx() ctx: GraphQLContext): Promise<number> {
+    return unreadNotificationCount(ctx);
+  }
+
+  @Mutation(() => Int, {
+    description: 'Marks these (or, without ids, all) read; returns how many changed.',
+  })
+  markNotificationsRead(
+    @Arg('ids', () => [ID], { nullable: true }) ids: string[] | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<number> {
+    return markNotificationsRead(ctx, ids);
+  }
+
+  @FieldResolver(() => User, { nullable: true })
+  async actor(@Root() n: Notification, @Ctx() ctx: GraphQLContext): Promise<User | null> {
+    return n.actorId ? ((await loadUser(ctx, n.actorId)) ?? null) : null;
+  }
+
+  @FieldResolver(() => Project, { nullable: true, description: 'Null once deleted.' })
+  async project(@Root() n: Notification, @Ctx() ctx: GraphQLContext): Promise<Project | null> {
+    return n.projectId ? ((await loadProject(ctx, n.projectId)) ?? null) : null;
+  }
+
+  @FieldResolver(() => Task, { nullable: true, description: 'Null once deleted.' })
+  async task(@Root() n: Notification, @Ctx() ctx: GraphQLContext): Promise<Task | null> {
+    return n.taskId ? ((await loadTask(ctx, n.taskId)) ?? null) : null;
+  }
+}
