@@ -100,3 +100,13 @@ export class ServiceUnavailableError extends AppError {
     super('SERVICE_UNAVAILABLE', message);
   }
 }
+
+export class QuotaExceededError extends AppError {
+  constructor(resource: string, limit: number) {
+    super(
+      'QUOTA_EXCEEDED',
+      `This tenant's plan allows at most ${limit} ${resource}. Upgrade the plan or remove some first.`,
+      { resource, limit },
+    );
+  }
+}

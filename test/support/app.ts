@@ -49,6 +49,7 @@ export async function startTestApp(
     config,
     log: createLogger(config.logLevel),
     apiUrl: db.apiUrl,
+    adminUrl: db.adminUrl,
     port: 0,
     defaultTenantId: await ensureDefaultTenant(config.tenancy, db.ownerUrl),
   });

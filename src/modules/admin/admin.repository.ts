@@ -1,0 +1,293 @@
+import { sql } from 'kysely';
+import type { AdminTx } from '../../db/admin.js';
+import { fetchPage, type PageMeta, type PageRequest } from '../../db/keyset.js';
+import type { MembershipRoleValue, PlanValue, TenantStatusValue } from '../../db/schema.js';
+
+// Every function here runs on the bypass role: no policy narrows what it sees, so each one names
+// the tenant it means explicitly.
+
+export interface TenantSummaryRow {
+  id: string;
+  slug: string;
+  name: string;
+  plan: PlanValue;
+  status: TenantStatusValue;
+  created_at: Date;
+  updated_at: Date;
+  max_members: number | null;
+  max_projects: number | null;
+  max_tasks: number | null;
+  requests_per_minute: number | null;
+  plan_max_members: number | null;
+  plan_max_projects: number | null;
+  plan_max_tasks: number | null;
+  plan_requests_per_minute: number | null;
+  member_count: string;
+  project_count: string;
+  task_count: string;
+  comment_count: string;
+  storage_bytes: string;
+  last_activity_at: Date | null;
+}
+
+export interface TenantListFilter {
+  status?: TenantStatusValue | undefined;
+  plan?: PlanValue | undefined;
+  search?: string | undefined;
+}
+
+export interface TenantMemberRow {
+  user_id: string;
+  email: string;
+  name: string;
+  role: MembershipRoleValue;
+  created_at: Date;
+}
+
+export interface AuditRow {
+  id: string;
+  tenant_id: string | null;
+  actor_id: string | null;
+  action: string;
+  reason: string;
+  request_id: string | null;
+  details: Record<string, unknown>;
+  created_at: Date;
+}
+
+export interface AuditFilter {
+  tenantId?: string | undefined;
+  action?: string | undefined;
+  actorId?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+}
+
+export interface LimitChanges {
+  max_members?: number | null;
+  max_projects?: number | null;
+  max_tasks?: number | null;
+  requests_per_minute?: number | null;
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+const USAGE_COLUMNS = [
+  sql<string>`count(*)`.as('n'),
+  sql<string>`coalesce(sum(pg_column_size(x.*)), 0)`.as('bytes'),
+  sql<Date | null>`max(x.updated_at)`.as('last_at'),
+];
+
+/**
+ * Tenants with their plan's limits and their usage, one row each. One lateral aggregate per table
+ * (count, approximate bytes, latest change), each using the (tenant_id, …) indexes.
+ */
+function tenantSummaries(trx: AdminTx) {
+  return trx
+    .selectFrom('app.tenants as t')
+    .innerJoin('app.plans as p', 'p.plan', 't.plan')
+    .innerJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('app.projects as x')
+          .whereRef('x.tenant_id', '=', 't.id')
+          .select(USAGE_COLUMNS)
+          .as('pu'),
+      (join) => join.onTrue(),
+    )
+    .innerJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('app.tasks as x')
+          .whereRef('x.tenant_id', '=', 't.id')
+          .select(USAGE_COLUMNS)
+          .as('tu'),
+      (join) => join.onTrue(),
+    )
+    .innerJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('app.comments as x')
+          .whereRef('x.tenant_id', '=', 't.id')
+          .select(USAGE_COLUMNS)
+          .as('cu'),
+      (join) => join.onTrue(),
+    )
+    .select([
+      't.id',
+      't.slug',
+      't.name',
+      't.plan',
+      't.status',
+      't.created_at',
+      't.updated_at',
+      't.max_members',
+      't.max_projects',
+      't.max_tasks',
+      't.requests_per_minute',
+      'p.max_members as plan_max_members',
+      'p.max_projects as plan_max_projects',
+      'p.max_tasks as plan_max_tasks',
+      'p.requests_per_minute as plan_requests_per_minute',
+      sql<string>`(select count(*) from app.memberships m where m.tenant_id = t.id)`.as(
+        'member_count',
+      ),
+      'pu.n as project_count',
+      'tu.n as task_count',
+      'cu.n as comment_count',
+      sql<string>`pu.bytes + tu.bytes + cu.bytes`.as('storage_bytes'),
+      // greatest() skips NULLs: a tenant without projects still has its own updated_at.
+      sql<Date>`greatest(t.updated_at, pu.last_at, tu.last_at, cu.last_at)`.as('last_activity_at'),
+    ]);
+}
+
+export function findTenantPage(
+  trx: AdminTx,
+  filter: TenantListFilter,
+  page: PageRequest,
+): Promise<(TenantSummaryRow & PageMeta)[]> {
+  let base = tenantSummaries(trx);
+  if (filter.status) base = base.where('t.status', '=', filter.status);
+  if (filter.plan) base = base.where('t.plan', '=', filter.plan);
+  if (filter.search) {
+    const pattern = `%${escapeLike(filter.search)}%`;
+    base = base.where((eb) =>
+      eb.or([eb('t.slug', 'ilike', pattern), eb('t.name', 'ilike', pattern)]),
+    );
+  }
+  return fetchPage(trx, base, page);
+}
+
+export function findTenantSummary(
+  trx: AdminTx,
+  tenantId: string,
+): Promise<TenantSummaryRow | undefined> {
+  return tenantSummaries(trx).where('t.id', '=', tenantId).executeTakeFirst();
+}
+
+/** Locks the tenant row until the admin transaction ends, so two operators take turns. */
+export function lockTenant(
+  trx: AdminTx,
+  tenantId: string,
+): Promise<{ id: string; slug: string; status: TenantStatusValue; plan: PlanValue } | undefined> {
+  return trx
+    .selectFrom('app.tenants')
+    .select(['id', 'slug', 'status', 'plan'])
+    .where('id', '=', tenantId)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export function findTenantMembers(trx: AdminTx, tenantId: string): Promise<TenantMemberRow[]> {
+  return trx
+    .selectFrom('app.memberships as m')
+    .innerJoin('app.users as u', 'u.id', 'm.user_id')
+    .select(['m.user_id', 'u.email', 'u.name', 'm.role', 'm.created_at'])
+    .where('m.tenant_id', '=', tenantId)
+    .orderBy('m.created_at')
+    .orderBy('m.user_id')
+    .execute();
+}
+
+export async function updateTenantStatus(
+  trx: AdminTx,
+  tenantId: string,
+  status: TenantStatusValue,
+): Promise<void> {
+  await trx.updateTable('app.tenants').set({ status }).where('id', '=', tenantId).execute();
+}
+
+export async function updateTenantPlan(
+  trx: AdminTx,
+  tenantId: string,
+  plan: PlanValue,
+): Promise<void> {
+  await trx.updateTable('app.tenants').set({ plan }).where('id', '=', tenantId).execute();
+}
+
+export async function updateTenantLimits(
+  trx: AdminTx,
+  tenantId: string,
+  changes: LimitChanges,
+): Promise<void> {
+  if (Object.keys(changes).length === 0) return;
+  await trx.updateTable('app.tenants').set(changes).where('id', '=', tenantId).execute();
+}
+
+/** Memberships, projects, tasks and comments go with it (foreign keys cascade). */
+export async function deleteTenantById(trx: AdminTx, tenantId: string): Promise<void> {
+  await trx.deleteFrom('app.tenants').where('id', '=', tenantId).execute();
+}
+
+export async function insertTenant(
+  trx: AdminTx,
+  tenant: { slug: string; name: string; plan: PlanValue },
+): Promise<string> {
+  // Raw SQL: the shared schema types describe the API role, which may not choose a plan.
+  const { rows } = await sql<{ id: string }>`
+    insert into app.tenants (slug, name, plan) values (${tenant.slug}, ${tenant.name}, ${tenant.plan})
+    returning id`.execute(trx);
+  const id = rows[0]?.id;
+  if (!id) throw new Error('inserting a tenant returned no id');
+  return id;
+}
+
+export async function findUserIdByEmail(trx: AdminTx, email: string): Promise<string | undefined> {
+  const row = await trx
+    .selectFrom('app.users')
+    .select('id')
+    .where('email', '=', email)
+    .executeTakeFirst();
+  return row?.id;
+}
+
+export async function insertUser(
+  trx: AdminTx,
+  user: { email: string; name: string; passwordHash: string },
+): Promise<string> {
+  const row = await trx
+    .insertInto('app.users')
+    .values({ email: user.email, name: user.name, password_hash: user.passwordHash })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export async function insertMembership(
+  trx: AdminTx,
+  tenantId: string,
+  userId: string,
+  role: MembershipRoleValue,
+): Promise<void> {
+  await trx
+    .insertInto('app.memberships')
+    .values({ tenant_id: tenantId, user_id: userId, role })
+    .execute();
+}
+
+export function findAuditPage(
+  trx: AdminTx,
+  filter: AuditFilter,
+  page: PageRequest,
+): Promise<(AuditRow & PageMeta)[]> {
+  let base = trx
+    .selectFrom('app.audit_log')
+    .select([
+      'id',
+      'tenant_id',
+      'actor_id',
+      'action',
+      'reason',
+      'request_id',
+      'details',
+      'created_at',
+    ]);
+  if (filter.tenantId) base = base.where('tenant_id', '=', filter.tenantId);
+  if (filter.action) base = base.where('action', '=', filter.action);
+  if (filter.actorId) base = base.where('actor_id', '=', filter.actorId);
+  if (filter.since) base = base.where('created_at', '>=', filter.since);
+  if (filter.until) base = base.where('created_at', '<', filter.until);
+  return fetchPage(trx, base, page);
+}
