@@ -16,6 +16,7 @@ import {
 import type { ApolloServer } from '@apollo/server';
 import { buildAppSchema } from './graphql/schema.js';
 import { createApolloServer } from './graphql/server.js';
+import { createExportRoute } from './http/admin-export.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './logger.js';
 
@@ -81,6 +82,7 @@ export async function startApp({
     createContext,
     log,
     bodyLimit: config.http.bodyLimitBytes,
+    routes: new Map([['/admin/export', createExportRoute(createContext, log)]]),
     readiness: async () => {
       try {
         const client = await pool.connect();

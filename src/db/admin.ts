@@ -88,9 +88,13 @@ export class AdminDatabase {
     admin: PlatformAdmin,
     audit: AuditEntry,
     work: (trx: AdminTx, audit: AuditEntry) => Promise<T>,
+    options: { isolation?: 'repeatable read' } = {},
   ): Promise<T> {
     if (!VERIFIED.has(admin)) throw new ForbiddenError('Only platform operators can do this.');
-    return this.#db.transaction().execute(async (trx) => {
+    const builder = this.#db.transaction();
+    // A multi-statement read (an export) wants one snapshot of the whole tenant.
+    const transaction = options.isolation ? builder.setIsolationLevel(options.isolation) : builder;
+    return transaction.execute(async (trx) => {
       const result = await work(trx, audit);
       await trx
         .insertInto('app.audit_log')

@@ -549,3 +549,70 @@ describe('the audit log', () => {
     expect(await auditCount()).toBeGreaterThan(0);
   });
 });
+
+describe('exporting a tenant', () => {
+  function exportUrl(tenantId: string, reason: string) {
+    const url = new URL(api.url.replace(/\/graphql$/, '/admin/export'));
+    url.searchParams.set('id', tenantId);
+    url.searchParams.set('reason', reason);
+    return url;
+  }
+
+  it('streams every row of the tenant and no row of another, with one audit row', async () => {
+    const before = await auditCount();
+    const response = await fetch(exportUrl(a.id, 'customer asked for their data'), {
+      headers: { authorization: `Bearer ${operatorToken}` },
+    });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const doc = JSON.parse(text) as {
+      tenant: { id: string; slug: string };
+      tables: Record<string, Record<string, unknown>[]>;
+    };
+    expect(doc.tenant).toMatchObject({ id: a.id, slug: a.slug });
+    expect(doc.tables['app.projects']?.map((r) => r.id)).toEqual([a.projectId]);
+    expect(doc.tables['app.tasks']?.map((r) => r.id)).toEqual([a.taskId]);
+    expect(doc.tables['app.comments']?.map((r) => r.id)).toEqual([a.commentId]);
+    expect(doc.tables['app.memberships']).toHaveLength(4);
+    expect(doc.tables['app.users']?.map((r) => r.id).sort()).toEqual(Object.values(a.users).sort());
+    for (const [table, rows] of Object.entries(doc.tables)) {
+      if (table === 'app.users') continue;
+      for (const row of rows) expect(row.tenant_id, table).toBe(a.id);
+    }
+    for (const id of [b.id, b.projectId, b.taskId, b.commentId, ...Object.values(b.users)]) {
+      expect(text).not.toContain(id);
+    }
+    expect(text).not.toContain('password_hash');
+    expect(await auditCount()).toBe(before + 1);
+    const { rows } = await superuser.query(
+      `select tenant_id, actor_id, reason, details from app.audit_log
+        where action = 'tenant.export' order by created_at desc limit 1`,
+    );
+    expect(rows[0]).toMatchObject({
+      tenant_id: a.id,
+      actor_id: operator.id,
+      reason: 'customer asked for their data',
+      details: { completed: true, rows: { 'app.projects': 1, 'app.memberships': 4 } },
+    });
+  });
+
+  it('refuses non-operators, a missing reason and an unknown tenant, writing nothing', async () => {
+    const before = await auditCount();
+    const member = await api.app.deps.tokens.signAccess(a.users.owner, a.id);
+    const cases: [string, string, string | undefined, number, string][] = [
+      [a.id, 'x', member, 403, 'FORBIDDEN'],
+      [a.id, 'x', undefined, 401, 'UNAUTHENTICATED'],
+      [a.id, '  ', operatorToken, 400, 'BAD_USER_INPUT'],
+      ['00000000-0000-4000-8000-000000000000', 'x', operatorToken, 404, 'NOT_FOUND'],
+    ];
+    for (const [tenantId, reason, token, status, code] of cases) {
+      const response = await fetch(exportUrl(tenantId, reason), {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+      expect(response.status).toBe(status);
+      const body = (await response.json()) as { errors: { extensions: { code: string } }[] };
+      expect(body.errors[0]?.extensions.code).toBe(code);
+    }
+    expect(await auditCount()).toBe(before);
+  });
+});

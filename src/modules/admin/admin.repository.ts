@@ -291,3 +291,62 @@ export function findAuditPage(
   if (filter.until) base = base.where('created_at', '<', filter.until);
   return fetchPage(trx, base, page);
 }
+
+/** Tenant-owned tables in an export, in foreign-key order, with the key each is paged by. */
+export const EXPORT_TABLES = [
+  { table: 'app.memberships', key: 'user_id' },
+  { table: 'app.projects', key: 'id' },
+  { table: 'app.tasks', key: 'id' },
+  { table: 'app.comments', key: 'id' },
+  { table: 'app.audit_log', key: 'id' },
+] as const;
+export type ExportTable = (typeof EXPORT_TABLES)[number]['table'] | 'app.users';
+
+export interface ExportRow {
+  key: string;
+  /** The row as JSON text, written out as is. */
+  row: string;
+}
+
+/**
+ * One batch of a tenant's rows of one table, as JSON, keyset-paged by `after`. The accounts of its
+ * members are listed without password hashes (the bypass role cannot read them anyway).
+ */
+export async function findExportBatch(
+  trx: AdminTx,
+  table: ExportTable,
+  tenantId: string,
+  after: string | undefined,
+  limit: number,
+): Promise<ExportRow[]> {
+  if (table === 'app.users') {
+    const { rows } = await sql<ExportRow>`
+      select u.id::text as key,
+             jsonb_build_object('id', u.id, 'email', u.email, 'name', u.name,
+                                'created_at', u.created_at, 'updated_at', u.updated_at)::text as row
+        from app.users u
+       where u.id in (select m.user_id from app.memberships m where m.tenant_id = ${tenantId})
+         and (${after ?? null}::uuid is null or u.id > ${after ?? null}::uuid)
+       order by u.id limit ${limit}`.execute(trx);
+    return rows;
+  }
+  const spec = EXPORT_TABLES.find((t) => t.table === table);
+  if (!spec) throw new Error(`not an exported table: ${table}`);
+  const key = sql.ref(`x.${spec.key}`);
+  const { rows } = await sql<ExportRow>`
+    select ${key}::text as key, to_jsonb(x)::text as row
+      from ${sql.table(table)} x
+     where x.tenant_id = ${tenantId}
+       and (${after ?? null}::uuid is null or ${key} > ${after ?? null}::uuid)
+     order by ${key} limit ${limit}`.execute(trx);
+  return rows;
+}
+
+export async function findTenantRowJson(
+  trx: AdminTx,
+  tenantId: string,
+): Promise<string | undefined> {
+  const { rows } = await sql<{ row: string }>`
+    select to_jsonb(t)::text as row from app.tenants t where t.id = ${tenantId}`.execute(trx);
+  return rows[0]?.row;
+}
