@@ -14,11 +14,13 @@ import {
   type RequestParts,
 } from './graphql/context.js';
 import type { ApolloServer } from '@apollo/server';
+import { tenantRateLimitPlugin } from './graphql/rate-limit-plugin.js';
 import { buildAppSchema } from './graphql/schema.js';
 import { createApolloServer } from './graphql/server.js';
 import { createExportRoute } from './http/admin-export.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './logger.js';
+import { TenantRateLimiter } from './tenancy/rate-limit.js';
 
 export interface App {
   url: string;
@@ -73,7 +75,11 @@ export async function startApp({
     defaultTenantId,
     admin,
   };
-  const apollo = createApolloServer(await buildAppSchema(), { log, production: config.production });
+  const apollo = createApolloServer(await buildAppSchema(), {
+    log,
+    production: config.production,
+    plugins: [tenantRateLimitPlugin(new TenantRateLimiter())],
+  });
   await apollo.start();
 
   const createContext = createContextFactory(deps);

@@ -110,3 +110,11 @@ export class QuotaExceededError extends AppError {
     );
   }
 }
+
+export class RateLimitedError extends AppError {
+  constructor(retryAfterSeconds: number) {
+    super('RATE_LIMITED', `This tenant made too many requests. Retry in ${retryAfterSeconds} s.`, {
+      retryAfter: retryAfterSeconds,
+    });
+  }
+}
