@@ -122,6 +122,14 @@ describe('who reaches the admin fields', () => {
       [AUDIT, {}],
       [`query ($id: ID!) { admin { tenant(id: $id) { id } } }`, { id: a.id }],
       [`{ admin { __typename } }`, {}],
+      [`{ admin { searchProjects(text: "project") { id } } }`, {}],
+      [`{ admin { searchUsers(text: "example") { id } } }`, {}],
+      [
+        `mutation ($id: ID!) { admin {
+           suspendTenant(input: { tenantId: $id, reason: "x" }) { id }
+           changePlan(input: { tenantId: $id, plan: PRO, reason: "x" }) { id } } }`,
+        { id: a.id },
+      ],
       [SUSPEND, { input: { tenantId: a.id, reason: 'r' } }],
       [REACTIVATE, { input: { tenantId: a.id, reason: 'r' } }],
       [CHANGE_PLAN, { input: { tenantId: a.id, plan: 'PRO', reason: 'r' } }],
@@ -217,6 +225,42 @@ describe('who reaches the admin fields', () => {
       'OWNER',
       'VIEWER',
     ]);
+  });
+});
+
+describe('cross-tenant search', () => {
+  it('finds projects and accounts of every tenant, audited', async () => {
+    const before = await auditCount();
+    const result = await api.request<{
+      admin: {
+        searchProjects: { tenantId: string; tenantSlug: string; id: string }[];
+        searchUsers: { id: string; memberships: { tenantSlug: string; role: string }[] }[];
+      };
+    }>(
+      `query ($p: String!, $u: String!) { admin {
+         searchProjects(text: $p) { tenantId tenantSlug id key name }
+         searchUsers(text: $u) { id email isPlatformAdmin memberships { tenantSlug role } } } }`,
+      { p: 'project', u: `owner-${b.slug}` },
+      { token: operatorToken },
+    );
+    expect(result.errors).toBeUndefined();
+    const projects = result.data?.admin.searchProjects ?? [];
+    expect(projects.map((p) => p.id)).toEqual(expect.arrayContaining([a.projectId, b.projectId]));
+    expect(projects.find((p) => p.id === b.projectId)?.tenantSlug).toBe(b.slug);
+    expect(result.data?.admin.searchUsers).toEqual([
+      expect.objectContaining({
+        id: b.users.owner,
+        memberships: [{ tenantSlug: b.slug, role: 'OWNER' }],
+      }),
+    ]);
+    // Two admin fields read: two uses of the bypass role, two audit rows.
+    expect(await auditCount()).toBe(before + 2);
+    const blank = await api.request(
+      `{ admin { searchProjects(text: "  ") { id } } }`,
+      {},
+      { token: operatorToken },
+    );
+    expect(codeOf(blank)).toBe('BAD_USER_INPUT');
   });
 });
 

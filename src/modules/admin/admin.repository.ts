@@ -350,3 +350,59 @@ export async function findTenantRowJson(
     select to_jsonb(t)::text as row from app.tenants t where t.id = ${tenantId}`.execute(trx);
   return rows[0]?.row;
 }
+
+export interface ProjectHitRow {
+  tenant_id: string;
+  tenant_slug: string;
+  id: string;
+  key: string;
+  name: string;
+  created_at: Date;
+}
+
+/** Projects of every tenant whose name or key contains the text. */
+export function searchProjects(
+  trx: AdminTx,
+  text: string,
+  limit: number,
+): Promise<ProjectHitRow[]> {
+  const pattern = `%${escapeLike(text)}%`;
+  return trx
+    .selectFrom('app.projects as x')
+    .innerJoin('app.tenants as t', 't.id', 'x.tenant_id')
+    .select(['x.tenant_id', 't.slug as tenant_slug', 'x.id', 'x.key', 'x.name', 'x.created_at'])
+    .where((eb) => eb.or([eb('x.name', 'ilike', pattern), eb('x.key', 'ilike', pattern)]))
+    .orderBy('x.created_at', 'desc')
+    .orderBy('x.id')
+    .limit(limit)
+    .execute();
+}
+
+export interface UserHitRow {
+  id: string;
+  email: string;
+  name: string;
+  is_platform_admin: boolean;
+  memberships: { tenant_id: string; tenant_slug: string; role: MembershipRoleValue }[];
+}
+
+/** Accounts whose email or name contains the text, with the tenants they belong to. */
+export async function searchUsers(
+  trx: AdminTx,
+  text: string,
+  limit: number,
+): Promise<UserHitRow[]> {
+  const pattern = `%${escapeLike(text)}%`;
+  const { rows } = await sql<UserHitRow>`
+    select u.id, u.email, u.name, u.is_platform_admin,
+           coalesce((select jsonb_agg(jsonb_build_object('tenant_id', m.tenant_id,
+                                                         'tenant_slug', t.slug, 'role', m.role)
+                                      order by t.slug)
+                       from app.memberships m join app.tenants t on t.id = m.tenant_id
+                      where m.user_id = u.id), '[]') as memberships
+      from app.users u
+     where u.email ilike ${pattern} or u.name ilike ${pattern}
+     order by u.email
+     limit ${limit}`.execute(trx);
+  return rows;
+}

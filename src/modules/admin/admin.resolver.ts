@@ -1,5 +1,16 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { Arg, Args, Ctx, FieldResolver, ID, Info, Mutation, Query, Resolver } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  Ctx,
+  FieldResolver,
+  ID,
+  Info,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+} from 'type-graphql';
 import type { Connection } from '../../graphql/connection.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { AdminTenantsArgs, AuditLogArgs } from './admin.args.js';
@@ -11,6 +22,7 @@ import {
   TenantActionInput,
 } from './admin.input.js';
 import {
+  adminMutationNamespace,
   adminNamespace,
   auditLog,
   changePlan,
@@ -18,12 +30,15 @@ import {
   listTenants,
   provisionTenant,
   reactivateTenant,
-  requireSoleAdminMutation,
+  searchAllProjects,
+  searchAllUsers,
   setTenantLimits,
   suspendTenant,
   tenantDetail,
 } from './admin.service.js';
 import {
+  AdminProjectHit,
+  AdminUserHit,
   AdminMutation,
   AdminQuery,
   AdminTenant,
@@ -49,8 +64,7 @@ export class AdminResolver {
     description: 'Platform operators only (FORBIDDEN otherwise): one audited change per operation.',
   })
   adminMutation(@Ctx() ctx: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<object> {
-    requireSoleAdminMutation(info);
-    return adminNamespace(ctx);
+    return adminMutationNamespace(ctx, info);
   }
 }
 
@@ -70,6 +84,28 @@ export class AdminQueryResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<AdminTenantDetail | null> {
     return tenantDetail(ctx, id);
+  }
+
+  @FieldResolver(() => [AdminProjectHit], {
+    description: 'Projects of every tenant whose name or key contains the text; newest first.',
+  })
+  searchProjects(
+    @Arg('text', () => String) text: string,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<AdminProjectHit[]> {
+    return searchAllProjects(ctx, text, first);
+  }
+
+  @FieldResolver(() => [AdminUserHit], {
+    description: 'Accounts whose email or name contains the text, with their tenants.',
+  })
+  searchUsers(
+    @Arg('text', () => String) text: string,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<AdminUserHit[]> {
+    return searchAllUsers(ctx, text, first);
   }
 
   @FieldResolver(() => AuditEntryConnection, { description: 'Newest first.' })

@@ -29,6 +29,8 @@ import {
   deleteTenantById,
   findExportBatch,
   findTenantRowJson,
+  searchProjects,
+  searchUsers,
   findAuditPage,
   findTenantMembers,
   findTenantPage,
@@ -46,6 +48,8 @@ import {
   type TenantSummaryRow,
 } from './admin.repository.js';
 import type {
+  AdminProjectHit,
+  AdminUserHit,
   AdminTenant,
   AdminTenantDetail,
   AuditEntry,
@@ -142,7 +146,7 @@ function reasonOf(raw: string): string {
  * transaction and one audit row, and a failed sibling can never make a committed admin change
  * look undone (failed mutations report data: null).
  */
-export function requireSoleAdminMutation(info: GraphQLResolveInfo): void {
+function requireSoleAdminMutation(info: GraphQLResolveInfo): void {
   const top = info.operation.selectionSet.selections;
   const field = info.fieldNodes[0];
   const inner = field?.selectionSet?.selections ?? [];
@@ -176,6 +180,16 @@ async function findDetail(trx: AdminTx, tenantId: string): Promise<AdminTenantDe
       joinedAt: m.created_at,
     })),
   };
+}
+
+/** FORBIDDEN first (so non-operators learn nothing more), then one admin mutation per operation. */
+export async function adminMutationNamespace(
+  ctx: GraphQLContext,
+  info: GraphQLResolveInfo,
+): Promise<object> {
+  await operator(ctx);
+  requireSoleAdminMutation(info);
+  return {};
 }
 
 // Reads ------------------------------------------------------------------------------------------
@@ -237,6 +251,62 @@ export async function auditLog(
     (trx) => findAuditPage(trx, filter, { sort: CREATED_AT, direction: 'DESC', first, after }),
   );
   return toConnection(rows, first, AUDIT_ORDER, toAuditEntry);
+}
+
+function searchArgs(rawText: string, rawFirst: number | null | undefined) {
+  const text = requireText('text', rawText, SEARCH);
+  const first = rawFirst ?? 20;
+  if (!Number.isInteger(first) || first < 1 || first > 100) {
+    throw new BadUserInputError('first', 'first must be between 1 and 100.');
+  }
+  return { text, first };
+}
+
+export async function searchAllProjects(
+  ctx: GraphQLContext,
+  rawText: string,
+  rawFirst: number | null | undefined,
+): Promise<AdminProjectHit[]> {
+  await operator(ctx);
+  const { text, first } = searchArgs(rawText, rawFirst);
+  const rows = await audited(
+    ctx,
+    { action: 'search.projects', tenantId: null, reason: 'read', details: { text } },
+    (trx) => searchProjects(trx, text, first),
+  );
+  return rows.map((r) => ({
+    tenantId: r.tenant_id,
+    tenantSlug: r.tenant_slug,
+    id: r.id,
+    key: r.key,
+    name: r.name,
+    createdAt: r.created_at,
+  }));
+}
+
+export async function searchAllUsers(
+  ctx: GraphQLContext,
+  rawText: string,
+  rawFirst: number | null | undefined,
+): Promise<AdminUserHit[]> {
+  await operator(ctx);
+  const { text, first } = searchArgs(rawText, rawFirst);
+  const rows = await audited(
+    ctx,
+    { action: 'search.users', tenantId: null, reason: 'read', details: { text } },
+    (trx) => searchUsers(trx, text, first),
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    email: r.email,
+    name: r.name,
+    isPlatformAdmin: r.is_platform_admin,
+    memberships: r.memberships.map((m) => ({
+      tenantId: m.tenant_id,
+      tenantSlug: m.tenant_slug,
+      role: m.role,
+    })),
+  }));
 }
 
 // Changes ----------------------------------------------------------------------------------------

@@ -155,6 +155,57 @@ export class AuditEntry {
   createdAt!: Date;
 }
 
+@ObjectType({ description: 'A project found by a cross-tenant search.' })
+export class AdminProjectHit {
+  @Field(() => ID)
+  tenantId!: string;
+
+  @Field(() => String)
+  tenantSlug!: string;
+
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  key!: string;
+
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => Date)
+  createdAt!: Date;
+}
+
+@ObjectType({ description: 'A membership of an account found by a cross-tenant search.' })
+export class AdminUserMembership {
+  @Field(() => ID)
+  tenantId!: string;
+
+  @Field(() => String)
+  tenantSlug!: string;
+
+  @Field(() => MembershipRole)
+  role!: MembershipRole;
+}
+
+@ObjectType({ description: 'An account found by a cross-tenant search.' })
+export class AdminUserHit {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  email!: string;
+
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => Boolean)
+  isPlatformAdmin!: boolean;
+
+  @Field(() => [AdminUserMembership])
+  memberships!: AdminUserMembership[];
+}
+
 @ObjectType('AdminTenantConnection')
 export class AdminTenantConnection extends ConnectionType('AdminTenant', () => AdminTenant) {}
 
