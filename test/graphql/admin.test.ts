@@ -163,6 +163,23 @@ describe('who reaches the admin fields', () => {
     expect(await auditCount()).toBe(before);
   });
 
+  it('without an admin URL there is no bypass pool: even operators get FORBIDDEN', async () => {
+    const bare = await startTestApp(db, {}, { withoutAdmin: true });
+    try {
+      const token = await bare.app.deps.tokens.signAccess(operator.id, undefined);
+      expect(bare.app.deps.admin).toBeUndefined();
+      expect(codeOf(await bare.request(TENANTS, {}, { token }))).toBe('FORBIDDEN');
+      const suspend = await bare.request(
+        SUSPEND,
+        { input: { tenantId: a.id, reason: 'x' } },
+        { token },
+      );
+      expect(codeOf(suspend)).toBe('FORBIDDEN');
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('the flag is re-read every operation: a revoked operator is refused at once', async () => {
     const ex = await signUpAccount(api, 'ex-operator');
     await superuser.query('update app.users set is_platform_admin = true where id = $1', [ex.id]);
