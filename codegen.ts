@@ -12,7 +12,12 @@ const config: CodegenConfig = {
         useTypeImports: true,
         enumsAsTypes: true,
         avoidOptionals: { field: true, inputValue: false, object: true },
-        scalars: { ID: 'string', DateTimeISO: 'string', LocalDate: 'string' },
+        scalars: {
+          ID: 'string',
+          DateTimeISO: 'string',
+          LocalDate: 'string',
+          JSONObject: 'Record<string, unknown>',
+        },
         strictScalars: true,
       },
     },

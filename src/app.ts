@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { loadTokenKeys, TokenService } from './auth/jwt.js';
 import { PasswordHasher } from './auth/password.js';
 import type { Config } from './config.js';
+import { AdminDatabase } from './db/admin.js';
 import { pendingMigrations } from './db/migrate.js';
 import { createKysely, createPool } from './db/pool.js';
 import {
@@ -13,10 +14,13 @@ import {
   type RequestParts,
 } from './graphql/context.js';
 import type { ApolloServer } from '@apollo/server';
+import { tenantRateLimitPlugin } from './graphql/rate-limit-plugin.js';
 import { buildAppSchema } from './graphql/schema.js';
 import { createApolloServer } from './graphql/server.js';
+import { createExportRoute } from './http/admin-export.js';
 import { createHttpServer } from './http/server.js';
 import type { Logger } from './logger.js';
+import { TenantRateLimiter } from './tenancy/rate-limit.js';
 
 export interface App {
   url: string;
@@ -32,6 +36,8 @@ export interface AppOptions {
   config: Config;
   log: Logger;
   apiUrl: string;
+  /** tenantql_admin connection; without it the admin fields answer FORBIDDEN to everyone. */
+  adminUrl?: string | undefined;
   /** Listen on this port instead of config.port (tests pass 0). */
   port?: number;
   /** From ensureDefaultTenant, when tenancy is off. */
@@ -42,6 +48,7 @@ export async function startApp({
   config,
   log,
   apiUrl,
+  adminUrl,
   port,
   defaultTenantId,
 }: AppOptions): Promise<App> {
@@ -51,6 +58,13 @@ export async function startApp({
     statementTimeoutMs: config.database.statementTimeoutMs,
   });
   const db = createKysely(pool);
+  // The bypass pool exists only when configured, so without an admin URL nothing can reach it.
+  const admin = adminUrl
+    ? new AdminDatabase({
+        connectionString: adminUrl,
+        statementTimeoutMs: config.database.statementTimeoutMs,
+      })
+    : undefined;
   const keys = await loadTokenKeys(config.auth, config.embedded.dataDir);
   const deps: AppDependencies = {
     config,
@@ -59,8 +73,13 @@ export async function startApp({
     tokens: new TokenService(keys, config.auth),
     passwords: new PasswordHasher(),
     defaultTenantId,
+    admin,
   };
-  const apollo = createApolloServer(await buildAppSchema(), { log, production: config.production });
+  const apollo = createApolloServer(await buildAppSchema(), {
+    log,
+    production: config.production,
+    plugins: [tenantRateLimitPlugin(new TenantRateLimiter())],
+  });
   await apollo.start();
 
   const createContext = createContextFactory(deps);
@@ -69,6 +88,7 @@ export async function startApp({
     createContext,
     log,
     bodyLimit: config.http.bodyLimitBytes,
+    routes: new Map([['/admin/export', createExportRoute(createContext, log)]]),
     readiness: async () => {
       try {
         const client = await pool.connect();
@@ -106,6 +126,7 @@ export async function startApp({
       });
       await apollo.stop();
       await db.destroy();
+      await admin?.destroy();
     },
   };
 }

@@ -113,3 +113,21 @@ export class InvalidTransitionError extends AppError {
     );
   }
 }
+
+export class QuotaExceededError extends AppError {
+  constructor(resource: string, limit: number) {
+    super(
+      'QUOTA_EXCEEDED',
+      `This tenant's plan allows at most ${limit} ${resource}. Upgrade the plan or remove some first.`,
+      { resource, limit },
+    );
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(retryAfterSeconds: number) {
+    super('RATE_LIMITED', `This tenant made too many requests. Retry in ${retryAfterSeconds} s.`, {
+      retryAfter: retryAfterSeconds,
+    });
+  }
+}

@@ -53,7 +53,13 @@ async function start(): Promise<void> {
   if (config.database.migrateOnStart) await migrateDatabase(endpoints, log);
   await seedOnFirstStart(endpoints);
   const defaultTenantId = await ensureDefaultTenant(config.tenancy, endpoints.migrationUrl);
-  app = await startApp({ config, log, apiUrl: endpoints.apiUrl, defaultTenantId });
+  app = await startApp({
+    config,
+    log,
+    apiUrl: endpoints.apiUrl,
+    adminUrl: endpoints.adminUrl,
+    defaultTenantId,
+  });
   log.info(
     {
       url: app.url,

@@ -1,6 +1,5 @@
 import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 import type { Tx } from './operation.js';
-import type { Database } from './schema.js';
 
 /** How a sort key is cast back from its cursor text. */
 export type SortType = 'timestamptz' | 'text' | 'date';
@@ -54,9 +53,10 @@ const SORT_KEY_TEXT: Record<SortType, (e: RawBuilder<unknown>) => RawBuilder<str
  * total count and whether rows precede or follow the page. The cursor predicate is evaluated as a
  * column rather than a filter so the counts survive a cursor past the end.
  */
-export async function fetchPage<TB extends keyof Database, O extends { id: string }>(
+export async function fetchPage<DB, TB extends keyof DB, O extends { id: string }>(
   trx: Tx,
-  base: SelectQueryBuilder<Database, TB, O>,
+  // Any database view of the base (joins and aliases add tables to it); only its SQL is used.
+  base: SelectQueryBuilder<DB, TB, O>,
   page: PageRequest,
 ): Promise<(O & PageMeta)[]> {
   const { sort, direction, first, after, partitionBy } = page;

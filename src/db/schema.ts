@@ -20,8 +20,22 @@ export interface TenantsTable {
   plan: ColumnType<PlanValue, never, PlanValue>;
   status: ColumnType<TenantStatusValue, never, TenantStatusValue>;
   settings: ColumnType<Record<string, unknown>, string | undefined, string>;
+  /** Operator overrides of the plan's limits (NULL: the plan's); only the admin role writes them. */
+  max_members: ColumnType<number | null, never, number | null>;
+  max_projects: ColumnType<number | null, never, number | null>;
+  max_tasks: ColumnType<number | null, never, number | null>;
+  requests_per_minute: ColumnType<number | null, never, number | null>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+}
+
+/** Plan defaults (sql/0008_admin.sql); NULL means unlimited. Read-only to every API role. */
+export interface PlansTable {
+  plan: ColumnType<PlanValue, never, never>;
+  max_members: ColumnType<number | null, never, never>;
+  max_projects: ColumnType<number | null, never, never>;
+  max_tasks: ColumnType<number | null, never, never>;
+  requests_per_minute: ColumnType<number | null, never, never>;
 }
 
 export interface UsersTable {
@@ -137,6 +151,7 @@ export interface NotificationsTable {
 
 export interface Database {
   'app.tenants': TenantsTable;
+  'app.plans': PlansTable;
   'app.users': UsersTable & UserPasswordColumns;
   'app.memberships': MembershipsTable;
   'app.projects': ProjectsTable;

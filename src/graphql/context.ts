@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { PasswordHasher } from '../auth/password.js';
 import type { TokenService } from '../auth/jwt.js';
 import type { Config } from '../config.js';
+import type { AdminDatabase } from '../db/admin.js';
 import { OperationDatabase } from '../db/operation.js';
 import type { Database } from '../db/schema.js';
 import { UnauthenticatedError } from '../errors.js';
@@ -20,6 +21,8 @@ export interface AppDependencies {
   passwords: PasswordHasher;
   /** With tenancy off: the one tenant that every new account joins. */
   defaultTenantId: string | undefined;
+  /** The audited bypass pool, when configured; only the admin fields use it. */
+  admin: AdminDatabase | undefined;
 }
 
 /** Who is calling, from verified token claims only. */
@@ -42,6 +45,8 @@ export interface GraphQLContext {
   passwords: PasswordHasher;
   config: Config;
   defaultTenantId: string | undefined;
+  /** Usable only with a PlatformAdmin from verifyPlatformAdmin (see src/db/admin.ts). */
+  admin: AdminDatabase | undefined;
 }
 
 export interface RequestParts {
@@ -101,6 +106,7 @@ export function createContextFactory(deps: AppDependencies) {
       passwords: deps.passwords,
       config: deps.config,
       defaultTenantId: deps.defaultTenantId,
+      admin: deps.admin,
     };
     return context;
   };

@@ -18,6 +18,8 @@ export const ACCOUNT_FIELDS = new Set([
   'myTenants',
   'createTenant',
   'switchTenant',
+  // Platform operators work across tenants; their fields name the tenant they act on.
+  'admin',
 ]);
 
 /** Top-level fields that work with no valid token (a refused token is then ignored). */

@@ -12,6 +12,11 @@ export interface HttpServerOptions {
   bodyLimit: number;
   /** Database reachable and migrations current. */
   readiness: () => Promise<{ ready: boolean; detail: string }>;
+  /** Further routes by exact path (the admin export). */
+  routes?: ReadonlyMap<
+    string,
+    (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void>
+  >;
 }
 
 class BodyTooLargeError extends Error {}
@@ -126,6 +131,8 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/graphql') return handleGraphQL(req, res, url);
+    const route = options.routes?.get(url.pathname);
+    if (route) return route(req, res, url);
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url.pathname === '/readyz') {
       const { ready, detail } = await options.readiness();

@@ -3,6 +3,11 @@ import type { NonEmptyArray } from 'type-graphql';
 // type-graphql takes resolver classes as bare constructors.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 type ResolverClass = Function;
+import {
+  AdminMutationResolver,
+  AdminQueryResolver,
+  AdminResolver,
+} from './admin/admin.resolver.js';
 import { AccountResolver } from './account/account.resolver.js';
 import { CommentResolver } from './comment/comment.resolver.js';
 import { MemberResolver } from './member/member.resolver.js';
@@ -28,4 +33,7 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   ProjectWorkflowResolver,
   ProjectTransitionResolver,
   NotificationResolver,
+  AdminResolver,
+  AdminQueryResolver,
+  AdminMutationResolver,
 ];

@@ -36,6 +36,7 @@ export interface TestApp {
 export async function startTestApp(
   db: TestDatabase,
   env: Record<string, string> = {},
+  options: { withoutAdmin?: boolean } = {},
 ): Promise<TestApp> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-app-'));
   const config = loadConfig({
@@ -49,6 +50,8 @@ export async function startTestApp(
     config,
     log: createLogger(config.logLevel),
     apiUrl: db.apiUrl,
+    // The bypass pool, as production has it; withoutAdmin starts the API as if it were unconfigured.
+    adminUrl: options.withoutAdmin ? undefined : db.adminUrl,
     port: 0,
     defaultTenantId: await ensureDefaultTenant(config.tenancy, db.ownerUrl),
   });

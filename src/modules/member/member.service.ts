@@ -4,6 +4,7 @@ import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from 
 import type { GraphQLContext } from '../../graphql/context.js';
 import { normaliseEmail } from '../account/account.service.js';
 import { loadUser } from '../user/user.service.js';
+import { enforceQuota } from '../../tenancy/quota.js';
 import type { User } from '../user/user.type.js';
 import type { AddMemberInput } from './member.input.js';
 import {
@@ -111,6 +112,7 @@ export async function addMember(ctx: GraphQLContext, input: AddMemberInput): Pro
   const trx = await ctx.db.transaction();
   const userId = await findUserIdByEmail(trx, email);
   if (!userId) throw new NotFoundError('An account with that email');
+  await enforceQuota(ctx.db, 'members');
   return toMember(await insertMembership(trx, actor.tenantId, userId, role));
 }
 

@@ -10,6 +10,7 @@ import {
 } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
 import { BadUserInputError, NotFoundError } from '../../errors.js';
+import { enforceQuota } from '../../tenancy/quota.js';
 import { requireMember, requireTenantAdmin, requireWriter } from '../../tenancy/permissions.js';
 import type { ProjectsArgs } from './project.args.js';
 import type { CreateProjectInput, UpdateProjectInput } from './project.input.js';
@@ -98,6 +99,7 @@ export async function createProject(
     key: projectKey(input.key),
     description: requireText('description', input.description ?? '', DESCRIPTION),
   };
+  await enforceQuota(ctx.db, 'projects');
   return toProject(await insertProject(await ctx.db.transaction(), values));
 }
 

@@ -16,6 +16,7 @@ import {
 } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
 import { NotFoundError } from '../../errors.js';
+import { enforceQuota } from '../../tenancy/quota.js';
 import { requireMember, requireWriter } from '../../tenancy/permissions.js';
 import { loadProject } from '../project/project.service.js';
 import type { Project } from '../project/project.type.js';
@@ -138,6 +139,7 @@ export async function createTask(ctx: GraphQLContext, input: CreateTaskInput): P
       priority: input.priority ?? undefined,
     }),
   };
+  await enforceQuota(ctx.db, 'tasks');
   // A project or assignee of another tenant fails the composite foreign keys: BAD_USER_INPUT.
   return toTask(await insertTask(await ctx.db.transaction(), values));
 }

@@ -1,0 +1,32 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { findRequestsPerMinute, type TenantRateLimiter } from '../tenancy/rate-limit.js';
+import type { GraphQLContext } from './context.js';
+
+/**
+ * Charges every operation that acts in a tenant to that tenant's budget. Only a verified member's
+ * operation is charged (after app.set_operation_context accepted the membership), so nobody can
+ * spend another tenant's budget by naming it. Registered after the transaction plugin, whose
+ * didResolveOperation has decided READ ONLY by the time this one opens the transaction.
+ */
+export function tenantRateLimitPlugin(
+  limiter: TenantRateLimiter,
+): ApolloServerPlugin<GraphQLContext> {
+  return {
+    requestDidStart() {
+      return Promise.resolve({
+        async didResolveOperation({ contextValue }) {
+          const { db } = contextValue;
+          if (!db.hasTenant || !db.userId) return;
+          let tenantId: string;
+          try {
+            ({ tenantId } = await db.tenant());
+          } catch {
+            return; // not a member, suspended…: the fields report that themselves
+          }
+          const trx = await db.transaction();
+          await limiter.consume(tenantId, () => findRequestsPerMinute(trx));
+        },
+      });
+    },
+  };
+}

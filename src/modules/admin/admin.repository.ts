@@ -1,0 +1,408 @@
+import { sql } from 'kysely';
+import type { AdminTx } from '../../db/admin.js';
+import { fetchPage, type PageMeta, type PageRequest } from '../../db/keyset.js';
+import type { MembershipRoleValue, PlanValue, TenantStatusValue } from '../../db/schema.js';
+
+// Every function here runs on the bypass role: no policy narrows what it sees, so each one names
+// the tenant it means explicitly.
+
+export interface TenantSummaryRow {
+  id: string;
+  slug: string;
+  name: string;
+  plan: PlanValue;
+  status: TenantStatusValue;
+  created_at: Date;
+  updated_at: Date;
+  max_members: number | null;
+  max_projects: number | null;
+  max_tasks: number | null;
+  requests_per_minute: number | null;
+  plan_max_members: number | null;
+  plan_max_projects: number | null;
+  plan_max_tasks: number | null;
+  plan_requests_per_minute: number | null;
+  member_count: string;
+  project_count: string;
+  task_count: string;
+  comment_count: string;
+  storage_bytes: string;
+  last_activity_at: Date | null;
+}
+
+export interface TenantListFilter {
+  status?: TenantStatusValue | undefined;
+  plan?: PlanValue | undefined;
+  search?: string | undefined;
+}
+
+export interface TenantMemberRow {
+  user_id: string;
+  email: string;
+  name: string;
+  role: MembershipRoleValue;
+  created_at: Date;
+}
+
+export interface AuditRow {
+  id: string;
+  tenant_id: string | null;
+  actor_id: string | null;
+  action: string;
+  reason: string;
+  request_id: string | null;
+  details: Record<string, unknown>;
+  created_at: Date;
+}
+
+export interface AuditFilter {
+  tenantId?: string | undefined;
+  action?: string | undefined;
+  actorId?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+}
+
+export interface LimitChanges {
+  max_members?: number | null;
+  max_projects?: number | null;
+  max_tasks?: number | null;
+  requests_per_minute?: number | null;
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+const USAGE_COLUMNS = [
+  sql<string>`count(*)`.as('n'),
+  sql<string>`coalesce(sum(pg_column_size(x.*)), 0)`.as('bytes'),
+  sql<Date | null>`max(x.updated_at)`.as('last_at'),
+];
+
+/**
+ * Tenants with their plan's limits and their usage, one row each. One lateral aggregate per table
+ * (count, approximate bytes, latest change), each using the (tenant_id, …) indexes.
+ */
+function tenantSummaries(trx: AdminTx) {
+  return trx
+    .selectFrom('app.tenants as t')
+    .innerJoin('app.plans as p', 'p.plan', 't.plan')
+    .innerJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('app.projects as x')
+          .whereRef('x.tenant_id', '=', 't.id')
+          .select(USAGE_COLUMNS)
+          .as('pu'),
+      (join) => join.onTrue(),
+    )
+    .innerJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('app.tasks as x')
+          .whereRef('x.tenant_id', '=', 't.id')
+          .select(USAGE_COLUMNS)
+          .as('tu'),
+      (join) => join.onTrue(),
+    )
+    .innerJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('app.comments as x')
+          .whereRef('x.tenant_id', '=', 't.id')
+          .select(USAGE_COLUMNS)
+          .as('cu'),
+      (join) => join.onTrue(),
+    )
+    .select([
+      't.id',
+      't.slug',
+      't.name',
+      't.plan',
+      't.status',
+      't.created_at',
+      't.updated_at',
+      't.max_members',
+      't.max_projects',
+      't.max_tasks',
+      't.requests_per_minute',
+      'p.max_members as plan_max_members',
+      'p.max_projects as plan_max_projects',
+      'p.max_tasks as plan_max_tasks',
+      'p.requests_per_minute as plan_requests_per_minute',
+      sql<string>`(select count(*) from app.memberships m where m.tenant_id = t.id)`.as(
+        'member_count',
+      ),
+      'pu.n as project_count',
+      'tu.n as task_count',
+      'cu.n as comment_count',
+      sql<string>`pu.bytes + tu.bytes + cu.bytes`.as('storage_bytes'),
+      // greatest() skips NULLs: a tenant without projects still has its own updated_at.
+      sql<Date>`greatest(t.updated_at, pu.last_at, tu.last_at, cu.last_at)`.as('last_activity_at'),
+    ]);
+}
+
+export function findTenantPage(
+  trx: AdminTx,
+  filter: TenantListFilter,
+  page: PageRequest,
+): Promise<(TenantSummaryRow & PageMeta)[]> {
+  let base = tenantSummaries(trx);
+  if (filter.status) base = base.where('t.status', '=', filter.status);
+  if (filter.plan) base = base.where('t.plan', '=', filter.plan);
+  if (filter.search) {
+    const pattern = `%${escapeLike(filter.search)}%`;
+    base = base.where((eb) =>
+      eb.or([eb('t.slug', 'ilike', pattern), eb('t.name', 'ilike', pattern)]),
+    );
+  }
+  return fetchPage(trx, base, page);
+}
+
+export function findTenantSummary(
+  trx: AdminTx,
+  tenantId: string,
+): Promise<TenantSummaryRow | undefined> {
+  return tenantSummaries(trx).where('t.id', '=', tenantId).executeTakeFirst();
+}
+
+/** Locks the tenant row until the admin transaction ends, so two operators take turns. */
+export function lockTenant(
+  trx: AdminTx,
+  tenantId: string,
+): Promise<{ id: string; slug: string; status: TenantStatusValue; plan: PlanValue } | undefined> {
+  return trx
+    .selectFrom('app.tenants')
+    .select(['id', 'slug', 'status', 'plan'])
+    .where('id', '=', tenantId)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export function findTenantMembers(trx: AdminTx, tenantId: string): Promise<TenantMemberRow[]> {
+  return trx
+    .selectFrom('app.memberships as m')
+    .innerJoin('app.users as u', 'u.id', 'm.user_id')
+    .select(['m.user_id', 'u.email', 'u.name', 'm.role', 'm.created_at'])
+    .where('m.tenant_id', '=', tenantId)
+    .orderBy('m.created_at')
+    .orderBy('m.user_id')
+    .execute();
+}
+
+export async function updateTenantStatus(
+  trx: AdminTx,
+  tenantId: string,
+  status: TenantStatusValue,
+): Promise<void> {
+  await trx.updateTable('app.tenants').set({ status }).where('id', '=', tenantId).execute();
+}
+
+export async function updateTenantPlan(
+  trx: AdminTx,
+  tenantId: string,
+  plan: PlanValue,
+): Promise<void> {
+  await trx.updateTable('app.tenants').set({ plan }).where('id', '=', tenantId).execute();
+}
+
+export async function updateTenantLimits(
+  trx: AdminTx,
+  tenantId: string,
+  changes: LimitChanges,
+): Promise<void> {
+  if (Object.keys(changes).length === 0) return;
+  await trx.updateTable('app.tenants').set(changes).where('id', '=', tenantId).execute();
+}
+
+/** Memberships, projects, tasks and comments go with it (foreign keys cascade). */
+export async function deleteTenantById(trx: AdminTx, tenantId: string): Promise<void> {
+  await trx.deleteFrom('app.tenants').where('id', '=', tenantId).execute();
+}
+
+export async function insertTenant(
+  trx: AdminTx,
+  tenant: { slug: string; name: string; plan: PlanValue },
+): Promise<string> {
+  // Raw SQL: the shared schema types describe the API role, which may not choose a plan.
+  const { rows } = await sql<{ id: string }>`
+    insert into app.tenants (slug, name, plan) values (${tenant.slug}, ${tenant.name}, ${tenant.plan})
+    returning id`.execute(trx);
+  const id = rows[0]?.id;
+  if (!id) throw new Error('inserting a tenant returned no id');
+  return id;
+}
+
+export async function findUserIdByEmail(trx: AdminTx, email: string): Promise<string | undefined> {
+  const row = await trx
+    .selectFrom('app.users')
+    .select('id')
+    .where('email', '=', email)
+    .executeTakeFirst();
+  return row?.id;
+}
+
+export async function insertUser(
+  trx: AdminTx,
+  user: { email: string; name: string; passwordHash: string },
+): Promise<string> {
+  const row = await trx
+    .insertInto('app.users')
+    .values({ email: user.email, name: user.name, password_hash: user.passwordHash })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export async function insertMembership(
+  trx: AdminTx,
+  tenantId: string,
+  userId: string,
+  role: MembershipRoleValue,
+): Promise<void> {
+  await trx
+    .insertInto('app.memberships')
+    .values({ tenant_id: tenantId, user_id: userId, role })
+    .execute();
+}
+
+export function findAuditPage(
+  trx: AdminTx,
+  filter: AuditFilter,
+  page: PageRequest,
+): Promise<(AuditRow & PageMeta)[]> {
+  let base = trx
+    .selectFrom('app.audit_log')
+    .select([
+      'id',
+      'tenant_id',
+      'actor_id',
+      'action',
+      'reason',
+      'request_id',
+      'details',
+      'created_at',
+    ]);
+  if (filter.tenantId) base = base.where('tenant_id', '=', filter.tenantId);
+  if (filter.action) base = base.where('action', '=', filter.action);
+  if (filter.actorId) base = base.where('actor_id', '=', filter.actorId);
+  if (filter.since) base = base.where('created_at', '>=', filter.since);
+  if (filter.until) base = base.where('created_at', '<', filter.until);
+  return fetchPage(trx, base, page);
+}
+
+/** Tenant-owned tables in an export, in foreign-key order, with the key each is paged by. */
+export const EXPORT_TABLES = [
+  { table: 'app.memberships', key: 'user_id' },
+  { table: 'app.projects', key: 'id' },
+  { table: 'app.tasks', key: 'id' },
+  { table: 'app.comments', key: 'id' },
+  { table: 'app.audit_log', key: 'id' },
+] as const;
+export type ExportTable = (typeof EXPORT_TABLES)[number]['table'] | 'app.users';
+
+export interface ExportRow {
+  key: string;
+  /** The row as JSON text, written out as is. */
+  row: string;
+}
+
+/**
+ * One batch of a tenant's rows of one table, as JSON, keyset-paged by `after`. The accounts of its
+ * members are listed without password hashes (the bypass role cannot read them anyway).
+ */
+export async function findExportBatch(
+  trx: AdminTx,
+  table: ExportTable,
+  tenantId: string,
+  after: string | undefined,
+  limit: number,
+): Promise<ExportRow[]> {
+  if (table === 'app.users') {
+    const { rows } = await sql<ExportRow>`
+      select u.id::text as key,
+             jsonb_build_object('id', u.id, 'email', u.email, 'name', u.name,
+                                'created_at', u.created_at, 'updated_at', u.updated_at)::text as row
+        from app.users u
+       where u.id in (select m.user_id from app.memberships m where m.tenant_id = ${tenantId})
+         and (${after ?? null}::uuid is null or u.id > ${after ?? null}::uuid)
+       order by u.id limit ${limit}`.execute(trx);
+    return rows;
+  }
+  const spec = EXPORT_TABLES.find((t) => t.table === table);
+  if (!spec) throw new Error(`not an exported table: ${table}`);
+  const key = sql.ref(`x.${spec.key}`);
+  const { rows } = await sql<ExportRow>`
+    select ${key}::text as key, to_jsonb(x)::text as row
+      from ${sql.table(table)} x
+     where x.tenant_id = ${tenantId}
+       and (${after ?? null}::uuid is null or ${key} > ${after ?? null}::uuid)
+     order by ${key} limit ${limit}`.execute(trx);
+  return rows;
+}
+
+export async function findTenantRowJson(
+  trx: AdminTx,
+  tenantId: string,
+): Promise<string | undefined> {
+  const { rows } = await sql<{ row: string }>`
+    select to_jsonb(t)::text as row from app.tenants t where t.id = ${tenantId}`.execute(trx);
+  return rows[0]?.row;
+}
+
+export interface ProjectHitRow {
+  tenant_id: string;
+  tenant_slug: string;
+  id: string;
+  key: string;
+  name: string;
+  created_at: Date;
+}
+
+/** Projects of every tenant whose name or key contains the text. */
+export function searchProjects(
+  trx: AdminTx,
+  text: string,
+  limit: number,
+): Promise<ProjectHitRow[]> {
+  const pattern = `%${escapeLike(text)}%`;
+  return trx
+    .selectFrom('app.projects as x')
+    .innerJoin('app.tenants as t', 't.id', 'x.tenant_id')
+    .select(['x.tenant_id', 't.slug as tenant_slug', 'x.id', 'x.key', 'x.name', 'x.created_at'])
+    .where((eb) => eb.or([eb('x.name', 'ilike', pattern), eb('x.key', 'ilike', pattern)]))
+    .orderBy('x.created_at', 'desc')
+    .orderBy('x.id')
+    .limit(limit)
+    .execute();
+}
+
+export interface UserHitRow {
+  id: string;
+  email: string;
+  name: string;
+  is_platform_admin: boolean;
+  memberships: { tenant_id: string; tenant_slug: string; role: MembershipRoleValue }[];
+}
+
+/** Accounts whose email or name contains the text, with the tenants they belong to. */
+export async function searchUsers(
+  trx: AdminTx,
+  text: string,
+  limit: number,
+): Promise<UserHitRow[]> {
+  const pattern = `%${escapeLike(text)}%`;
+  const { rows } = await sql<UserHitRow>`
+    select u.id, u.email, u.name, u.is_platform_admin,
+           coalesce((select jsonb_agg(jsonb_build_object('tenant_id', m.tenant_id,
+                                                         'tenant_slug', t.slug, 'role', m.role)
+                                      order by t.slug)
+                       from app.memberships m join app.tenants t on t.id = m.tenant_id
+                      where m.user_id = u.id), '[]') as memberships
+      from app.users u
+     where u.email ilike ${pattern} or u.name ilike ${pattern}
+     order by u.email
+     limit ${limit}`.execute(trx);
+  return rows;
+}
