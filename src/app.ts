@@ -15,7 +15,8 @@ import {
 import type { ApolloServer } from '@apollo/server';
 import { buildAppSchema } from './graphql/schema.js';
 import { createApolloServer } from './graphql/server.js';
-import { createHttpServer } from './http/server.js';
+import { createPlaygroundHandler } from './http/playground.js';
+import { createHttpServer, type RouteHandler } from './http/server.js';
 import type { Logger } from './logger.js';
 
 export interface App {
@@ -64,7 +65,18 @@ export async function startApp({
   await apollo.start();
 
   const createContext = createContextFactory(deps);
+  const routes: RouteHandler[] = [];
+  if (config.playground.enabled) {
+    routes.push(
+      createPlaygroundHandler({
+        endpoint: '/graphql',
+        tenantHeader: config.tenancy.idHeader,
+        log,
+      }),
+    );
+  }
   const server = createHttpServer({
+    routes,
     apollo,
     createContext,
     log,

@@ -78,8 +78,14 @@ export interface HttpConfig {
   bodyLimitBytes: number;
 }
 
+export interface PlaygroundConfig {
+  /** GraphiQL at GET /graphql for browsers; on by default except in production. */
+  enabled: boolean;
+}
+
 export interface Config {
   port: number;
+  playground: PlaygroundConfig;
   http: HttpConfig;
   host: string | undefined;
   production: boolean;
@@ -116,6 +122,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.TENANTQL_DATA_DIR ?? '.data');
   return {
     port: readInt(env, 'PORT', 4000),
+    playground: {
+      enabled: readBool(env, 'PLAYGROUND_ENABLED', env.NODE_ENV !== 'production'),
+    },
     http: { bodyLimitBytes: readInt(env, 'REQUEST_BODY_LIMIT_BYTES', 1_000_000) },
     host: env.HOST || undefined,
     production: env.NODE_ENV === 'production',

@@ -12,7 +12,18 @@ export interface HttpServerOptions {
   bodyLimit: number;
   /** Database reachable and migrations current. */
   readiness: () => Promise<{ ready: boolean; detail: string }>;
+  /**
+   * Extra handlers (playground, metrics …) tried in order before the built-in routes; each returns
+   * true when it answered. Kept as a list so features plug in without editing this file.
+   */
+  routes?: RouteHandler[];
 }
+
+export type RouteHandler = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+) => Promise<boolean>;
 
 class BodyTooLargeError extends Error {}
 
@@ -125,6 +136,9 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    for (const route of options.routes ?? []) {
+      if (await route(req, res, url)) return;
+    }
     if (url.pathname === '/graphql') return handleGraphQL(req, res, url);
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url.pathname === '/readyz') {
