@@ -18,12 +18,17 @@ import { createApolloServer } from './graphql/server.js';
 import { createPlaygroundHandler } from './http/playground.js';
 import { createHttpServer, type RouteHandler } from './http/server.js';
 import type { Logger } from './logger.js';
+import { Metrics } from './observability/metrics.js';
+import { createMetricsRoute } from './observability/metrics-route.js';
+import { operationLogPlugin } from './observability/operation-log-plugin.js';
 
 export interface App {
   url: string;
   server: http.Server;
   deps: AppDependencies;
   apollo: ApolloServer<GraphQLContext>;
+  /** Undefined when METRICS_ENABLED=false. */
+  metrics: Metrics | undefined;
   createContext: (request: RequestParts) => Promise<GraphQLContext>;
   /** Stops accepting requests, lets in-flight ones finish, then closes the pool. */
   close(): Promise<void>;
@@ -51,6 +56,8 @@ export async function startApp({
     max: config.database.poolSize,
     statementTimeoutMs: config.database.statementTimeoutMs,
   });
+  const metrics = config.metrics.enabled ? new Metrics(config.metrics) : undefined;
+  metrics?.observePool(pool);
   const db = createKysely(pool);
   const keys = await loadTokenKeys(config.auth, config.embedded.dataDir);
   const deps: AppDependencies = {
@@ -61,11 +68,16 @@ export async function startApp({
     passwords: new PasswordHasher(),
     defaultTenantId,
   };
-  const apollo = createApolloServer(await buildAppSchema(), { log, production: config.production });
+  const apollo = createApolloServer(await buildAppSchema(), {
+    log,
+    production: config.production,
+    plugins: [operationLogPlugin(metrics)],
+  });
   await apollo.start();
 
   const createContext = createContextFactory(deps);
   const routes: RouteHandler[] = [];
+  if (metrics) routes.push(createMetricsRoute(metrics));
   if (config.playground.enabled) {
     routes.push(
       createPlaygroundHandler({
@@ -110,6 +122,7 @@ export async function startApp({
     server,
     deps,
     apollo,
+    metrics,
     createContext,
     async close() {
       await new Promise<void>((resolve) => {

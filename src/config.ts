@@ -83,9 +83,21 @@ export interface PlaygroundConfig {
   enabled: boolean;
 }
 
+export interface MetricsConfig {
+  /** GET /metrics in the Prometheus format. */
+  enabled: boolean;
+  /** Tenants that get their own label; later ones are counted as "other". */
+  tenantLabelLimit: number;
+  /** Tenant ids always labelled by name, on top of the limit. */
+  pinnedTenants: string[];
+  /** Operation names (chosen by clients) that get their own label. */
+  operationLabelLimit: number;
+}
+
 export interface Config {
   port: number;
   playground: PlaygroundConfig;
+  metrics: MetricsConfig;
   http: HttpConfig;
   host: string | undefined;
   production: boolean;
@@ -124,6 +136,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: readInt(env, 'PORT', 4000),
     playground: {
       enabled: readBool(env, 'PLAYGROUND_ENABLED', env.NODE_ENV !== 'production'),
+    },
+    metrics: {
+      enabled: readBool(env, 'METRICS_ENABLED', true),
+      tenantLabelLimit: readInt(env, 'METRICS_TENANT_LABEL_LIMIT', 20),
+      pinnedTenants: readList(env, 'METRICS_TENANT_LABELS') ?? [],
+      operationLabelLimit: readInt(env, 'METRICS_OPERATION_LABEL_LIMIT', 100),
     },
     http: { bodyLimitBytes: readInt(env, 'REQUEST_BODY_LIMIT_BYTES', 1_000_000) },
     host: env.HOST || undefined,

@@ -1,4 +1,4 @@
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger.js';
@@ -8,7 +8,12 @@ import { operationTransactionPlugin } from './operation-plugin.js';
 
 export function createApolloServer(
   schema: GraphQLSchema,
-  options: { log: Logger; production: boolean },
+  options: {
+    log: Logger;
+    production: boolean;
+    /** Added after the built-in ones (operation logging and metrics). */
+    plugins?: ApolloServerPlugin<GraphQLContext>[];
+  },
 ): ApolloServer<GraphQLContext> {
   return new ApolloServer<GraphQLContext>({
     schema,
@@ -16,7 +21,11 @@ export function createApolloServer(
     includeStacktraceInErrorResponses: false,
     introspection: !options.production,
     // Apollo's default landing page loads from a CDN; tenantql never calls outside hosts.
-    plugins: [ApolloServerPluginLandingPageDisabled(), operationTransactionPlugin(options.log)],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      operationTransactionPlugin(options.log),
+      ...(options.plugins ?? []),
+    ],
     logger: {
       debug: (m) => options.log.debug(m),
       info: (m) => options.log.info(m),
