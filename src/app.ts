@@ -15,6 +15,7 @@ import {
 import type { ApolloServer } from '@apollo/server';
 import { buildAppSchema } from './graphql/schema.js';
 import { createApolloServer } from './graphql/server.js';
+import { createCorsRoute } from './http/cors.js';
 import { createPlaygroundHandler } from './http/playground.js';
 import { createHttpServer, type RouteHandler } from './http/server.js';
 import type { Logger } from './logger.js';
@@ -30,7 +31,10 @@ export interface App {
   /** Undefined when METRICS_ENABLED=false. */
   metrics: Metrics | undefined;
   createContext: (request: RequestParts) => Promise<GraphQLContext>;
-  /** Stops accepting requests, lets in-flight ones finish, then closes the pool. */
+  /**
+   * Stops accepting connections, lets in-flight requests finish for up to SHUTDOWN_GRACE_MS (then
+   * cuts them), then stops Apollo and closes the pool.
+   */
   close(): Promise<void>;
 }
 
@@ -76,7 +80,28 @@ export async function startApp({
   await apollo.start();
 
   const createContext = createContextFactory(deps);
-  const routes: RouteHandler[] = [];
+  let draining = false;
+  const routes: RouteHandler[] = [
+    (_req, res, url) => {
+      if (!draining) return Promise.resolve(false);
+      // While draining, each answer closes its connection, so keep-alive clients reconnect
+      // elsewhere and server.close() is not left waiting on idle sockets; load balancers probing
+      // /readyz on a kept-alive connection learn to send nothing more here.
+      res.setHeader('connection', 'close');
+      if (url.pathname !== '/readyz') return Promise.resolve(false);
+      res.writeHead(503, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ status: 'not ready', detail: 'shutting down' }));
+      return Promise.resolve(true);
+    },
+  ];
+  if (config.http.corsOrigins.length > 0) {
+    routes.push(
+      createCorsRoute(config.http.corsOrigins, [
+        config.tenancy.idHeader,
+        config.tenancy.slugHeader,
+      ]),
+    );
+  }
   if (metrics) routes.push(createMetricsRoute(metrics));
   if (config.playground.enabled) {
     routes.push(
@@ -125,10 +150,19 @@ export async function startApp({
     metrics,
     createContext,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const graceMs = config.http.shutdownGraceMs;
+      const cutoff = setTimeout(() => {
+        log.warn({ graceMs }, 'shutdown grace period over; closing the remaining connections');
+        server.closeAllConnections();
+      }, graceMs);
+      try {
+        await closed;
+      } finally {
+        clearTimeout(cutoff);
+      }
       await apollo.stop();
       await db.destroy();
     },

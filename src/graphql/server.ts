@@ -20,6 +20,9 @@ export function createApolloServer(
     formatError: createFormatError(options.log),
     includeStacktraceInErrorResponses: false,
     introspection: !options.production,
+    // main.ts owns shutdown: it drains in-flight requests first, then stops Apollo. Apollo's own
+    // SIGTERM handler would stop it at once, failing requests still being read.
+    stopOnTerminationSignals: false,
     // Apollo's default landing page loads from a CDN; tenantql never calls outside hosts.
     plugins: [
       ApolloServerPluginLandingPageDisabled(),

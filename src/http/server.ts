@@ -114,6 +114,7 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
             headers: req.headers,
             search: url.searchParams,
             requestId,
+            remoteAddress: req.socket.remoteAddress,
           });
           return context;
         },
