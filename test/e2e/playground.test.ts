@@ -53,6 +53,7 @@ describe('playground over HTTP', () => {
     const script = await fetch(new URL('/playground/playground.js', api.url));
     expect(script.status).toBe(200);
     expect(script.headers.get('content-type')).toContain('javascript');
+    expect(script.headers.get('content-encoding')).toBe('gzip');
     expect((await script.text()).length).toBeGreaterThan(100_000);
     const style = await fetch(new URL('/playground/playground.css', api.url));
     expect(await style.text()).toContain('.graphiql-container');
