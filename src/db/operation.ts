@@ -202,7 +202,7 @@ export class OperationDatabase {
     try {
       await this.#end(succeeded);
     } finally {
-      this.stats.dbTimeMs += performance.now() - started;
+      if (this.#opened) this.stats.dbTimeMs += performance.now() - started;
       this.#settle();
     }
   }
