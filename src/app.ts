@@ -75,6 +75,7 @@ export async function startApp({
   const apollo = createApolloServer(await buildAppSchema(), {
     log,
     production: config.production,
+    introspection: config.introspection,
     plugins: [operationLogPlugin(metrics)],
   });
   await apollo.start();

@@ -103,6 +103,8 @@ export interface MetricsConfig {
 
 export interface Config {
   port: number;
+  /** Schema introspection; on by default except in production. */
+  introspection: boolean;
   playground: PlaygroundConfig;
   metrics: MetricsConfig;
   http: HttpConfig;
@@ -151,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.TENANTQL_DATA_DIR ?? '.data');
   return {
     port: readInt(env, 'PORT', 4000),
+    introspection: readBool(env, 'INTROSPECTION_ENABLED', env.NODE_ENV !== 'production'),
     playground: {
       enabled: readBool(env, 'PLAYGROUND_ENABLED', env.NODE_ENV !== 'production'),
     },

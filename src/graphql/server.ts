@@ -11,6 +11,8 @@ export function createApolloServer(
   options: {
     log: Logger;
     production: boolean;
+    /** Defaults to off in production, on otherwise. */
+    introspection?: boolean;
     /** Added after the built-in ones (operation logging and metrics). */
     plugins?: ApolloServerPlugin<GraphQLContext>[];
   },
@@ -19,7 +21,7 @@ export function createApolloServer(
     schema,
     formatError: createFormatError(options.log),
     includeStacktraceInErrorResponses: false,
-    introspection: !options.production,
+    introspection: options.introspection ?? !options.production,
     // main.ts owns shutdown: it drains in-flight requests first, then stops Apollo. Apollo's own
     // SIGTERM handler would stop it at once, failing requests still being read.
     stopOnTerminationSignals: false,

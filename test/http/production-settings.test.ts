@@ -58,6 +58,26 @@ describe('CORS allowlist', () => {
   });
 });
 
+describe('introspection', () => {
+  it('is off in production unless INTROSPECTION_ENABLED=true', async () => {
+    const query = '{ __schema { queryType { name } } }';
+    const off = await startTestApp(db, { NODE_ENV: 'production' });
+    const on = await startTestApp(db, { NODE_ENV: 'production', INTROSPECTION_ENABLED: 'true' });
+    try {
+      expect((await off.request(query)).errors?.[0]?.extensions?.code).toBe(
+        'GRAPHQL_VALIDATION_FAILED',
+      );
+      expect((await on.request(query)).data).toEqual({
+        __schema: { queryType: { name: 'Query' } },
+      });
+      expect((await api.request(query)).data).toBeTruthy();
+    } finally {
+      await off.close();
+      await on.close();
+    }
+  });
+});
+
 describe('client addresses behind proxies', () => {
   it('logs the address the trusted proxy saw, not one the client claims', async () => {
     await api.request('query WhoCalls { __typename }', undefined, {
