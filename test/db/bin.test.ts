@@ -59,4 +59,12 @@ describe('the tenantql command', () => {
     const psqlHelp = await tenantql(['psql', '--help']);
     expect(psqlHelp.stdout).toContain('--api');
   });
+
+  it('seeds the demo, showing progress on stderr and the accounts on stdout', async () => {
+    const seed = await tenantql(['seed']);
+    expect(seed.code, seed.stderr).toBe(0);
+    expect(seed.stderr).toMatch(/^\[1\/6\] account alice@acme\.test$/m);
+    expect(seed.stderr).toMatch(/^\[6\/6\] tenant globex/m);
+    expect(seed.stdout).toContain('bob@acme.test  bob-demo-pass');
+  });
 });
