@@ -9,8 +9,12 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
+COPY bin ./bin
 COPY sql ./sql
 COPY src ./src
 USER node
 EXPOSE 4000
-CMD ["node", "--import", "tsx", "src/main.ts"]
+# SIGTERM drains in-flight requests for SHUTDOWN_GRACE_MS before exiting; keep the orchestrator's
+# stop timeout longer than that.
+STOPSIGNAL SIGTERM
+CMD ["node", "bin/tenantql.js", "start"]

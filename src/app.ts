@@ -18,17 +18,27 @@ import { tenantRateLimitPlugin } from './graphql/rate-limit-plugin.js';
 import { buildAppSchema } from './graphql/schema.js';
 import { createApolloServer } from './graphql/server.js';
 import { createExportRoute } from './http/admin-export.js';
-import { createHttpServer } from './http/server.js';
+import { createCorsRoute } from './http/cors.js';
+import { createPlaygroundHandler } from './http/playground.js';
+import { createHttpServer, type RouteHandler } from './http/server.js';
 import type { Logger } from './logger.js';
 import { TenantRateLimiter } from './tenancy/rate-limit.js';
+import { Metrics } from './observability/metrics.js';
+import { createMetricsRoute } from './observability/metrics-route.js';
+import { operationLogPlugin } from './observability/operation-log-plugin.js';
 
 export interface App {
   url: string;
   server: http.Server;
   deps: AppDependencies;
   apollo: ApolloServer<GraphQLContext>;
+  /** Undefined when METRICS_ENABLED=false. */
+  metrics: Metrics | undefined;
   createContext: (request: RequestParts) => Promise<GraphQLContext>;
-  /** Stops accepting requests, lets in-flight ones finish, then closes the pool. */
+  /**
+   * Stops accepting connections, lets in-flight requests finish for up to SHUTDOWN_GRACE_MS (then
+   * cuts them), then stops Apollo and closes the pool.
+   */
   close(): Promise<void>;
 }
 
@@ -57,6 +67,8 @@ export async function startApp({
     max: config.database.poolSize,
     statementTimeoutMs: config.database.statementTimeoutMs,
   });
+  const metrics = config.metrics.enabled ? new Metrics(config.metrics) : undefined;
+  metrics?.observePool(pool);
   const db = createKysely(pool);
   // The bypass pool exists only when configured, so without an admin URL nothing can reach it.
   const admin = adminUrl
@@ -78,17 +90,56 @@ export async function startApp({
   const apollo = createApolloServer(await buildAppSchema(), {
     log,
     production: config.production,
-    plugins: [tenantRateLimitPlugin(new TenantRateLimiter())],
+    introspection: config.introspection,
+    plugins: [operationLogPlugin(metrics), tenantRateLimitPlugin(new TenantRateLimiter())],
   });
   await apollo.start();
 
   const createContext = createContextFactory(deps);
+  let draining = false;
+  const routes: RouteHandler[] = [
+    (_req, res, url) => {
+      if (!draining) return Promise.resolve(false);
+      // While draining, each answer closes its connection, so keep-alive clients reconnect
+      // elsewhere and server.close() is not left waiting on idle sockets; load balancers probing
+      // /readyz on a kept-alive connection learn to send nothing more here.
+      res.setHeader('connection', 'close');
+      if (url.pathname !== '/readyz') return Promise.resolve(false);
+      res.writeHead(503, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ status: 'not ready', detail: 'shutting down' }));
+      return Promise.resolve(true);
+    },
+  ];
+  if (config.http.corsOrigins.length > 0) {
+    routes.push(
+      createCorsRoute(config.http.corsOrigins, [
+        config.tenancy.idHeader,
+        config.tenancy.slugHeader,
+      ]),
+    );
+  }
+  if (metrics) routes.push(createMetricsRoute(metrics));
+  const exportTenant = createExportRoute(createContext, log);
+  routes.push(async (req, res, url) => {
+    if (url.pathname !== '/admin/export') return false;
+    await exportTenant(req, res, url);
+    return true;
+  });
+  if (config.playground.enabled) {
+    routes.push(
+      createPlaygroundHandler({
+        endpoint: '/graphql',
+        tenantHeader: config.tenancy.idHeader,
+        log,
+      }),
+    );
+  }
   const server = createHttpServer({
+    routes,
     apollo,
     createContext,
     log,
     bodyLimit: config.http.bodyLimitBytes,
-    routes: new Map([['/admin/export', createExportRoute(createContext, log)]]),
     readiness: async () => {
       try {
         const client = await pool.connect();
@@ -118,12 +169,22 @@ export async function startApp({
     server,
     deps,
     apollo,
+    metrics,
     createContext,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const graceMs = config.http.shutdownGraceMs;
+      const cutoff = setTimeout(() => {
+        log.warn({ graceMs }, 'shutdown grace period over; closing the remaining connections');
+        server.closeAllConnections();
+      }, graceMs);
+      try {
+        await closed;
+      } finally {
+        clearTimeout(cutoff);
+      }
       await apollo.stop();
       await db.destroy();
       await admin?.destroy();

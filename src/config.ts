@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseTrustProxy, type TrustProxy } from './http/client-address.js';
 
 /** Raised for configuration a person must fix before the server can start. */
 export class ConfigError extends Error {
@@ -76,10 +77,36 @@ export interface AuthConfig {
 
 export interface HttpConfig {
   bodyLimitBytes: number;
+  /** Origins whose pages may call the API from a browser ("*" for any); none by default. */
+  corsOrigins: string[];
+  /** Which proxies' X-Forwarded-For to believe about client addresses. */
+  trustProxy: TrustProxy;
+  /** How long in-flight requests may run after SIGTERM before their connections are cut. */
+  shutdownGraceMs: number;
+}
+
+export interface PlaygroundConfig {
+  /** GraphiQL at GET /graphql for browsers; on by default except in production. */
+  enabled: boolean;
+}
+
+export interface MetricsConfig {
+  /** GET /metrics in the Prometheus format. */
+  enabled: boolean;
+  /** Tenants that get their own label; later ones are counted as "other". */
+  tenantLabelLimit: number;
+  /** Tenant ids always labelled by name, on top of the limit. */
+  pinnedTenants: string[];
+  /** Operation names (chosen by clients) that get their own label. */
+  operationLabelLimit: number;
 }
 
 export interface Config {
   port: number;
+  /** Schema introspection; on by default except in production. */
+  introspection: boolean;
+  playground: PlaygroundConfig;
+  metrics: MetricsConfig;
   http: HttpConfig;
   host: string | undefined;
   production: boolean;
@@ -112,11 +139,36 @@ function readTenantOrder(env: NodeJS.ProcessEnv): TenantSource[] {
   return order as TenantSource[];
 }
 
+function readTrustProxy(env: NodeJS.ProcessEnv): TrustProxy {
+  const parsed = parseTrustProxy(env.TRUST_PROXY);
+  if (!parsed) {
+    throw new ConfigError(
+      `TRUST_PROXY must be true, false, a number of proxy hops, or a comma-separated list of proxy IP addresses, got "${env.TRUST_PROXY}"`,
+    );
+  }
+  return parsed;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.TENANTQL_DATA_DIR ?? '.data');
   return {
     port: readInt(env, 'PORT', 4000),
-    http: { bodyLimitBytes: readInt(env, 'REQUEST_BODY_LIMIT_BYTES', 1_000_000) },
+    introspection: readBool(env, 'INTROSPECTION_ENABLED', env.NODE_ENV !== 'production'),
+    playground: {
+      enabled: readBool(env, 'PLAYGROUND_ENABLED', env.NODE_ENV !== 'production'),
+    },
+    metrics: {
+      enabled: readBool(env, 'METRICS_ENABLED', true),
+      tenantLabelLimit: readInt(env, 'METRICS_TENANT_LABEL_LIMIT', 20),
+      pinnedTenants: readList(env, 'METRICS_TENANT_LABELS') ?? [],
+      operationLabelLimit: readInt(env, 'METRICS_OPERATION_LABEL_LIMIT', 100),
+    },
+    http: {
+      bodyLimitBytes: readInt(env, 'REQUEST_BODY_LIMIT_BYTES', 1_000_000),
+      corsOrigins: readList(env, 'CORS_ORIGINS') ?? [],
+      trustProxy: readTrustProxy(env),
+      shutdownGraceMs: readInt(env, 'SHUTDOWN_GRACE_MS', 15_000),
+    },
     host: env.HOST || undefined,
     production: env.NODE_ENV === 'production',
     logLevel: env.LOG_LEVEL ?? 'info',

@@ -11,9 +11,9 @@ import { seedDemo } from './db/seed.js';
 import { createLogger } from './logger.js';
 import { ensureDefaultTenant } from './tenancy/default-tenant.js';
 
-const SHUTDOWN_TIMEOUT_MS = 25_000;
-
 const config = loadConfig();
+// The drain may take the whole grace period; closing pools and PostgreSQL then gets 15 s more.
+const SHUTDOWN_TIMEOUT_MS = config.http.shutdownGraceMs + 15_000;
 const log = createLogger(config.logLevel);
 
 let endpoints: DatabaseEndpoints | undefined;

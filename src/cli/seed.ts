@@ -8,7 +8,10 @@ await runWithDatabase(async (endpoints) => {
     createPool({ connectionString: endpoints.apiUrl, max: 2, statementTimeoutMs: 0 }),
   );
   try {
-    const accounts = await seedDemo(db, new PasswordHasher());
+    // Progress goes to stderr, so stdout stays the list of accounts.
+    const accounts = await seedDemo(db, new PasswordHasher(), (done, total, step) =>
+      console.error(`[${done}/${total}] ${step}`),
+    );
     for (const a of accounts) console.log(`${a.email}  ${a.password}`);
     return 0;
   } catch (error) {

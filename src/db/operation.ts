@@ -1,4 +1,11 @@
-import { sql, type ControlledTransaction, type Kysely, type Transaction } from 'kysely';
+import {
+  sql,
+  type ControlledTransaction,
+  type Kysely,
+  type KyselyPlugin,
+  type QueryId,
+  type Transaction,
+} from 'kysely';
 import {
   ForbiddenError,
   TenantNotAllowedError,
@@ -33,6 +40,34 @@ export interface TenantContext {
   role: MembershipRoleValue;
 }
 
+/** What one operation did with the database, for its log line and metrics. */
+export interface OperationStats {
+  /** Time spent waiting on PostgreSQL: acquiring a connection, BEGIN, queries, COMMIT/ROLLBACK. */
+  dbTimeMs: number;
+  queries: number;
+  /** The tenant made current after the membership check, if any. */
+  tenantId: string | undefined;
+  outcome: 'none' | 'committed' | 'rolled back';
+}
+
+/** Adds each query's execution time to the stats. A failed query is not timed (no result). */
+class QueryTimer implements KyselyPlugin {
+  readonly #started = new WeakMap<QueryId, number>();
+  constructor(private readonly stats: OperationStats) {}
+  transformQuery: KyselyPlugin['transformQuery'] = (args) => {
+    this.#started.set(args.queryId, performance.now());
+    return args.node;
+  };
+  transformResult: KyselyPlugin['transformResult'] = (args) => {
+    const started = this.#started.get(args.queryId);
+    if (started !== undefined) {
+      this.stats.dbTimeMs += performance.now() - started;
+      this.stats.queries += 1;
+    }
+    return Promise.resolve(args.result);
+  };
+}
+
 interface Opened {
   trx: ControlledTransaction<Database>;
   tenant: TenantContext | undefined;
@@ -52,6 +87,19 @@ export class OperationDatabase {
   #persistOnFailure = false;
   // Until the operation is known to be a mutation, nothing may write.
   #readOnly = true;
+  #settle!: () => void;
+  readonly stats: OperationStats = {
+    dbTimeMs: 0,
+    queries: 0,
+    tenantId: undefined,
+    outcome: 'none',
+  };
+  /**
+   * Resolves once finish() has ended the transaction (or found none). NOTE: Apollo runs every
+   * plugin's willSendResponse concurrently, so the operation log waits on this rather than on
+   * plugin order to report the final outcome.
+   */
+  readonly settled = new Promise<void>((resolve) => (this.#settle = resolve));
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -142,6 +190,7 @@ export class OperationDatabase {
       opened.tenantError = new ForbiddenError('You are not a member of this tenant.');
     }
     opened.tenant = undefined;
+    this.stats.tenantId = undefined;
     return opened.trx;
   }
 
@@ -149,6 +198,16 @@ export class OperationDatabase {
   async finish(succeeded: boolean): Promise<void> {
     if (this.#finished) return;
     this.#finished = true;
+    const started = performance.now();
+    try {
+      await this.#end(succeeded);
+    } finally {
+      if (this.#opened) this.stats.dbTimeMs += performance.now() - started;
+      this.#settle();
+    }
+  }
+
+  async #end(succeeded: boolean): Promise<void> {
     if (!this.#opened) return;
     let opened: Opened;
     try {
@@ -159,10 +218,13 @@ export class OperationDatabase {
     if (succeeded || this.#persistOnFailure) {
       try {
         await opened.trx.commit().execute();
+        this.stats.outcome = 'committed';
       } catch (error) {
+        this.stats.outcome = 'rolled back';
         throw toAppError(error) ?? error;
       }
     } else {
+      this.stats.outcome = 'rolled back';
       await opened.trx.rollback().execute();
     }
   }
@@ -180,10 +242,16 @@ export class OperationDatabase {
   async #begin(): Promise<Opened> {
     const builder = this.db.startTransaction();
     let trx: ControlledTransaction<Database>;
+    const started = performance.now();
     try {
-      trx = await (this.#readOnly ? builder.setAccessMode('read only') : builder).execute();
+      trx = (
+        await (this.#readOnly ? builder.setAccessMode('read only') : builder).execute()
+      ).withPlugin(new QueryTimer(this.stats));
     } catch (error) {
       throw toAppError(error) ?? error;
+    } finally {
+      // Acquiring the connection and BEGIN happen outside the query timer.
+      this.stats.dbTimeMs += performance.now() - started;
     }
     const { userId, tenant } = this.scope;
     try {
@@ -219,6 +287,7 @@ export class OperationDatabase {
       if (row.tenant_status !== 'active') {
         return { trx, tenant: undefined, tenantError: new TenantSuspendedError() };
       }
+      this.stats.tenantId = row.tenant_id;
       return {
         trx,
         tenant: { tenantId: row.tenant_id, userId, role: row.member_role },

@@ -80,7 +80,11 @@ const DEMO_PROJECTS: Record<
 export async function seedDemo(
   db: Kysely<Database>,
   passwords: PasswordHasher,
+  /** Called after each step (argon2 makes each account take a noticeable moment). */
+  onProgress?: (done: number, total: number, step: string) => void,
 ): Promise<DemoAccount[]> {
+  const total = DEMO_ACCOUNTS.length + DEMO_TENANTS.length;
+  let done = 0;
   const userIds = new Map<string, string>();
   for (const account of DEMO_ACCOUNTS) {
     const id = randomUUID();
@@ -93,6 +97,7 @@ export async function seedDemo(
         .values({ id, email: account.email, name: account.name, password_hash: hash })
         .execute();
     });
+    onProgress?.(++done, total, `account ${account.email}`);
   }
   for (const tenant of DEMO_TENANTS) {
     const ownerId = userIds.get(tenant.owner) as string;
@@ -146,6 +151,7 @@ export async function seedDemo(
         }
       }
     });
+    onProgress?.(++done, total, `tenant ${tenant.slug} with its projects, tasks and comments`);
   }
   return DEMO_ACCOUNTS;
 }

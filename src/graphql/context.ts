@@ -5,6 +5,7 @@ import type { PasswordHasher } from '../auth/password.js';
 import type { TokenService } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import type { AdminDatabase } from '../db/admin.js';
+import { clientAddress } from '../http/client-address.js';
 import { OperationDatabase } from '../db/operation.js';
 import type { Database } from '../db/schema.js';
 import { UnauthenticatedError } from '../errors.js';
@@ -34,6 +35,8 @@ export interface Session {
 
 export interface GraphQLContext {
   requestId: string;
+  /** The caller's address, through trusted proxies only (TRUST_PROXY). */
+  clientAddress: string | undefined;
   log: Logger;
   session: Session | undefined;
   /** The operation's one transaction. The pool itself is out of reach. */
@@ -53,6 +56,8 @@ export interface RequestParts {
   headers: IncomingHttpHeaders;
   search: URLSearchParams;
   requestId?: string;
+  /** The socket peer's address. */
+  remoteAddress?: string | undefined;
 }
 
 function bearerToken(headers: IncomingHttpHeaders): string | undefined {
@@ -90,9 +95,15 @@ export function createContextFactory(deps: AppDependencies) {
       host: request.headers.host,
       claimTenantId: session?.tenantId,
     });
+    const address = clientAddress(
+      request.remoteAddress,
+      request.headers['x-forwarded-for'],
+      deps.config.http.trustProxy,
+    );
     const context: GraphQLContext = {
       requestId,
-      log: deps.log.child({ requestId }),
+      clientAddress: address,
+      log: deps.log.child({ requestId, clientAddress: address }),
       session,
       db: new OperationDatabase(deps.db, {
         userId: session?.userId,

@@ -8,13 +8,23 @@ import { operationTransactionPlugin } from './operation-plugin.js';
 
 export function createApolloServer(
   schema: GraphQLSchema,
-  options: { log: Logger; production: boolean; plugins?: ApolloServerPlugin<GraphQLContext>[] },
+  options: {
+    log: Logger;
+    production: boolean;
+    /** Defaults to off in production, on otherwise. */
+    introspection?: boolean;
+    /** Added after the built-in ones (operation logging and metrics). */
+    plugins?: ApolloServerPlugin<GraphQLContext>[];
+  },
 ): ApolloServer<GraphQLContext> {
   return new ApolloServer<GraphQLContext>({
     schema,
     formatError: createFormatError(options.log),
     includeStacktraceInErrorResponses: false,
-    introspection: !options.production,
+    introspection: options.introspection ?? !options.production,
+    // main.ts owns shutdown: it drains in-flight requests first, then stops Apollo. Apollo's own
+    // SIGTERM handler would stop it at once, failing requests still being read.
+    stopOnTerminationSignals: false,
     // Apollo's default landing page loads from a CDN; tenantql never calls outside hosts.
     plugins: [
       ApolloServerPluginLandingPageDisabled(),

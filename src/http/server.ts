@@ -12,12 +12,18 @@ export interface HttpServerOptions {
   bodyLimit: number;
   /** Database reachable and migrations current. */
   readiness: () => Promise<{ ready: boolean; detail: string }>;
-  /** Further routes by exact path (the admin export). */
-  routes?: ReadonlyMap<
-    string,
-    (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void>
-  >;
+  /**
+   * Extra handlers (playground, metrics …) tried in order before the built-in routes; each returns
+   * true when it answered. Kept as a list so features plug in without editing this file.
+   */
+  routes?: RouteHandler[];
 }
+
+export type RouteHandler = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+) => Promise<boolean>;
 
 class BodyTooLargeError extends Error {}
 
@@ -108,6 +114,7 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
             headers: req.headers,
             search: url.searchParams,
             requestId,
+            remoteAddress: req.socket.remoteAddress,
           });
           return context;
         },
@@ -130,9 +137,10 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    for (const route of options.routes ?? []) {
+      if (await route(req, res, url)) return;
+    }
     if (url.pathname === '/graphql') return handleGraphQL(req, res, url);
-    const route = options.routes?.get(url.pathname);
-    if (route) return route(req, res, url);
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url.pathname === '/readyz') {
       const { ready, detail } = await options.readiness();

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { ensureDefaultTenant } from '../../src/tenancy/default-tenant.js';
 import type { TestDatabase } from './database.js';
 
@@ -36,7 +36,8 @@ export interface TestApp {
 export async function startTestApp(
   db: TestDatabase,
   env: Record<string, string> = {},
-  options: { withoutAdmin?: boolean } = {},
+  /** withoutAdmin starts the API as if no admin URL were configured; log captures lines. */
+  options: { withoutAdmin?: boolean; log?: Logger } = {},
 ): Promise<TestApp> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-app-'));
   const config = loadConfig({
@@ -48,7 +49,7 @@ export async function startTestApp(
   });
   const app = await startApp({
     config,
-    log: createLogger(config.logLevel),
+    log: options.log ?? createLogger(config.logLevel),
     apiUrl: db.apiUrl,
     // The bypass pool, as production has it; withoutAdmin starts the API as if it were unconfigured.
     adminUrl: options.withoutAdmin ? undefined : db.adminUrl,

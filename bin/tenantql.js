@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/* global process, console -- a Node script; the lint config has no Node globals for .js files */
+// The `tenantql` command. It runs the TypeScript sources through tsx in this same process (as
+// `npm start` does), so there is no build step, and it works from any directory.
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { register } from 'tsx/esm/api';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const COMMANDS = {
+  start: ['src/main.ts', 'start the API (embedded PostgreSQL unless DATABASE_URL is set)'],
+  migrate: ['src/cli/migrate.ts', 'apply pending migrations (safe to run twice)'],
+  seed: ['src/cli/seed.ts', 'seed the demo tenants and accounts'],
+  policies: ['src/cli/policies.ts', 'print RLS state and policies per table; non-zero on a gap'],
+  psql: ['src/cli/psql.ts', 'psql on the database [--api | --admin | --superuser] [psql args…]'],
+  schema: ['src/cli/schema.ts', 'write schema.graphql from the code'],
+};
+
+function usage() {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'usage: tenantql <command> [arguments…]',
+    '',
+    ...Object.entries(COMMANDS).map(([name, [, text]]) => `  ${name.padEnd(width)}  ${text}`),
+    '',
+    'Configuration comes from environment variables (see README.md, "Configuration");',
+    'without DATABASE_URL the embedded PostgreSQL in $TENANTQL_DATA_DIR (./.data) is used.',
+  ].join('\n');
+}
+
+const [command, ...rest] = process.argv.slice(2);
+if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  console.log(usage());
+  process.exit(command === undefined ? 1 : 0);
+}
+const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+if (!entry) {
+  console.error(`tenantql: unknown command "${command}"\n\n${usage()}`);
+  process.exit(1);
+}
+
+// The project's tsconfig, wherever we are run from: it turns on the legacy decorators
+// type-graphql needs.
+register({ tsconfig: path.join(ROOT, 'tsconfig.json') });
+// The command modules read their own arguments from process.argv.
+process.argv = [process.argv[0], path.join(ROOT, entry[0]), ...rest];
+await import(pathToFileURL(path.join(ROOT, entry[0])).href);

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface PlaygroundBundle {
+  js: string;
+  css: string;
+}
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const ENTRY = path.join(HERE, 'client.tsx');
+/** Git-ignored, and where tools conventionally cache; a read-only install just skips it. */
+const CACHE_DIR = path.join(ROOT, 'node_modules', '.cache', 'tenantql-playground');
+
+function packageVersion(name: string): string {
+  const require = createRequire(import.meta.url);
+  const manifest = JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
+}
+
+/** Changes whenever the sources or the bundled packages do, so a stale cache is never served. */
+async function cacheKey(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of ['client.tsx', 'examples.ts']) {
+    hash.update(await fs.readFile(path.join(HERE, file)));
+  }
+  for (const name of ['graphiql', '@graphiql/react', 'react', 'react-dom', 'esbuild']) {
+    hash.update(`${name}@${packageVersion(name)}`);
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+async function readCache(dir: string): Promise<PlaygroundBundle | undefined> {
+  try {
+    const [js, css] = await Promise.all([
+      fs.readFile(path.join(dir, 'playground.js'), 'utf8'),
+      fs.readFile(path.join(dir, 'playground.css'), 'utf8'),
+    ]);
+    return { js, css };
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeCache(dir: string, bundle: PlaygroundBundle): Promise<void> {
+  try {
+    const tmp = `${dir}.${process.pid}.tmp`;
+    await fs.mkdir(tmp, { recursive: true });
+    await fs.writeFile(path.join(tmp, 'playground.js'), bundle.js);
+    await fs.writeFile(path.join(tmp, 'playground.css'), bundle.css);
+    // Renaming a finished directory into place means a concurrent reader never sees half a bundle.
+    await fs.rename(tmp, dir).catch(() => fs.rm(tmp, { recursive: true, force: true }));
+  } catch {
+    // A read-only node_modules (some container images) only costs a rebuild per process.
+  }
+}
+
+/** Bundles GraphiQL, React and the sign-in panel into one script and one stylesheet. */
+export async function buildPlaygroundBundle(): Promise<PlaygroundBundle> {
+  // Imported lazily: a server with the playground off never loads esbuild.
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    entryPoints: [ENTRY],
+    bundle: true,
+    write: false,
+    outdir: 'out',
+    entryNames: 'playground',
+    format: 'iife',
+    platform: 'browser',
+    target: ['es2020'],
+    jsx: 'automatic',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+    define: { 'process.env.NODE_ENV': '"production"' },
+    // Fonts and images end up inside the stylesheet: the page loads nothing but its two files.
+    loader: { '.woff': 'dataurl', '.woff2': 'dataurl', '.ttf': 'dataurl', '.svg': 'dataurl' },
+  });
+  const bundle: PlaygroundBundle = { js: '', css: '' };
+  for (const file of result.outputFiles) {
+    if (file.path.endsWith('.js')) bundle.js = file.text;
+    if (file.path.endsWith('.css')) bundle.css = file.text;
+  }
+  if (!bundle.js) throw new Error('esbuild produced no playground script');
+  return bundle;
+}
+
+let pending: Promise<PlaygroundBundle> | undefined;
+
+/**
+ * The bundle, built on first use and cached on disk under node_modules/.cache, so `npm install &&
+ * npm start` needs no build step and later starts reuse it. A failed build is retried next time.
+ */
+export function loadPlaygroundBundle(): Promise<PlaygroundBundle> {
+  pending ??= (async () => {
+    const dir = path.join(CACHE_DIR, await cacheKey());
+    const cached = await readCache(dir);
+    if (cached) return cached;
+    const bundle = await buildPlaygroundBundle();
+    await writeCache(dir, bundle);
+    return bundle;
+  })().catch((error: unknown) => {
+    pending = undefined;
+    throw error;
+  });
+  return pending;
+}

@@ -1,0 +1,210 @@
+/// <reference lib="dom" />
+// The browser side of the playground. Bundled by esbuild at run time (see bundle.ts), never by tsc.
+import { GraphiQL } from 'graphiql';
+import 'graphiql/graphiql.css';
+import { useCallback, useRef, useState, type FormEvent } from 'react';
+import { createRoot } from 'react-dom/client';
+import { EXAMPLE_TABS } from './examples.js';
+
+interface PlaygroundSettings {
+  endpoint: string;
+  tenantHeader: string;
+}
+
+interface TenantOption {
+  id: string;
+  slug: string;
+  name: string;
+  myRole: string;
+}
+
+interface GraphQLResponse<T> {
+  data?: T | null;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+interface Auth {
+  token: string;
+  email: string;
+  tenants: TenantOption[];
+  tenantId: string | undefined;
+}
+
+// Settings travel as inert JSON so the page needs no inline script (the CSP forbids it).
+const SETTINGS = JSON.parse(
+  document.getElementById('tenantql-settings')?.textContent ?? '{}',
+) as PlaygroundSettings;
+
+async function post<T>(
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string>,
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(SETTINGS.endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphQLResponse<T>;
+}
+
+function firstError(result: GraphQLResponse<unknown>): string | undefined {
+  const error = result.errors?.[0];
+  return error ? `${error.extensions?.code ?? 'ERROR'}: ${error.message}` : undefined;
+}
+
+const LOGIN = `mutation PlaygroundLogin($input: LoginInput!) {
+  login(input: $input) { token user { email } }
+}`;
+const MY_TENANTS = `query PlaygroundTenants { myTenants { id slug name myRole } }`;
+
+function authHeaders(auth: Auth | undefined): Record<string, string> {
+  if (!auth) return {};
+  const headers: Record<string, string> = { Authorization: `Bearer ${auth.token}` };
+  if (auth.tenantId) headers[SETTINGS.tenantHeader] = auth.tenantId;
+  return headers;
+}
+
+function SignInPanel(props: {
+  auth: Auth | undefined;
+  onChange: (auth: Auth | undefined) => void;
+}) {
+  const { auth, onChange } = props;
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [message, setMessage] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+
+  async function signIn(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setMessage(undefined);
+    try {
+      const login = await post<{ login: { token: string; user: { email: string } } }>(
+        LOGIN,
+        { input: { email, password } },
+        {},
+      );
+      const token = login.data?.login.token;
+      if (!token) {
+        setMessage(firstError(login) ?? 'Sign-in failed.');
+        return;
+      }
+      const tenants = await post<{ myTenants: TenantOption[] }>(
+        MY_TENANTS,
+        {},
+        {
+          Authorization: `Bearer ${token}`,
+        },
+      );
+      const list = tenants.data?.myTenants ?? [];
+      setPassword('');
+      onChange({ token, email, tenants: list, tenantId: list[0]?.id });
+    } catch (error) {
+      setMessage(`Could not reach the API: ${String(error)}`);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (!auth) {
+    return (
+      <form className="tq-panel" onSubmit={(e) => void signIn(e)} aria-label="Sign in">
+        <strong>tenantql</strong>
+        <input
+          name="email"
+          type="email"
+          placeholder="email"
+          autoComplete="username"
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+        />
+        <input
+          name="password"
+          type="password"
+          placeholder="password"
+          autoComplete="current-password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+        <button type="submit" disabled={busy}>
+          Sign in
+        </button>
+        <span className="tq-message" role="status">
+          {message ?? 'Sign in to send Authorization and tenant headers with every request.'}
+        </span>
+      </form>
+    );
+  }
+  return (
+    <div className="tq-panel">
+      <strong>tenantql</strong>
+      <span data-testid="signed-in">Signed in as {auth.email}</span>
+      <label>
+        Tenant{' '}
+        <select
+          name="tenant"
+          value={auth.tenantId ?? ''}
+          onChange={(e) => onChange({ ...auth, tenantId: e.target.value || undefined })}
+        >
+          <option value="">(none)</option>
+          {auth.tenants.map((t) => (
+            <option key={t.id} value={t.id}>
+              {t.name} ({t.slug}, {t.myRole.toLowerCase()})
+            </option>
+          ))}
+        </select>
+      </label>
+      <code className="tq-headers">
+        Authorization: Bearer …{auth.token.slice(-6)}
+        {auth.tenantId ? `  ${SETTINGS.tenantHeader}: ${auth.tenantId}` : ''}
+      </code>
+      <button type="button" onClick={() => onChange(undefined)}>
+        Sign out
+      </button>
+    </div>
+  );
+}
+
+function Playground() {
+  const [auth, setAuth] = useState<Auth | undefined>();
+  // The fetcher is created once (GraphiQL refetches the schema when it changes); it reads the
+  // current sign-in through a ref.
+  const authRef = useRef<Auth | undefined>(undefined);
+  authRef.current = auth;
+  const fetcher = useCallback(
+    async (
+      params: { query: string; variables?: unknown; operationName?: string | null },
+      opts?: { headers?: Record<string, unknown> },
+    ) => {
+      const editorHeaders: Record<string, string> = {};
+      for (const [key, value] of Object.entries(opts?.headers ?? {})) {
+        editorHeaders[key] = String(value);
+      }
+      const response = await fetch(SETTINGS.endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          // The sign-in panel wins over the headers editor, so the chosen tenant is what is sent.
+          ...editorHeaders,
+          ...authHeaders(authRef.current),
+        },
+        body: JSON.stringify(params),
+      });
+      return (await response.json()) as Record<string, unknown>;
+    },
+    [],
+  );
+  return (
+    <div className="tq-root">
+      <SignInPanel auth={auth} onChange={setAuth} />
+      <div className="tq-graphiql">
+        <GraphiQL fetcher={fetcher} defaultTabs={EXAMPLE_TABS} shouldPersistHeaders={false} />
+      </div>
+    </div>
+  );
+}
+
+const root = document.getElementById('playground');
+if (root) createRoot(root).render(<Playground />);

@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+const run = promisify(execFile);
+const BIN = path.resolve('bin/tenantql.js');
+let db: TestDatabase;
+let elsewhere: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  elsewhere = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-bin-'));
+});
+afterAll(async () => {
+  await db.drop();
+  await fs.rm(elsewhere, { recursive: true, force: true });
+});
+
+/** Runs the command from a directory outside the project, as an installed command would be. */
+async function tenantql(args: string[]) {
+  const env = {
+    ...process.env,
+    DATABASE_URL: db.apiUrl,
+    MIGRATION_DATABASE_URL: db.ownerUrl,
+    LOG_LEVEL: 'silent',
+  };
+  try {
+    const { stdout, stderr } = await run('node', [BIN, ...args], { env, cwd: elsewhere });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('the tenantql command', () => {
+  it('lists its commands with --help, and refuses unknown ones', async () => {
+    const help = await tenantql(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['start', 'migrate', 'seed', 'policies', 'psql']) {
+      expect(help.stdout).toMatch(new RegExp(`^  ${command}\\s`, 'm'));
+    }
+    const unknown = await tenantql(['frobnicate']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+  });
+
+  it('runs migrate and policies against the configured database, from any directory', async () => {
+    const migrate = await tenantql(['migrate']);
+    expect(migrate.code, migrate.stderr).toBe(0);
+    expect(migrate.stdout).toContain('migrations are up to date');
+    const policies = await tenantql(['policies']);
+    expect(policies.code, policies.stderr).toBe(0);
+    expect(policies.stdout).toMatch(/app\.projects\s+rls=enabled forced/);
+    const psqlHelp = await tenantql(['psql', '--help']);
+    expect(psqlHelp.stdout).toContain('--api');
+  });
+
+  it('seeds the demo, showing progress on stderr and the accounts on stdout', async () => {
+    const seed = await tenantql(['seed']);
+    expect(seed.code, seed.stderr).toBe(0);
+    expect(seed.stderr).toMatch(/^\[1\/6\] account alice@acme\.test$/m);
+    expect(seed.stderr).toMatch(/^\[6\/6\] tenant globex/m);
+    expect(seed.stdout).toContain('bob@acme.test  bob-demo-pass');
+  });
+});

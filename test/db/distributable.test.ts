@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ownerQuery } from '../support/callers.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+/**
+ * Tables that are not tenant-owned. Under Citus these become reference tables (tenants, users,
+ * plans, project_workflow) or stay on the coordinator (audit_log, refresh_tokens); everything else
+ * is distributed by tenant_id. Adding a table means deciding which it is, here.
+ */
+const PLATFORM_TABLES = [
+  'tenants',
+  'users',
+  'audit_log',
+  'refresh_tokens',
+  'plans',
+  'project_workflow',
+];
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+interface Table {
+  name: string;
+  tenantColumn: boolean;
+  primaryKey: string[];
+}
+
+interface ForeignKey {
+  name: string;
+  from: string;
+  to: string;
+  fromColumns: string[];
+  toColumns: string[];
+}
+
+async function tables(): Promise<Table[]> {
+  return ownerQuery<Table & { tenantColumn: boolean }>(
+    db.ownerUrl,
+    `select c.relname as name,
+            exists (select 1 from pg_attribute a
+                     where a.attrelid = c.oid and a.attname = 'tenant_id' and a.attnotnull
+                       and not a.attisdropped) as "tenantColumn",
+            coalesce((select array_agg(a.attname::text order by k.ord)
+                        from pg_constraint p
+                        cross join lateral unnest(p.conkey) with ordinality as k(attnum, ord)
+                        join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+                       where p.conrelid = c.oid and p.contype = 'p'), '{}') as "primaryKey"
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'app' and c.relkind in ('r', 'p')
+      order by 1`,
+  );
+}
+
+async function foreignKeys(): Promise<ForeignKey[]> {
+  return ownerQuery<ForeignKey>(
+    db.ownerUrl,
+    `select f.conname as name, src.relname as "from", dst.relname as "to",
+            (select array_agg(a.attname::text order by k.ord)
+               from unnest(f.conkey) with ordinality as k(attnum, ord)
+               join pg_attribute a on a.attrelid = f.conrelid and a.attnum = k.attnum) as "fromColumns",
+            (select array_agg(a.attname::text order by k.ord)
+               from unnest(f.confkey) with ordinality as k(attnum, ord)
+               join pg_attribute a on a.attrelid = f.confrelid and a.attnum = k.attnum) as "toColumns"
+       from pg_constraint f
+       join pg_class src on src.oid = f.conrelid
+       join pg_class dst on dst.oid = f.confrelid
+       join pg_namespace n on n.oid = src.relnamespace
+      where f.contype = 'f' and n.nspname = 'app'
+      order by 1`,
+  );
+}
+
+describe('the schema stays distributable by tenant_id (Citus)', () => {
+  it('classifies every table: tenant-owned with a NOT NULL tenant_id, or a known platform table', async () => {
+    const all = await tables();
+    const tenantTables = all.filter((t) => !PLATFORM_TABLES.includes(t.name));
+    expect(all.map((t) => t.name)).toEqual(expect.arrayContaining(PLATFORM_TABLES));
+    expect(tenantTables.map((t) => t.name)).toEqual(
+      expect.arrayContaining(['memberships', 'projects', 'tasks', 'comments']),
+    );
+    for (const table of tenantTables) {
+      expect(table.tenantColumn, `${table.name} has no NOT NULL tenant_id`).toBe(true);
+    }
+  });
+
+  it('gives every tenant table a primary key that includes tenant_id', async () => {
+    for (const table of (await tables()).filter((t) => !PLATFORM_TABLES.includes(t.name))) {
+      expect(table.primaryKey, `primary key of ${table.name}`).toContain('tenant_id');
+    }
+  });
+
+  it('makes every foreign key between tenant tables match tenant_id to tenant_id', async () => {
+    const keys = await foreignKeys();
+    const between = keys.filter(
+      (k) => !PLATFORM_TABLES.includes(k.from) && !PLATFORM_TABLES.includes(k.to),
+    );
+    expect(between.length).toBeGreaterThanOrEqual(3);
+    for (const key of between) {
+      const at = key.fromColumns.indexOf('tenant_id');
+      expect(at, `${key.name} (${key.from} → ${key.to}) lacks tenant_id`).toBeGreaterThanOrEqual(0);
+      expect(key.toColumns[at], `${key.name} maps tenant_id to ${key.toColumns[at]}`).toBe(
+        'tenant_id',
+      );
+    }
+  });
+
+  it('has no platform table referencing a tenant table (reference tables cannot)', async () => {
+    const keys = await foreignKeys();
+    const upward = keys.filter(
+      (k) => PLATFORM_TABLES.includes(k.from) && !PLATFORM_TABLES.includes(k.to),
+    );
+    expect(upward.map((k) => k.name)).toEqual([]);
+  });
+});

@@ -1,0 +1,148 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+let db: TestDatabase;
+let dataDir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-shutdown-'));
+});
+afterAll(async () => {
+  await db.drop();
+  await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** `npm start` as a real process against the test database, once it answers. */
+async function startServer(env: Record<string, string>): Promise<Running> {
+  const port = await freePort();
+  const child = spawn('node', ['--import', 'tsx', 'src/main.ts'], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: db.apiUrl,
+      MIGRATION_DATABASE_URL: db.ownerUrl,
+      TENANTQL_DATA_DIR: dataDir,
+      JWT_SECRET: 'shutdown-test-secret-long-enough-0123456789abcdef',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return { child, port, output: () => output, exited };
+}
+
+/**
+ * A POST whose body is sent in two parts, so the request is in flight for as long as the test
+ * wants. Resolves with the status and body once the server answers.
+ */
+function slowRequest(port: number, body: string) {
+  const request = http.request({
+    host: '127.0.0.1',
+    port,
+    path: '/graphql',
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+  });
+  const answered = new Promise<{ status: number; body: string; connection: string | undefined }>(
+    (resolve, reject) => {
+      request.on('response', (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            body: text,
+            connection: response.headers.connection,
+          }),
+        );
+      });
+      request.on('error', reject);
+    },
+  );
+  const half = Math.floor(body.length / 2);
+  request.write(body.slice(0, half));
+  return {
+    answered,
+    finish: () => request.end(body.slice(half)),
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('graceful shutdown', () => {
+  it('finishes a request that is in flight when SIGTERM arrives, refusing new connections', async () => {
+    const server = await startServer({ SHUTDOWN_GRACE_MS: '10000' });
+    const inFlight = slowRequest(server.port, JSON.stringify({ query: '{ __typename }' }));
+    await sleep(200);
+
+    server.child.kill('SIGTERM');
+    await sleep(300);
+    await expect(fetch(`http://127.0.0.1:${server.port}/healthz`)).rejects.toThrow();
+    expect(server.output()).toContain('shutting down');
+    expect(server.output()).not.toContain('"msg":"stopped"');
+
+    inFlight.finish();
+    const finished = Date.now();
+    const answer = await inFlight.answered;
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual({ data: { __typename: 'Query' } });
+
+    // Exits once the last request is done, not when the 10 s grace period ends.
+    expect(await server.exited).toBe(0);
+    expect(Date.now() - finished).toBeLessThan(5_000);
+    expect(server.output()).toContain('"msg":"stopped"');
+    expect(server.output()).not.toContain('grace period over');
+  }, 60_000);
+
+  it('cuts a request that outlives SHUTDOWN_GRACE_MS and still exits cleanly', async () => {
+    const server = await startServer({ SHUTDOWN_GRACE_MS: '300' });
+    const stuck = slowRequest(server.port, JSON.stringify({ query: '{ __typename }' }));
+    const outcome = stuck.answered.then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await sleep(200);
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+
+    expect(await server.exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(5_000);
+    expect(await outcome).toBe('cut');
+    expect(server.output()).toContain('grace period over');
+    expect(server.output()).toContain('"msg":"stopped"');
+  }, 60_000);
+});
