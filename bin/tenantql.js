@@ -15,6 +15,11 @@ const COMMANDS = {
   policies: ['src/cli/policies.ts', 'print RLS state and policies per table; non-zero on a gap'],
   psql: ['src/cli/psql.ts', 'psql on the database [--api | --admin | --superuser] [psql args…]'],
   schema: ['src/cli/schema.ts', 'write schema.graphql from the code'],
+  admin: ['src/cli/admin.ts', 'grant|revoke <email> [reason]: platform-operator rights (audited)'],
+  'export-tenant': [
+    'src/cli/export-tenant.ts',
+    'stream one tenant as JSON through the audited export (--help)',
+  ],
 };
 
 function usage() {

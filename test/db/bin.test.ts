@@ -41,7 +41,15 @@ describe('the tenantql command', () => {
   it('lists its commands with --help, and refuses unknown ones', async () => {
     const help = await tenantql(['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['start', 'migrate', 'seed', 'policies', 'psql']) {
+    for (const command of [
+      'start',
+      'migrate',
+      'seed',
+      'policies',
+      'psql',
+      'admin',
+      'export-tenant',
+    ]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command}\\s`, 'm'));
     }
     const unknown = await tenantql(['frobnicate']);
