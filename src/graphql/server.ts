@@ -4,6 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger.js';
 import type { GraphQLContext } from './context.js';
 import { createFormatError } from './errors.js';
+import { limitParseOptions, limitValidationRules, queryLimitsPlugin } from './limits.js';
 import { operationTransactionPlugin } from './operation-plugin.js';
 
 export function createApolloServer(
@@ -15,8 +16,18 @@ export function createApolloServer(
     formatError: createFormatError(options.log),
     includeStacktraceInErrorResponses: false,
     introspection: !options.production,
+    // No "Did you mean …?" in production: suggestions map the schema for whoever probes it.
+    hideSchemaDetailsFromClientErrors: options.production,
+    // Batching stays off (Apollo's default): one HTTP request, one operation, one transaction.
+    allowBatchedHttpRequests: false,
+    parseOptions: limitParseOptions(),
+    validationRules: limitValidationRules(),
     // Apollo's default landing page loads from a CDN; tenantql never calls outside hosts.
-    plugins: [ApolloServerPluginLandingPageDisabled(), operationTransactionPlugin(options.log)],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      queryLimitsPlugin(),
+      operationTransactionPlugin(options.log),
+    ],
     logger: {
       debug: (m) => options.log.debug(m),
       info: (m) => options.log.info(m),
