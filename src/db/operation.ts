@@ -160,6 +160,12 @@ export class OperationDatabase {
       try {
         await opened.trx.commit().execute();
       } catch (error) {
+        // NOTE: kysely releases the connection only after a successful COMMIT; one that failed
+        // (the server went away) would stay checked out for good. A rollback releases it.
+        await opened.trx
+          .rollback()
+          .execute()
+          .catch(() => undefined);
         throw toAppError(error) ?? error;
       }
     } else {

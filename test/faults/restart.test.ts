@@ -58,8 +58,22 @@ beforeAll(async () => {
   call = await callerFor(api, tenant.id, tenant.users.member);
 }, 120_000);
 afterAll(async () => {
-  await api?.close();
-  await server?.stop();
+  // Closing ends the pool, which waits for every checked-out connection: a connection leaked by
+  // the outage shows up here as a hang, so it is bounded and reported as such.
+  const within = async (what: string, run: () => Promise<void>) => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      run(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not finish in 15 s`)), 15_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  };
+  try {
+    await within('closing the app', async () => api?.close());
+  } finally {
+    await server?.stop();
+  }
   if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
 });
 
@@ -70,14 +84,7 @@ interface Outcome {
   key?: string;
 }
 
-// NOTE: skipped because it fails today, on two findings to fix in src/db (pool.ts, errors.ts):
-// 1. operations whose connection is cut by the shutdown answer INTERNAL_SERVER_ERROR: pg's
-//    "Connection terminated unexpectedly" carries no SQLSTATE, so toAppError does not map it;
-// 2. FATAL 57P01 (admin_shutdown) and "Connection terminated unexpectedly" reach vitest as
-//    unhandled errors: some pg client has no 'error' listener when the server goes away, which
-//    would crash the API process; and closing the app afterwards hung past the hook timeout.
-// Remove .skip once fixed: the test then proves the recovery promised by issue 7.
-describe.skip('PostgreSQL restart under load', () => {
+describe('PostgreSQL restart under load', () => {
   it('fails fast with SERVICE_UNAVAILABLE, recovers by itself and loses no acknowledged write', async () => {
     const outcomes: Outcome[] = [];
     const acknowledged: string[] = [];
