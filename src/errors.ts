@@ -14,6 +14,11 @@ export type ErrorCode =
   | 'QUOTA_EXCEEDED'
   | 'SERVICE_UNAVAILABLE'
   | 'INVALID_TRANSITION'
+  // Refused by the query limits (src/graphql/limits.ts) before anything runs.
+  | 'QUERY_TOO_DEEP'
+  | 'QUERY_TOO_COMPLEX'
+  | 'TOO_MANY_ALIASES'
+  | 'TOO_MANY_DIRECTIVES'
   | 'INTERNAL_SERVER_ERROR';
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {

@@ -76,6 +76,13 @@ export function toAppError(error: unknown): AppError | undefined {
     // pg-pool's own error for an exhausted pool has no code; its message is fixed by the library.
     return new ServiceUnavailableError('The server is busy. Retry in a few seconds.');
   }
+  if (
+    error instanceof Error &&
+    /^(Connection terminated|Client has encountered a connection error)/.test(error.message)
+  ) {
+    // pg's errors for a connection lost mid-operation (a database restart) have no code either.
+    return new ServiceUnavailableError();
+  }
   if (!isPgError(error)) return undefined;
   const code = error.code ?? '';
   if (NETWORK_CODES.has(code) || UNAVAILABLE_CODES.has(code)) return new ServiceUnavailableError();

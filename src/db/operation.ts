@@ -221,6 +221,12 @@ export class OperationDatabase {
         this.stats.outcome = 'committed';
       } catch (error) {
         this.stats.outcome = 'rolled back';
+        // NOTE: kysely releases the connection only after a successful COMMIT; one that failed
+        // (the server went away) would stay checked out for good. A rollback releases it.
+        await opened.trx
+          .rollback()
+          .execute()
+          .catch(() => undefined);
         throw toAppError(error) ?? error;
       }
     } else {

@@ -23,6 +23,10 @@ export function createPool(options: PoolOptions): pg.Pool {
   });
   // An idle client whose server went away emits 'error'; without a listener that kills the process.
   pool.on('error', () => undefined);
+  // pg-pool listens only on idle clients; a checked-out client whose server goes away (a restart:
+  // 57P01, or a cut connection) emits 'error' too, which unheard crashes the process. Its queries
+  // fail anyway, and the pool drops it on release because it is no longer queryable.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

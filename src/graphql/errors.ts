@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { toAppError } from '../db/errors.js';
-import type { ErrorCode } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** Codes produced by the GraphQL machinery itself for problems in the request. */
@@ -30,6 +30,10 @@ const APP_ERROR_CODES = new Set<string>([
   'QUOTA_EXCEEDED',
   'SERVICE_UNAVAILABLE',
   'INVALID_TRANSITION',
+  'QUERY_TOO_DEEP',
+  'QUERY_TOO_COMPLEX',
+  'TOO_MANY_ALIASES',
+  'TOO_MANY_DIRECTIVES',
 ] satisfies ErrorCode[]);
 
 /**
@@ -39,7 +43,12 @@ const APP_ERROR_CODES = new Set<string>([
 export function createFormatError(log: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
-    const known = toAppError(original);
+    // Apollo wraps errors of validation rules (the query limits) in its own ValidationError.
+    const known =
+      toAppError(original) ??
+      (original instanceof GraphQLError && original.originalError instanceof AppError
+        ? original.originalError
+        : undefined);
     if (known) {
       return {
         message: known.message,

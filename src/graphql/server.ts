@@ -4,6 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger.js';
 import type { GraphQLContext } from './context.js';
 import { createFormatError } from './errors.js';
+import { limitParseOptions, limitValidationRules, queryLimitsPlugin } from './limits.js';
 import { operationTransactionPlugin } from './operation-plugin.js';
 
 export function createApolloServer(
@@ -25,9 +26,16 @@ export function createApolloServer(
     // main.ts owns shutdown: it drains in-flight requests first, then stops Apollo. Apollo's own
     // SIGTERM handler would stop it at once, failing requests still being read.
     stopOnTerminationSignals: false,
+    // No "Did you mean …?" in production: suggestions map the schema for whoever probes it.
+    hideSchemaDetailsFromClientErrors: options.production,
+    // Batching stays off (Apollo's default): one HTTP request, one operation, one transaction.
+    allowBatchedHttpRequests: false,
+    parseOptions: limitParseOptions(),
+    validationRules: limitValidationRules(),
     // Apollo's default landing page loads from a CDN; tenantql never calls outside hosts.
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      queryLimitsPlugin(),
       operationTransactionPlugin(options.log),
       ...(options.plugins ?? []),
     ],

@@ -1,0 +1,155 @@
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  seconds: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * Runs `concurrency` loops of `task` until `seconds` have passed (and never more than maxRequests
+ * in all), recording each call's latency. A task returns false for a wrong answer.
+ */
+export async function runLoad(
+  concurrency: number,
+  seconds: number,
+  task: (worker: number, i: number) => Promise<boolean>,
+  maxRequests = 2_000_000,
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let issued = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let i = 0; performance.now() < deadline && issued < maxRequests; i++) {
+        issued++;
+        const t0 = performance.now();
+        let ok: boolean;
+        try {
+          ok = await task(worker, i);
+        } catch {
+          ok = false;
+        }
+        latencies.push(performance.now() - t0);
+        if (!ok) errors++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    errors,
+    seconds: Number(elapsed.toFixed(2)),
+    requestsPerSecond: Math.round(latencies.length / elapsed),
+    p50Ms: Number(percentile(latencies, 50).toFixed(2)),
+    p99Ms: Number(percentile(latencies, 99).toFixed(2)),
+  };
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** POSTs a GraphQL body to a loopback URL; resolves with status and parsed JSON. */
+export function postGraphQL(
+  url: URL,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; json: { data?: unknown; errors?: unknown[] } }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve({
+              status: res.statusCode ?? 0,
+              json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+                data?: unknown;
+                errors?: unknown[];
+              },
+            });
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** User + system CPU seconds of a process, from /proc (Linux). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat; here offset by the two fields before ')'.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The postmaster and all its children (backends, background workers). */
+export function postgresPids(postmasterPid: number): number[] {
+  const pids = [postmasterPid];
+  const children = readFileSync(`/proc/${postmasterPid}/task/${postmasterPid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
+  return pids.concat(children);
+}
+
+/** CPU used by a set of processes while `run` runs, as a share of one core. */
+export async function withCpu<T>(
+  processes: Record<string, () => number[]>,
+  run: () => Promise<T>,
+): Promise<{ result: T; cpu: Record<string, number> }> {
+  const pidsBefore = Object.fromEntries(
+    Object.entries(processes).map(([name, pids]) => [name, pids()]),
+  );
+  const sum = (pids: number[]) => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
+  const before = Object.fromEntries(
+    Object.entries(pidsBefore).map(([name, pids]) => [name, sum(pids)]),
+  );
+  const selfBefore = process.cpuUsage();
+  const t0 = performance.now();
+  const result = await run();
+  const wall = (performance.now() - t0) / 1000;
+  const self = process.cpuUsage(selfBefore);
+  const cpu: Record<string, number> = {};
+  for (const name of Object.keys(processes)) {
+    // Processes that started during the run (new backends) count from zero.
+    const pids = [...new Set([...pidsBefore[name], ...processes[name]()])];
+    cpu[name] = Number(((sum(pids) - before[name]) / wall).toFixed(2));
+  }
+  cpu['load generator'] = Number(((self.user + self.system) / 1e6 / wall).toFixed(2));
+  return { result, cpu };
+}

@@ -1,0 +1,459 @@
+/**
+ * npm run bench [-- --tenants 1000 --small 10 --duration 10 --concurrency 16 --rotate 50]
+ *
+ * Seeds an embedded PostgreSQL (bench/.data, kept between runs) with N tenants and with a small
+ * database of the same per-tenant data, starts the real API as a child process and measures the
+ * reference operation, `{ __typename }` and the raw-SQL ceiling (the very statements the API
+ * issues for the operation, replayed with pg), all in one run. Loopback traffic only, bounded by
+ * --duration per measurement. Results go to bench/results/<date>.json.
+ */
+import 'reflect-metadata';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { startApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { migrate } from '../src/db/migrate.js';
+import { createLogger } from '../src/logger.js';
+import { postGraphQL, postgresPids, runLoad, withCpu, type LoadResult } from './load.js';
+import { summariseProfiles } from './profile.js';
+import { benchIds, seedBench } from './seed.js';
+
+const { values: args } = parseArgs({
+  options: {
+    tenants: { type: 'string', default: '1000' },
+    small: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '16' },
+    rotate: { type: 'string', default: '50' },
+    /** Profile the API process during the reference operation (Node --cpu-prof). */
+    profile: { type: 'boolean', default: false },
+    'data-dir': { type: 'string', default: path.join(import.meta.dirname, '.data') },
+  },
+});
+const TENANTS = Number(args.tenants);
+const SMALL = Number(args.small);
+const DURATION = Number(args.duration);
+const WARMUP = Number(args.warmup);
+const CONCURRENCY = Number(args.concurrency);
+const ROTATE = Math.min(Number(args.rotate), TENANTS);
+const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
+
+export const REFERENCE_OPERATION = `query Reference($id: ID!) { project(id: $id) { tasks(first: 20) {
+  edges { node { title status comments(first: 10) { edges { node { body } } } } } } } }`;
+
+const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+interface Target {
+  tenantId: string;
+  token: string;
+  projectId: string;
+  /** The statements the API ran for the reference operation on this project. */
+  statements: { text: string; values: unknown[] }[];
+}
+
+/**
+ * Runs the reference operation once per rotated tenant in an in-process app, recording every
+ * statement sent to Postgres (pg.Client#query), so the raw-SQL ceiling replays exactly them.
+ */
+async function prepareTargets(
+  database: { apiUrl: string; migrationUrl: string },
+  tenantCount: number,
+) {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-bench-'));
+  const config = loadConfig({
+    TENANTQL_DATA_DIR: dataDir,
+    JWT_SECRET,
+    JWT_ACCESS_TTL_SECONDS: '86400',
+    LOG_LEVEL: 'warn',
+    DATABASE_POOL_SIZE: '1',
+  });
+  const app = await startApp({ config, log, apiUrl: database.apiUrl, port: 0 });
+  const rotate = Math.min(ROTATE, tenantCount);
+  // Spread over the tenant range, so the big database is not read in its first pages only.
+  const tenants = Array.from(
+    { length: rotate },
+    (_, i) => 1 + Math.floor((i * tenantCount) / rotate),
+  );
+  const rows = await benchIds(database.migrationUrl, tenants);
+  const recorded: { text: string; values: unknown[] }[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- restored as is, called with apply
+  const original = pg.Client.prototype.query;
+  const patched = function (this: pg.Client, ...callArgs: unknown[]) {
+    const [text, values] = callArgs;
+    if (typeof text === 'string')
+      recorded.push({ text, values: Array.isArray(values) ? values : [] });
+    return (original as (...a: unknown[]) => unknown).apply(this, callArgs);
+  };
+  const targets: Target[] = [];
+  try {
+    pg.Client.prototype.query = patched as typeof original;
+    for (const [i, row] of rows.entries()) {
+      const token = await app.deps.tokens.signAccess(row.userId, undefined);
+      const projectId = row.projectIds[i % row.projectIds.length];
+      recorded.length = 0;
+      const url = new URL(app.url.replace('localhost', '127.0.0.1'));
+      const { json } = await postGraphQL(
+        url,
+        JSON.stringify({ query: REFERENCE_OPERATION, variables: { id: projectId } }),
+        {
+          authorization: `Bearer ${token}`,
+          'x-tenant-id': row.tenantId,
+        },
+      );
+      const edges = (json.data as { project?: { tasks: { edges: unknown[] } } } | undefined)
+        ?.project?.tasks.edges;
+      if (!edges || edges.length !== 20)
+        throw new Error(`reference operation failed: ${JSON.stringify(json)}`);
+      targets.push({ tenantId: row.tenantId, token, projectId, statements: [...recorded] });
+    }
+  } finally {
+    pg.Client.prototype.query = original;
+    await app.close();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+  return targets;
+}
+
+async function startApiProcess(
+  apiUrl: string,
+  profileDir?: string,
+): Promise<{ child: ChildProcess; url: URL; readyMs: number; stop: () => Promise<void> }> {
+  const started = performance.now();
+  const port = await freePort();
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-bench-api-'));
+  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...profiling, '--import', 'tsx', 'src/main.ts'], {
+    cwd: path.join(import.meta.dirname, '..'),
+    env: {
+      ...process.env,
+      DATABASE_URL: apiUrl,
+      MIGRATION_DATABASE_URL: '',
+      MIGRATE_ON_START: 'false',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      JWT_SECRET,
+      JWT_ACCESS_TTL_SECONDS: '86400',
+      TENANTQL_DATA_DIR: dataDir,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = new URL(`http://127.0.0.1:${port}/graphql`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`API exited with ${child.exitCode}`);
+    try {
+      const { json } = await postGraphQL(url, '{"query":"{ __typename }"}', {});
+      if (json.data) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error('API did not start within 30 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    child,
+    url,
+    readyMs: performance.now() - started,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Measured extends LoadResult {
+  cpu: Record<string, number>;
+}
+
+async function measure(
+  name: string,
+  pids: Record<string, () => number[]>,
+  task: (worker: number, i: number) => Promise<boolean>,
+): Promise<Measured> {
+  await runLoad(CONCURRENCY, WARMUP, task);
+  const { result, cpu } = await withCpu(pids, () => runLoad(CONCURRENCY, DURATION, task));
+  const line = `${name.padEnd(34)} ${String(result.requestsPerSecond).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(2).padStart(6)} ms  p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  errors ${result.errors}  cpu ${Object.entries(
+    cpu,
+  )
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}`;
+  console.log(line);
+  return { ...result, cpu };
+}
+
+async function benchDatabase(
+  label: string,
+  database: { apiUrl: string; migrationUrl: string },
+  tenantCount: number,
+  postmasterPid: number,
+  options: { typename: boolean; raw: boolean; profile?: boolean },
+) {
+  const targets = await prepareTargets(database, tenantCount);
+  const api = await startApiProcess(database.apiUrl);
+  const pick = (worker: number, i: number) => targets[(worker + i * CONCURRENCY) % targets.length];
+  const pids = {
+    api: () => [api.child.pid ?? 0],
+    postgres: () => postgresPids(postmasterPid),
+  };
+  const results: Record<string, Measured> = {};
+  const bodies = new Map(
+    targets.map((t) => [
+      t,
+      JSON.stringify({ query: REFERENCE_OPERATION, variables: { id: t.projectId } }),
+    ]),
+  );
+  const reference = (url: URL) => async (worker: number, i: number) => {
+    const target = pick(worker, i);
+    const { json } = await postGraphQL(url, bodies.get(target) ?? '', {
+      authorization: `Bearer ${target.token}`,
+      'x-tenant-id': target.tenantId,
+    });
+    return json.errors === undefined && json.data !== undefined;
+  };
+  try {
+    if (options.typename) {
+      const body = JSON.stringify({ query: '{ __typename }' });
+      results.typename = await measure(`${label}: { __typename }`, pids, async () => {
+        const { json } = await postGraphQL(api.url, body, {});
+        return json.errors === undefined;
+      });
+    }
+    results.reference = await measure(`${label}: reference operation`, pids, reference(api.url));
+  } finally {
+    await api.stop();
+  }
+  let profile: Awaited<ReturnType<typeof summariseProfiles>> | undefined;
+  if (options.profile) {
+    // A separate API process, so the profile holds this operation only (and its start-up).
+    const profileDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-bench-prof-'));
+    const profiled = await startApiProcess(database.apiUrl, profileDir);
+    try {
+      await measure(
+        `${label}: reference, profiled`,
+        { api: () => [profiled.child.pid ?? 0] },
+        reference(profiled.url),
+      );
+    } finally {
+      await profiled.stop();
+    }
+    // The warm-up second goes too: V8 is still optimising then.
+    profile = await summariseProfiles(profileDir, profiled.readyMs + WARMUP * 1000);
+    await fs.rm(profileDir, { recursive: true, force: true });
+    console.log('API self time by area (% of busy samples):');
+    for (const [area, share] of profile.byArea)
+      console.log(`  ${String(share).padStart(5)} %  ${area}`);
+    console.log('API self time by function:');
+    for (const [fn, share] of profile.byFunction)
+      console.log(`  ${String(share).padStart(5)} %  ${fn}`);
+  }
+  if (options.raw) {
+    const pool = new pg.Pool({ connectionString: database.apiUrl, max: CONCURRENCY });
+    try {
+      results.rawSql = await measure(
+        `${label}: raw SQL, same statements`,
+        { postgres: pids.postgres },
+        async (worker, i) => {
+          const target = pick(worker, i);
+          const client = await pool.connect();
+          try {
+            for (const statement of target.statements)
+              await client.query(statement.text, statement.values);
+            return true;
+          } finally {
+            client.release();
+          }
+        },
+      );
+    } finally {
+      await pool.end();
+    }
+  }
+  return {
+    results,
+    profile,
+    statementsPerOperation: targets[0]?.statements.length ?? 0,
+    statements: targets[0]?.statements.map((s) => s.text.replace(/\s+/g, ' ').slice(0, 200)),
+  };
+}
+
+async function ensureDatabase(
+  migrationUrl: string,
+  apiUrl: string,
+  adminUrl: string,
+  name: string,
+): Promise<{ apiUrl: string; migrationUrl: string }> {
+  const client = new pg.Client({ connectionString: migrationUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) await client.query(`create database ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = withDatabase(migrationUrl, name);
+  await migrate(url, {
+    rolePasswords: {
+      tenantql_api: decodeURIComponent(new URL(apiUrl).password),
+      tenantql_admin: decodeURIComponent(new URL(adminUrl).password),
+    },
+  });
+  return { apiUrl: withDatabase(apiUrl, name), migrationUrl: url };
+}
+
+async function main() {
+  const dataDir = args['data-dir'];
+  await fs.mkdir(dataDir, { recursive: true });
+  console.log(
+    `bench: ${TENANTS} and ${SMALL} tenants, ${CONCURRENCY} clients over ${ROTATE} tenants, ${DURATION} s per measurement, data in ${dataDir}`,
+  );
+  const server = await startEmbeddedPostgres(
+    { dataDir, port: await freePort(), databaseName: 'postgres' },
+    log,
+  );
+  const postmasterPid = Number(
+    (await fs.readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0],
+  );
+  try {
+    const big = await ensureDatabase(
+      server.migrationUrl,
+      server.apiUrl,
+      server.adminUrl,
+      `bench_${TENANTS}`,
+    );
+    const small = await ensureDatabase(
+      server.migrationUrl,
+      server.apiUrl,
+      server.adminUrl,
+      `bench_${SMALL}`,
+    );
+    await seedBench(big.migrationUrl, TENANTS);
+    await seedBench(small.migrationUrl, SMALL);
+    const large = await benchDatabase(`${TENANTS} tenants`, big, TENANTS, postmasterPid, {
+      typename: true,
+      raw: true,
+      profile: args.profile,
+    });
+    const few = await benchDatabase(`${SMALL} tenants`, small, SMALL, postmasterPid, {
+      typename: false,
+      raw: false,
+    });
+
+    const reference = large.results.reference;
+    const raw = large.results.rawSql;
+    const ratios = {
+      referenceVsRawSqlThroughput: Number(
+        (reference.requestsPerSecond / raw.requestsPerSecond).toFixed(3),
+      ),
+      latencyP50LargeVsSmall: Number((reference.p50Ms / few.results.reference.p50Ms).toFixed(3)),
+      latencyP99LargeVsSmall: Number((reference.p99Ms / few.results.reference.p99Ms).toFixed(3)),
+      typenameVsReferenceThroughput: Number(
+        (large.results.typename.requestsPerSecond / reference.requestsPerSecond).toFixed(2),
+      ),
+    };
+    const targets = {
+      referenceRequestsPerSecond: { target: '>= 1500', met: reference.requestsPerSecond >= 1500 },
+      referenceVsRawSql: { target: '>= 0.5', met: ratios.referenceVsRawSqlThroughput >= 0.5 },
+      referenceP99Ms: { target: '< 30', met: reference.p99Ms < 30 },
+      typenameRequestsPerSecond: {
+        target: '>= 8000',
+        met: large.results.typename.requestsPerSecond >= 8000,
+      },
+      latencyRatio1000vs10: { target: '<= 1.15', met: ratios.latencyP50LargeVsSmall <= 1.15 },
+    };
+    console.log('ratios', ratios);
+    console.log(
+      'targets of issue 7',
+      Object.fromEntries(
+        Object.entries(targets).map(([k, v]) => [k, `${v.met ? 'met' : 'MISSED'} (${v.target})`]),
+      ),
+    );
+
+    const date = new Date().toISOString();
+    const pkg = JSON.parse(
+      await fs.readFile(path.join(import.meta.dirname, '..', 'package.json'), 'utf8'),
+    ) as { dependencies: Record<string, string> };
+    const pgVersion = await (async () => {
+      const c = new pg.Client({ connectionString: big.migrationUrl });
+      await c.connect();
+      try {
+        return (await c.query<{ server_version: string }>('show server_version')).rows[0]
+          ?.server_version;
+      } finally {
+        await c.end();
+      }
+    })();
+    const report = {
+      date,
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        memoryGb: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+        platform: `${os.platform()} ${os.release()}`,
+        loadAverageAtEnd: os.loadavg(),
+      },
+      versions: {
+        node: process.version,
+        postgres: pgVersion,
+        apolloServer: pkg.dependencies['@apollo/server'],
+        typeGraphql: pkg.dependencies['type-graphql'],
+        kysely: pkg.dependencies.kysely,
+        pg: pkg.dependencies.pg,
+      },
+      options: {
+        tenants: TENANTS,
+        small: SMALL,
+        durationSeconds: DURATION,
+        warmupSeconds: WARMUP,
+        concurrency: CONCURRENCY,
+        rotate: ROTATE,
+        apiPoolSize: 10,
+        rawSqlPoolSize: CONCURRENCY,
+      },
+      operation: REFERENCE_OPERATION.replace(/\s+/g, ' '),
+      statementsPerOperation: large.statementsPerOperation,
+      statements: large.statements,
+      apiProfile: large.profile,
+      large: large.results,
+      small: few.results,
+      ratios,
+      targets,
+    };
+    const resultsDir = path.join(import.meta.dirname, 'results');
+    await fs.mkdir(resultsDir, { recursive: true });
+    const file = path.join(resultsDir, `${date.replace(/[:.]/g, '-')}.json`);
+    await fs.writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`results written to ${path.relative(process.cwd(), file)}`);
+  } finally {
+    await server.stop();
+  }
+}
+
+await main();

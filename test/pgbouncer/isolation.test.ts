@@ -1,0 +1,166 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MembershipRoleValue } from '../../src/db/schema.js';
+import { startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
+import { callersOf, errorCode, ownerQuery, type Call } from '../support/callers.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
+
+const TENANTS = 10;
+const OPERATIONS = 300;
+const CONCURRENCY = 16;
+const SERVER_CONNECTIONS = 2;
+
+let db: TestDatabase;
+let bouncer: PgBouncer;
+let api: TestApp;
+let tenants: { seed: SeededTenant; label: string; as: Record<MembershipRoleValue, Call> }[];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  bouncer = await startPgBouncer(
+    db.apiUrl,
+    { tenantql_api: decodeURIComponent(new URL(db.apiUrl).password) },
+    SERVER_CONNECTIONS,
+  );
+  // 8 client connections over 2 server connections: each transaction may run on either.
+  api = await startTestApp(
+    { ...db, apiUrl: bouncer.route(db.apiUrl) },
+    { DATABASE_POOL_SIZE: '8' },
+  );
+  tenants = [];
+  for (let i = 0; i < TENANTS; i++) {
+    const label = `pgb${String.fromCharCode(107 + i)}`;
+    const seed = await seedTenant(db.ownerUrl, label);
+    tenants.push({ seed, label, as: await callersOf(api, seed) });
+  }
+}, 120_000);
+afterAll(async () => {
+  await api?.close();
+  await bouncer?.stop();
+  await db?.drop();
+});
+
+function texts(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) for (const item of value) texts(item, out);
+  else if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      if ((key === 'title' || key === 'body' || key === 'pname') && typeof inner === 'string') {
+        out.push(inner);
+      } else texts(inner, out);
+    }
+  }
+  return out;
+}
+
+describe('behind PgBouncer in transaction-pooling mode', () => {
+  it('transaction-local settings end with their transaction on the shared server connections', async () => {
+    const clients = Array.from(
+      { length: 4 },
+      () => new pg.Client({ connectionString: bouncer.route(db.apiUrl) }),
+    );
+    await Promise.all(clients.map((c) => c.connect()));
+    try {
+      const pids = new Set<number>();
+      for (const [i, client] of clients.entries()) {
+        const tenant = tenants[i].seed;
+        await client.query('begin');
+        await client.query(`select set_config('app.tenant_id', $1, true)`, [tenant.id]);
+        const { rows } = await client.query<{ pid: number; n: string }>(
+          'select pg_backend_pid() as pid, count(*) as n from app.projects',
+        );
+        pids.add(rows[0].pid);
+        expect(rows[0].n).toBe('1');
+        await client.query('commit');
+      }
+      // Every client's next transaction, on whichever server connection, has no tenant.
+      for (const client of clients) {
+        const { rows } = await client.query<{ tenant: string | null; n: string }>(
+          `select nullif(current_setting('app.tenant_id', true), '') as tenant,
+                  (select count(*) from app.projects) as n`,
+        );
+        expect(rows[0]).toEqual({ tenant: null, n: '0' });
+      }
+      expect(pids.size).toBeLessThanOrEqual(SERVER_CONNECTIONS);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+
+  it(`answers ${OPERATIONS} interleaved operations of ${TENANTS} tenants with their own rows only`, async () => {
+    const failures: string[] = [];
+    const check = (ok: boolean, what: string) => {
+      if (!ok) failures.push(what);
+    };
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < OPERATIONS) {
+          const i = next++;
+          const tenant = tenants[i % TENANTS];
+          const other = tenants[(i + 3) % TENANTS];
+          const call = tenant.as[i % 3 === 0 ? 'viewer' : 'member'];
+          const own = (result: GraphQLResult<unknown>, what: string) => {
+            const foreign = texts(result.data).filter((t) => !t.startsWith(tenant.label));
+            check(
+              foreign.length === 0,
+              `${what} #${i} of ${tenant.label} saw ${foreign.join(', ')}`,
+            );
+          };
+          switch (i % 4) {
+            case 0: {
+              const result = await call(
+                `{ projects { edges { node { pname: name tasks { edges { node { title comments { edges { node { body } } } } } } } } } }`,
+              );
+              check(result.errors === undefined, `read #${i}: ${JSON.stringify(result.errors)}`);
+              own(result, 'read');
+              break;
+            }
+            case 1: {
+              const result = await call(
+                `query($t: ID!, $p: ID!) { task(id: $t) { title } project(id: $p) { pname: name } }`,
+                { t: other.seed.taskId, p: other.seed.projectId },
+              );
+              check(
+                JSON.stringify(result.data) === JSON.stringify({ task: null, project: null }),
+                `by id #${i}: ${JSON.stringify(result)}`,
+              );
+              break;
+            }
+            case 2: {
+              // The second field fails at the database; the first write must roll back with it.
+              const result = await tenant.as.member(`mutation {
+                a: createProject(input: { name: "${tenant.label} partial", key: "PGB${i}" }) { id }
+                b: createTask(input: { projectId: "${other.seed.projectId}", title: "${tenant.label} x" }) { id }
+              }`);
+              check(result.data == null, `partial #${i} returned data`);
+              check(
+                errorCode(result) === 'BAD_USER_INPUT',
+                `partial #${i}: ${String(errorCode(result))}`,
+              );
+              break;
+            }
+            default: {
+              const result = await tenant.as.member(
+                `mutation($t: ID!, $b: String!) { addComment(input: { taskId: $t, body: $b }) { body task { title } } }`,
+                { t: tenant.seed.taskId, b: `${tenant.label} note ${i}` },
+              );
+              check(result.errors === undefined, `comment #${i}: ${JSON.stringify(result.errors)}`);
+              own(result, 'comment');
+            }
+          }
+        }
+      }),
+    );
+    expect(failures).toEqual([]);
+    const [stored] = await ownerQuery<{ partial: string; foreign: string; notes: string }>(
+      db.ownerUrl,
+      `select (select count(*) from app.projects where key like 'PGB%') as partial,
+              (select count(*) from app.comments c join app.tenants t on t.id = c.tenant_id
+                where c.body not like split_part(t.name, ' ', 2) || '%') as foreign,
+              (select count(*) from app.comments where body like '%note%') as notes`,
+    );
+    expect(stored).toEqual({ partial: '0', foreign: '0', notes: String(OPERATIONS / 4) });
+  }, 120_000);
+});
