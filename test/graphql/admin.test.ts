@@ -1,4 +1,10 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
+import { EXPORT_TABLES } from '../../src/modules/admin/admin.repository.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, signUpAccount, type Account } from '../support/accounts.js';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -612,6 +618,47 @@ describe('the audit log', () => {
 });
 
 describe('exporting a tenant', () => {
+  it('works from the command line: tenantql export-tenant streams it to a file', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-export-'));
+    try {
+      const out = path.join(dir, 'a.json');
+      const base = api.url.replace(/\/graphql$/, '');
+      const { stderr } = await promisify(execFile)(
+        'node',
+        [
+          'bin/tenantql.js',
+          'export-tenant',
+          '--url',
+          base,
+          '--id',
+          a.id,
+          '--reason',
+          'cli test',
+          '--out',
+          out,
+        ],
+        { env: { ...process.env, TENANTQL_TOKEN: operatorToken } },
+      );
+      expect(stderr).toMatch(/exported \d+ bytes/);
+      const doc = JSON.parse(await fs.readFile(out, 'utf8')) as { tenant: { id: string } };
+      expect(doc.tenant.id).toBe(a.id);
+      expect(await fs.readFile(out, 'utf8')).not.toContain(b.id);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('covers every table that holds a tenant_id, so a new table cannot be left out', async () => {
+    const { rows } = await superuser.query<{ name: string }>(
+      `select format('%I.%I', n.nspname, c.relname) as name
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'app' and c.relkind in ('r', 'p')
+          and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id')
+        order by 1`,
+    );
+    expect(EXPORT_TABLES.map((t) => t.table as string).sort()).toEqual(rows.map((r) => r.name));
+  });
+
   function exportUrl(tenantId: string, reason: string) {
     const url = new URL(api.url.replace(/\/graphql$/, '/admin/export'));
     url.searchParams.set('id', tenantId);
