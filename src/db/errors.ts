@@ -64,7 +64,14 @@ export const CONSTRAINT_ERRORS: Record<string, { field: string; message: string 
 };
 
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08003', '08006']);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+]);
 
 /**
  * Turns a database error into the client-facing error it means, or undefined for errors that are
@@ -78,7 +85,9 @@ export function toAppError(error: unknown): AppError | undefined {
   }
   if (
     error instanceof Error &&
-    /^(Connection terminated|Client has encountered a connection error)/.test(error.message)
+    /^(Connection terminated|Client has encountered a connection error|Client was closed)/.test(
+      error.message,
+    )
   ) {
     // pg's errors for a connection lost mid-operation (a database restart) have no code either.
     return new ServiceUnavailableError();

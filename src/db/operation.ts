@@ -231,7 +231,13 @@ export class OperationDatabase {
       }
     } else {
       this.stats.outcome = 'rolled back';
-      await opened.trx.rollback().execute();
+      // A rollback can only fail when the connection is already gone, and then the server has
+      // rolled the transaction back itself; kysely releases the connection either way. The
+      // operation already reports why it failed, so this adds no second, masked error.
+      await opened.trx
+        .rollback()
+        .execute()
+        .catch(() => undefined);
     }
   }
 
@@ -304,7 +310,8 @@ export class OperationDatabase {
         .rollback()
         .execute()
         .catch(() => undefined);
-      this.#finished = true;
+      // The rejected #opened stays cached: every later field of this operation gets this same
+      // coded error (SERVICE_UNAVAILABLE during an outage), not a generic "already finished".
       throw toAppError(error) ?? error;
     }
   }
