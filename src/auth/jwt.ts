@@ -5,6 +5,7 @@ import path from 'node:path';
 import { SignJWT, errors, importPKCS8, importSPKI, jwtVerify, type CryptoKey } from 'jose';
 import { ConfigError, type AuthConfig } from '../config.js';
 import { UnauthenticatedError } from '../errors.js';
+import { UUID } from '../formats.js';
 
 export type TokenType = 'access' | 'refresh';
 
@@ -30,7 +31,6 @@ export interface TokenKeys {
 }
 
 const MIN_SECRET_BYTES = 32;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Keys from configuration: an asymmetric pair (JWT_PRIVATE_KEY/JWT_PUBLIC_KEY, PEM), an HS256

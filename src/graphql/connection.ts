@@ -1,6 +1,7 @@
 import { ArgsType, Field, Int, ObjectType, registerEnumType, type ClassType } from 'type-graphql';
 import type { Keyset, PageMeta, SortDirection, SortType } from '../db/keyset.js';
 import { BadUserInputError } from '../errors.js';
+import { UUID } from '../formats.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -85,7 +86,6 @@ export interface PageArgs {
   after: Keyset | undefined;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Whether a calendar date or UTC timestamp names a real instant (2024-02-30 does not). */
 function isRealTime(value: string, length: number): boolean {
   if (value.startsWith('0000')) return false; // Postgres has no year zero

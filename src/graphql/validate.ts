@@ -1,6 +1,5 @@
 import { BadUserInputError } from '../errors.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID } from '../formats.js';
 
 /** An `ID!` argument: ids are UUIDs, so anything else is a client mistake, not a miss. */
 export function requireId(field: string, value: string): string {

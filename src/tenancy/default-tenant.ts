@@ -1,7 +1,6 @@
 import pg from 'pg';
 import { ConfigError, type TenancyConfig } from '../config.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID } from '../formats.js';
 
 /**
  * With tenancy off, makes sure the one tenant exists and is open for enrollment (everyone who

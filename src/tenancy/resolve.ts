@@ -2,9 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { TenancyConfig } from '../config.js';
 import type { TenantSelector } from '../db/operation.js';
 import { BadUserInputError, TenantNotAllowedError } from '../errors.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])$/;
+import { TENANT_SLUG, UUID } from '../formats.js';
 
 export interface TenantRequestParts {
   headers: IncomingHttpHeaders;
@@ -23,7 +21,7 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 
 function toSelector(value: string, source: string): TenantSelector {
   if (UUID.test(value)) return { id: value.toLowerCase() };
-  if (SLUG.test(value)) return { slug: value };
+  if (TENANT_SLUG.test(value)) return { slug: value };
   throw new BadUserInputError(
     source,
     `${source} must be a tenant id (uuid) or slug, got "${value}".`,
@@ -75,7 +73,7 @@ export function resolveTenant(
     if (source === 'slug-header') {
       const value = header(request.headers, config.slugHeader);
       if (value !== undefined) {
-        if (!SLUG.test(value)) {
+        if (!TENANT_SLUG.test(value)) {
           throw new BadUserInputError(
             config.slugHeader,
             `${config.slugHeader} must be a tenant slug.`,
@@ -97,7 +95,8 @@ export function resolveTenant(
       const suffix = `.${config.baseDomain.toLowerCase()}`;
       if (host.endsWith(suffix)) {
         const sub = host.slice(0, -suffix.length);
-        if (SLUG.test(sub)) candidates.push({ source: 'subdomain', selector: { slug: sub } });
+        if (TENANT_SLUG.test(sub))
+          candidates.push({ source: 'subdomain', selector: { slug: sub } });
       }
     }
   }

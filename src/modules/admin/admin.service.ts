@@ -56,8 +56,8 @@ import type {
   DeletedTenant,
   TenantUsage,
 } from './admin.type.js';
+import { TENANT_SLUG } from '../../formats.js';
 
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])$/;
 const NAME = { min: 1, max: 200 };
 const REASON = { min: 1, max: 2000 };
 const SEARCH = { min: 1, max: 200 };
@@ -393,7 +393,7 @@ export async function provisionTenant(
 ): Promise<AdminTenantDetail> {
   await operator(ctx);
   const slug = input.slug.trim();
-  if (!SLUG.test(slug)) {
+  if (!TENANT_SLUG.test(slug)) {
     throw new BadUserInputError(
       'slug',
       'A slug is 2–63 lower-case letters, digits or hyphens, not starting or ending with a hyphen.',

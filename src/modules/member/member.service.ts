@@ -19,8 +19,8 @@ import {
   type MembershipRow,
 } from './member.repository.js';
 import type { Member } from './member.type.js';
+import { requireId } from '../../graphql/validate.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROLES: readonly MembershipRoleValue[] = ['owner', 'admin', 'member', 'viewer'];
 
 export class LastOwnerError extends ConflictError {
@@ -35,11 +35,6 @@ function toMember(row: MembershipRow): Member {
 
 function isManager(role: MembershipRoleValue): boolean {
   return role === 'owner' || role === 'admin';
-}
-
-function checkUserId(userId: string): string {
-  if (!UUID.test(userId)) throw new BadUserInputError('userId', 'userId must be a user id (uuid).');
-  return userId.toLowerCase();
 }
 
 function checkRole(role: string, field: string): MembershipRoleValue {
@@ -122,7 +117,7 @@ export async function changeMemberRole(
   rawRole: string,
 ): Promise<Member> {
   const actor = await ctx.db.tenant();
-  const userId = checkUserId(rawUserId);
+  const userId = requireId('userId', rawUserId);
   const role = checkRole(rawRole, 'role');
   assertMayManage(actor, undefined, role);
   const { target, otherOwners } = await findTarget(ctx, actor, userId);
@@ -144,7 +139,7 @@ export async function changeMemberRole(
 /** Removes a member; anyone may remove themselves (leave), except the last owner. */
 export async function removeMember(ctx: GraphQLContext, rawUserId: string): Promise<boolean> {
   const actor = await ctx.db.tenant();
-  const userId = checkUserId(rawUserId);
+  const userId = requireId('userId', rawUserId);
   const leaving = userId === actor.userId.toLowerCase();
   if (!leaving) assertMayManage(actor, undefined, undefined);
   if (leaving && !isManager(actor.role)) {

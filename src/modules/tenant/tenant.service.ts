@@ -17,9 +17,9 @@ import {
   type MyTenantRow,
 } from './tenant.repository.js';
 import type { Tenant } from './tenant.type.js';
+import { TENANT_SLUG } from '../../formats.js';
+import { requireId } from '../../graphql/validate.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])$/;
 const NAME_MAX_LENGTH = 200;
 
 function toTenant(row: MyTenantRow): Tenant {
@@ -45,7 +45,7 @@ export async function createOwnTenant(
 ): Promise<Tenant> {
   const session = requireSession(ctx);
   const slug = input.slug.trim();
-  if (!SLUG.test(slug)) {
+  if (!TENANT_SLUG.test(slug)) {
     throw new BadUserInputError(
       'slug',
       'A slug is 2–63 lower-case letters, digits or hyphens, not starting or ending with a hyphen.',
@@ -84,11 +84,9 @@ export async function currentTenant(ctx: GraphQLContext): Promise<Tenant | null>
  */
 export async function switchTenant(ctx: GraphQLContext, tenantId: string): Promise<AuthPayload> {
   const session = requireSession(ctx);
-  if (!UUID.test(tenantId)) {
-    throw new BadUserInputError('tenantId', 'tenantId must be a tenant id (uuid).');
-  }
+  const id = requireId('tenantId', tenantId);
   const trx = await ctx.db.transaction();
-  const row = await findMyTenant(trx, session.userId, tenantId.toLowerCase());
+  const row = await findMyTenant(trx, session.userId, id);
   if (!row) throw new ForbiddenError('You are not a member of this tenant.');
   const { allowlist } = ctx.config.tenancy;
   if (allowlist && !allowlist.some((entry) => entry === row.id || entry === row.slug)) {
