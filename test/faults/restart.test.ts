@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { callerFor, errorCode, ownerQuery, type Call } from '../support/callers.js';
 import type { TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { freePort } from '../support/ports.js';
 
 // A cluster of its own: stopping the shared test server would break every other test file.
 const WORKERS = 8;
@@ -21,17 +21,6 @@ let server: EmbeddedServer;
 let api: TestApp;
 let tenant: SeededTenant;
 let call: Call;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port: p } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(p));
-    });
-  });
-}
 
 const start = () => startEmbeddedPostgres({ dataDir, port, databaseName: 'tenantql' }, log);
 
