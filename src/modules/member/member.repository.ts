@@ -37,32 +37,22 @@ export async function lockOwners(trx: Tx, tenantId: string): Promise<string[]> {
   return rows.map((r) => r.user_id);
 }
 
+/**
+ * One membership of the tenant. `lock` takes a row lock too; only for owners, since FOR UPDATE
+ * applies the update policy as well.
+ */
 export function findMembership(
   trx: Tx,
   tenantId: string,
   userId: string,
+  options: { lock?: boolean } = {},
 ): Promise<MembershipRow | undefined> {
-  return trx
+  const query = trx
     .selectFrom('app.memberships')
     .select(MEMBERSHIP_COLUMNS)
     .where('tenant_id', '=', tenantId)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
-}
-
-/** Locks the row too; only for owners (FOR UPDATE applies the update policy as well). */
-export function findMembershipForUpdate(
-  trx: Tx,
-  tenantId: string,
-  userId: string,
-): Promise<MembershipRow | undefined> {
-  return trx
-    .selectFrom('app.memberships')
-    .select(MEMBERSHIP_COLUMNS)
-    .where('tenant_id', '=', tenantId)
-    .where('user_id', '=', userId)
-    .forUpdate()
-    .executeTakeFirst();
+    .where('user_id', '=', userId);
+  return (options.lock ? query.forUpdate() : query).executeTakeFirst();
 }
 
 /** Finds an account by normalised email; answers only for tenant admins (app.find_user_id_by_email). */

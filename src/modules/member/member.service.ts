@@ -10,7 +10,6 @@ import type { AddMemberInput } from './member.input.js';
 import {
   deleteMembership,
   findMembership,
-  findMembershipForUpdate,
   findMemberships,
   findUserIdByEmail,
   insertMembership,
@@ -79,10 +78,9 @@ async function findTarget(
   if (actor.role === 'owner' && !owners.includes(actor.userId)) {
     throw new ForbiddenError('Only owners grant or revoke the OWNER role.');
   }
-  const target =
-    actor.role === 'owner'
-      ? await findMembershipForUpdate(trx, actor.tenantId, userId)
-      : await findMembership(trx, actor.tenantId, userId);
+  const target = await findMembership(trx, actor.tenantId, userId, {
+    lock: actor.role === 'owner',
+  });
   if (!target) throw new NotFoundError('Member', userId);
   return { target, otherOwners: owners.filter((id) => id !== userId).length };
 }
