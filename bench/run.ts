@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '16' },
     rotate: { type: 'string', default: '50' },
+    /** Comma-separated subset of typename,reference,raw,small (for quick comparisons). */
+    only: { type: 'string', default: 'typename,reference,raw,small' },
     /** Profile the API process during the reference operation (Node --cpu-prof). */
     profile: { type: 'boolean', default: false },
     'data-dir': { type: 'string', default: path.join(import.meta.dirname, '.data') },
@@ -43,6 +45,7 @@ const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);
 const CONCURRENCY = Number(args.concurrency);
 const ROTATE = Math.min(Number(args.rotate), TENANTS);
+const ONLY = new Set(args.only.split(','));
 const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 
 export const REFERENCE_OPERATION = `query Reference($id: ID!) { project(id: $id) { tasks(first: 20) {
@@ -72,7 +75,7 @@ interface Target {
   token: string;
   projectId: string;
   /** The statements the API ran for the reference operation on this project. */
-  statements: { text: string; values: unknown[] }[];
+  statements: { name?: string | undefined; text: string; values: unknown[] }[];
 }
 
 /**
@@ -99,13 +102,18 @@ async function prepareTargets(
     (_, i) => 1 + Math.floor((i * tenantCount) / rotate),
   );
   const rows = await benchIds(database.migrationUrl, tenants);
-  const recorded: { text: string; values: unknown[] }[] = [];
+  const recorded: Target['statements'] = [];
   // eslint-disable-next-line @typescript-eslint/unbound-method -- restored as is, called with apply
   const original = pg.Client.prototype.query;
   const patched = function (this: pg.Client, ...callArgs: unknown[]) {
-    const [text, values] = callArgs;
-    if (typeof text === 'string')
-      recorded.push({ text, values: Array.isArray(values) ? values : [] });
+    const [first, values] = callArgs;
+    if (typeof first === 'string') {
+      recorded.push({ text: first, values: Array.isArray(values) ? values : [] });
+    } else if (first && typeof first === 'object' && 'text' in first) {
+      // A named prepared statement (DATABASE_PREPARED_STATEMENTS): replayed prepared too.
+      const query = first as { name?: string; text: string; values?: unknown[] };
+      recorded.push({ name: query.name, text: query.text, values: query.values ?? [] });
+    }
     return (original as (...a: unknown[]) => unknown).apply(this, callArgs);
   };
   const targets: Target[] = [];
@@ -284,8 +292,8 @@ async function benchDatabase(
           const target = pick(worker, i);
           const client = await pool.connect();
           try {
-            for (const statement of target.statements)
-              await client.query(statement.text, statement.values);
+            for (const { name, text, values } of target.statements)
+              await client.query(name ? { name, text, values } : { text, values });
             return true;
           } finally {
             client.release();
@@ -302,6 +310,16 @@ async function benchDatabase(
     statementsPerOperation: targets[0]?.statements.length ?? 0,
     statements: targets[0]?.statements.map((s) => s.text.replace(/\s+/g, ' ').slice(0, 200)),
   };
+}
+
+/** CPU milliseconds per request and process: steadier than requests/s on a busy machine. */
+function printCpuPerOperation(results: Record<string, Measured>): void {
+  for (const [name, r] of Object.entries(results)) {
+    const perOp = Object.entries(r.cpu)
+      .map(([proc, cores]) => `${proc} ${((cores * 1000) / r.requestsPerSecond).toFixed(2)} ms`)
+      .join(', ');
+    console.log(`cpu per request, ${name}: ${perOp}`);
+  }
 }
 
 async function ensureDatabase(
@@ -357,14 +375,19 @@ async function main() {
     await seedBench(big.migrationUrl, TENANTS);
     await seedBench(small.migrationUrl, SMALL);
     const large = await benchDatabase(`${TENANTS} tenants`, big, TENANTS, postmasterPid, {
-      typename: true,
-      raw: true,
+      typename: ONLY.has('typename'),
+      raw: ONLY.has('raw'),
       profile: args.profile,
     });
+    if (!ONLY.has('small')) {
+      printCpuPerOperation(large.results);
+      return;
+    }
     const few = await benchDatabase(`${SMALL} tenants`, small, SMALL, postmasterPid, {
       typename: false,
       raw: false,
     });
+    printCpuPerOperation(large.results);
 
     const reference = large.results.reference;
     const raw = large.results.rawSql;

@@ -69,7 +69,7 @@ export async function startApp({
   });
   const metrics = config.metrics.enabled ? new Metrics(config.metrics) : undefined;
   metrics?.observePool(pool);
-  const db = createKysely(pool);
+  const db = createKysely(pool, { prepare: config.database.preparedStatements });
   // The bypass pool exists only when configured, so without an admin URL nothing can reach it.
   const admin = adminUrl
     ? new AdminDatabase({

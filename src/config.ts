@@ -33,6 +33,8 @@ export interface DatabaseConfig {
   adminUrl: string | undefined;
   poolSize: number;
   statementTimeoutMs: number;
+  /** Named prepared statements per connection; off for PgBouncer (transaction mode) before 1.21. */
+  preparedStatements: boolean;
   migrateOnStart: boolean;
 }
 
@@ -179,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       adminUrl: env.ADMIN_DATABASE_URL || undefined,
       poolSize: readInt(env, 'DATABASE_POOL_SIZE', 10),
       statementTimeoutMs: readInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000),
+      preparedStatements: readBool(env, 'DATABASE_PREPARED_STATEMENTS', true),
       migrateOnStart: readBool(env, 'MIGRATE_ON_START', true),
     },
     tenancy: {

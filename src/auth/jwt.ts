@@ -31,6 +31,8 @@ export interface TokenKeys {
 }
 
 const MIN_SECRET_BYTES = 32;
+/** Verified access tokens remembered per process (see TokenService#verifyAccess). */
+const VERIFIED_TOKENS_KEPT = 10_000;
 
 /**
  * Keys from configuration: an asymmetric pair (JWT_PRIVATE_KEY/JWT_PUBLIC_KEY, PEM), an HS256
@@ -105,12 +107,32 @@ export class TokenService {
   }
 
   async verifyAccess(token: string): Promise<AccessClaims> {
+    const known = this.#verifiedAccess.get(token);
+    if (known && known.expiresAt > Math.floor(Date.now() / 1000)) return known.claims;
     const payload = await this.#verify(token, 'access');
     const tid = payload.tid;
     if (tid !== undefined && (typeof tid !== 'string' || !UUID.test(tid))) {
       throw new UnauthenticatedError('The token is invalid. Sign in again.');
     }
-    return { userId: payload.sub, tenantId: tid, tokenId: payload.jti };
+    const claims = { userId: payload.sub, tenantId: tid, tokenId: payload.jti };
+    this.#remember(token, claims, payload.exp);
+    return claims;
+  }
+
+  // Verifying a signature costs more than the rest of a small operation's API work; a client
+  // sends the same access token with every request until it expires. Only tokens that passed
+  // every check are kept, each no longer than its own exp, and a cached token is as good as the
+  // same bytes verified again.
+  readonly #verifiedAccess = new Map<string, { claims: AccessClaims; expiresAt: number }>();
+
+  #remember(token: string, claims: AccessClaims, exp: number | undefined): void {
+    if (exp === undefined) return;
+    if (this.#verifiedAccess.size >= VERIFIED_TOKENS_KEPT) {
+      // Maps iterate in insertion order: drop the oldest.
+      const oldest = this.#verifiedAccess.keys().next();
+      if (!oldest.done) this.#verifiedAccess.delete(oldest.value);
+    }
+    this.#verifiedAccess.set(token, { claims, expiresAt: exp });
   }
 
   async verifyRefresh(token: string): Promise<RefreshClaims> {

@@ -32,6 +32,11 @@ export interface OperationScope {
   tenantHint: string;
   /** When set, only tenants whose id or slug is listed may be used. */
   allowlist?: string[] | undefined;
+  /**
+   * Applied per transaction (SET LOCAL) in the context round trip, so it holds behind PgBouncer
+   * in transaction mode too, where a connection-level setting never reaches the server. 0 is none.
+   */
+  statementTimeoutMs?: number | undefined;
 }
 
 export interface TenantContext {
@@ -265,14 +270,17 @@ export class OperationDatabase {
       // Acquiring the connection and BEGIN happen outside the query timer.
       this.stats.dbTimeMs += performance.now() - started;
     }
-    const { userId, tenant } = this.scope;
+    const { userId, tenant, statementTimeoutMs } = this.scope;
+    const timeout = statementTimeoutMs
+      ? sql`, set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`
+      : sql``;
     try {
       const { rows } = await sql<{
         tenant_id: string | null;
         tenant_slug: string | null;
         member_role: MembershipRoleValue | null;
         tenant_status: string | null;
-      }>`select tenant_id, tenant_slug, member_role, tenant_status
+      }>`select tenant_id, tenant_slug, member_role, tenant_status${timeout}
            from app.set_operation_context(${userId ?? null}::uuid, ${tenant?.id ?? null}::uuid,
                                           ${tenant?.slug ?? null}::text)`.execute(trx);
       const row = rows[0];

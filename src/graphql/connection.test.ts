@@ -67,6 +67,7 @@ describe('toConnection', () => {
     expect(connection.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: true });
     expect(connection.edges.map((e) => e.node)).toEqual(['a', 'b']);
     expect(connection.pageInfo.endCursor).toBe(connection.edges[1]?.cursor);
+    expect(connection.pageInfo.startCursor).toBe(encodeCursor('NAME', 'a', 'a'));
   });
 
   it('keeps the total from the marker row past the end, without edges', () => {
@@ -76,10 +77,14 @@ describe('toConnection', () => {
       'NAME',
       (r) => r.id,
     );
-    expect(connection).toEqual({
-      edges: [],
-      pageInfo: { hasNextPage: false, hasPreviousPage: true, startCursor: null, endCursor: null },
-      totalCount: 5,
+    const { hasNextPage, hasPreviousPage, startCursor, endCursor } = connection.pageInfo;
+    expect(connection.edges).toEqual([]);
+    expect({ hasNextPage, hasPreviousPage, startCursor, endCursor }).toEqual({
+      hasNextPage: false,
+      hasPreviousPage: true,
+      startCursor: null,
+      endCursor: null,
     });
+    expect(connection.totalCount).toBe(5);
   });
 });

@@ -169,15 +169,41 @@ export function toConnection<R extends PageMeta & { id: string }, T>(
   const edges = rows
     .filter((row) => row.is_after)
     .slice(0, first)
-    .map((row) => ({ cursor: encodeCursor(order, row.sort_key, row.id), node: toNode(row) }));
+    .map((row) => new LazyEdge(order, row.sort_key, row.id, toNode(row)));
   return {
     edges,
-    pageInfo: {
-      hasNextPage: remaining > first,
-      hasPreviousPage: remaining < total,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
-    },
+    pageInfo: new LazyPageInfo(remaining > first, remaining < total, edges),
     totalCount: total,
   };
+}
+
+// Cursors are encoded only when a client selects them: most pages are read for their nodes, and
+// encoding every edge's cursor was a measurable share of a nested list's cost.
+class LazyEdge<T> implements Edge<T> {
+  constructor(
+    private readonly order: string,
+    private readonly sortKey: string,
+    private readonly id: string,
+    readonly node: T,
+  ) {}
+
+  get cursor(): string {
+    return encodeCursor(this.order, this.sortKey, this.id);
+  }
+}
+
+class LazyPageInfo<T> implements PageInfo {
+  constructor(
+    readonly hasNextPage: boolean,
+    readonly hasPreviousPage: boolean,
+    private readonly edges: Edge<T>[],
+  ) {}
+
+  get startCursor(): string | null {
+    return this.edges[0]?.cursor ?? null;
+  }
+
+  get endCursor(): string | null {
+    return this.edges.at(-1)?.cursor ?? null;
+  }
 }

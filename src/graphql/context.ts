@@ -110,6 +110,7 @@ export function createContextFactory(deps: AppDependencies) {
         tenant,
         tenantHint: hint,
         allowlist: deps.config.tenancy.allowlist,
+        statementTimeoutMs: deps.config.database.statementTimeoutMs,
       }),
       loaders: new LoaderRegistry(),
       authError,

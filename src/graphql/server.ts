@@ -1,5 +1,8 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger.js';
 import type { GraphQLContext } from './context.js';
@@ -35,6 +38,9 @@ export function createApolloServer(
     // Apollo's default landing page loads from a CDN; tenantql never calls outside hosts.
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      // Apollo installs cache control by default: it wraps every field resolver to compute a
+      // Cache-Control header that per-user, per-tenant responses must never carry anyway.
+      ApolloServerPluginCacheControlDisabled(),
       queryLimitsPlugin(),
       operationTransactionPlugin(options.log),
       ...(options.plugins ?? []),

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadTokenKeys, TokenService } from '../../src/auth/jwt.js';
 import { loadConfig } from '../../src/config.js';
 
@@ -70,5 +70,26 @@ describe('token keys from configuration', () => {
     await expect(service({ JWT_PRIVATE_KEY })).rejects.toThrow(
       /both JWT_PRIVATE_KEY and JWT_PUBLIC_KEY/,
     );
+  });
+});
+
+describe('verified access tokens kept in memory', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('still expire at their exp, and a refused token is never kept', async () => {
+    const tokens = await service({
+      JWT_SECRET: 'a-secret-long-enough-for-hs256-0123456789abcdef',
+      JWT_ACCESS_TTL_SECONDS: '60',
+    });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const token = await tokens.signAccess(randomUUID(), undefined);
+    await expect(tokens.verifyAccess(token)).resolves.toBeDefined();
+    await expect(tokens.verifyAccess(token)).resolves.toBeDefined(); // from memory
+    vi.setSystemTime(Date.now() + 61_000);
+    await expect(tokens.verifyAccess(token)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+
+    const forged = `${token.slice(0, -4)}AAAA`;
+    await expect(tokens.verifyAccess(forged)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(tokens.verifyAccess(forged)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 });

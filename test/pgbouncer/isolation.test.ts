@@ -27,7 +27,8 @@ beforeAll(async () => {
   // 8 client connections over 2 server connections: each transaction may run on either.
   api = await startTestApp(
     { ...db, apiUrl: bouncer.route(db.apiUrl) },
-    { DATABASE_POOL_SIZE: '8' },
+    // PgBouncer 1.18 (Debian 12) cannot carry prepared statements in transaction mode.
+    { DATABASE_POOL_SIZE: '8', DATABASE_PREPARED_STATEMENTS: 'false' },
   );
   tenants = [];
   for (let i = 0; i < TENANTS; i++) {

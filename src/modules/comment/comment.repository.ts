@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { fetchPage, type PageMeta, type PageRequest, type SortKey } from '../../db/keyset.js';
 import type { Tx } from '../../db/operation.js';
 import { NotFoundError } from '../../errors.js';
+import { anyId } from '../../db/any-id.js';
 
 export const COMMENT_SORT: SortKey = { expression: sql.ref('created_at'), type: 'timestamptz' };
 
@@ -40,7 +41,7 @@ export function findCommentPagesByTasks(
   const base = trx
     .selectFrom('app.comments')
     .select(COMMENT_COLUMNS)
-    .where('task_id', 'in', taskIds);
+    .where('task_id', '=', anyId(taskIds));
   return fetchPage(trx, base, { ...page, partitionBy: 'task_id' });
 }
 

@@ -3,6 +3,7 @@ import { fetchPage, type PageMeta, type PageRequest, type SortKey } from '../../
 import type { Tx } from '../../db/operation.js';
 import type { ProjectStatusValue } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
+import { anyId } from '../../db/any-id.js';
 
 export type ProjectOrderFieldValue = 'CREATED_AT' | 'NAME' | 'KEY';
 
@@ -45,7 +46,11 @@ function escapeLike(text: string): string {
 
 export function findProjectsByIds(trx: Tx, ids: readonly string[]): Promise<ProjectRow[]> {
   if (ids.length === 0) return Promise.resolve([]);
-  return trx.selectFrom('app.projects').select(PROJECT_COLUMNS).where('id', 'in', ids).execute();
+  return trx
+    .selectFrom('app.projects')
+    .select(PROJECT_COLUMNS)
+    .where('id', '=', anyId(ids))
+    .execute();
 }
 
 export function findProjectById(trx: Tx, id: string): Promise<ProjectRow | undefined> {

@@ -3,6 +3,7 @@ import { fetchPage, type PageMeta, type PageRequest, type SortKey } from '../../
 import type { Tx } from '../../db/operation.js';
 import type { TaskPriorityValue, TaskStatusValue } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
+import { anyId } from '../../db/any-id.js';
 
 export type TaskOrderFieldValue = 'CREATED_AT' | 'TITLE' | 'DUE_DATE';
 
@@ -58,7 +59,7 @@ export type TaskChanges = Partial<Omit<TaskValues, 'project_id'>>;
 
 export function findTasksByIds(trx: Tx, ids: readonly string[]): Promise<TaskRow[]> {
   if (ids.length === 0) return Promise.resolve([]);
-  return trx.selectFrom('app.tasks').select(TASK_COLUMNS).where('id', 'in', ids).execute();
+  return trx.selectFrom('app.tasks').select(TASK_COLUMNS).where('id', '=', anyId(ids)).execute();
 }
 
 export function findTaskById(trx: Tx, id: string): Promise<TaskRow | undefined> {
@@ -94,7 +95,7 @@ export function findTaskPagesByProjects(
   const base = trx
     .selectFrom('app.tasks')
     .select(TASK_COLUMNS)
-    .where('project_id', 'in', projectIds);
+    .where('project_id', '=', anyId(projectIds));
   return fetchPage(trx, base, { ...page, partitionBy: 'project_id' });
 }
 

@@ -1,4 +1,5 @@
 import type { Tx } from '../../db/operation.js';
+import { anyId } from '../../db/any-id.js';
 
 const USER_COLUMNS = ['id', 'email', 'name', 'created_at', 'is_platform_admin'] as const;
 
@@ -13,7 +14,7 @@ export interface UserRow {
 /** Users visible to the caller (themselves and members of the current tenant), by id. */
 export function findUsersByIds(trx: Tx, ids: readonly string[]): Promise<UserRow[]> {
   if (ids.length === 0) return Promise.resolve([]);
-  return trx.selectFrom('app.users').select(USER_COLUMNS).where('id', 'in', ids).execute();
+  return trx.selectFrom('app.users').select(USER_COLUMNS).where('id', '=', anyId(ids)).execute();
 }
 
 export function findUserById(trx: Tx, id: string): Promise<UserRow | undefined> {

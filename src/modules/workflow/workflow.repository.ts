@@ -1,5 +1,6 @@
 import type { Tx } from '../../db/operation.js';
 import type { MembershipRoleValue, ProjectStatusValue } from '../../db/schema.js';
+import { anyId } from '../../db/any-id.js';
 
 export interface WorkflowEdgeRow {
   from_status: ProjectStatusValue;
@@ -62,7 +63,7 @@ export function findTransitionsOfProjects(
   return trx
     .selectFrom('app.project_transitions')
     .select(['id', 'project_id', 'from_status', 'to_status', 'actor_id', 'comment', 'created_at'])
-    .where('project_id', 'in', projectIds)
+    .where('project_id', '=', anyId(projectIds))
     .orderBy('created_at')
     .orderBy('id')
     .execute();
