@@ -116,6 +116,17 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** Resident memory of a process in MB, from /proc (Linux); 0 once it has exited. */
+export function rssMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb ? Math.round(Number(kb) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** The postmaster and all its children (backends, background workers). */
 export function postgresPids(postmasterPid: number): number[] {
   const pids = [postmasterPid];

@@ -20,7 +20,7 @@ import { loadConfig } from '../src/config.js';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
-import { postGraphQL, postgresPids, runLoad, withCpu, type LoadResult } from './load.js';
+import { postGraphQL, postgresPids, rssMb, runLoad, withCpu, type LoadResult } from './load.js';
 import { summariseProfiles } from './profile.js';
 import { benchIds, seedBench } from './seed.js';
 
@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '16' },
     rotate: { type: 'string', default: '50' },
+    /** Seconds of reference load on the API after the measurements, sampling its memory. */
+    soak: { type: 'string', default: '0' },
     /** Comma-separated subset of typename,reference,raw,small (for quick comparisons). */
     only: { type: 'string', default: 'typename,reference,raw,small' },
     /** Profile the API process during the reference operation (Node --cpu-prof). */
@@ -46,6 +48,10 @@ const WARMUP = Number(args.warmup);
 const CONCURRENCY = Number(args.concurrency);
 const ROTATE = Math.min(Number(args.rotate), TENANTS);
 const ONLY = new Set(args.only.split(','));
+const SOAK = Number(args.soak);
+/** Issue 7: the API's resident memory under load, and its growth from minute 2 to the end. */
+const RSS_LIMIT_MB = 250;
+const SOAK_GROWTH_LIMIT = 0.1;
 const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 
 export const REFERENCE_OPERATION = `query Reference($id: ID!) { project(id: $id) { tasks(first: 20) {
@@ -154,7 +160,7 @@ async function startApiProcess(
   const port = await freePort();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-bench-api-'));
   const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...profiling, '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...profiling, 'bin/start.js'], {
     cwd: path.join(import.meta.dirname, '..'),
     env: {
       ...process.env,
@@ -199,6 +205,50 @@ async function startApiProcess(
 
 interface Measured extends LoadResult {
   cpu: Record<string, number>;
+  /** Highest resident memory of the API process during the measurement, when one was measured. */
+  apiPeakRssMb?: number;
+}
+
+interface SoakSample {
+  second: number;
+  rssMb: number;
+  requestsPerSecond: number;
+}
+
+/**
+ * Keeps the reference load on the API for `seconds`, sampling its resident memory every 30 s.
+ * Growth is measured from the sample at minute 2 (after warm-up and V8's heap sizing) to the last.
+ */
+async function soak(
+  seconds: number,
+  apiPid: number,
+  task: (worker: number, i: number) => Promise<boolean>,
+) {
+  const samples: SoakSample[] = [];
+  const step = 30;
+  for (let second = step; second <= seconds; second += step) {
+    const result = await runLoad(CONCURRENCY, step, task);
+    const sample = { second, rssMb: rssMb(apiPid), requestsPerSecond: result.requestsPerSecond };
+    samples.push(sample);
+    console.log(
+      `soak ${String(second).padStart(4)} s: ${sample.rssMb} MB resident, ${sample.requestsPerSecond} req/s, errors ${result.errors}`,
+    );
+  }
+  const base = samples.find((s) => s.second >= 120) ?? samples[0];
+  const last = samples.at(-1);
+  const growth = base && last ? (last.rssMb - base.rssMb) / base.rssMb : 0;
+  const peak = Math.max(...samples.map((s) => s.rssMb));
+  const summary = {
+    seconds,
+    samples,
+    peakRssMb: peak,
+    growthFromMinute2Percent: Number((growth * 100).toFixed(1)),
+    met: growth < SOAK_GROWTH_LIMIT && peak <= RSS_LIMIT_MB,
+  };
+  console.log(
+    `soak: peak ${peak} MB, growth from minute 2 ${summary.growthFromMinute2Percent} % (target < ${SOAK_GROWTH_LIMIT * 100} %, peak <= ${RSS_LIMIT_MB} MB): ${summary.met ? 'met' : 'MISSED'}`,
+  );
+  return summary;
 }
 
 async function measure(
@@ -207,14 +257,21 @@ async function measure(
   task: (worker: number, i: number) => Promise<boolean>,
 ): Promise<Measured> {
   await runLoad(CONCURRENCY, WARMUP, task);
-  const { result, cpu } = await withCpu(pids, () => runLoad(CONCURRENCY, DURATION, task));
+  const apiPid = pids.api?.()[0];
+  let apiPeakRssMb = 0;
+  const sampler = apiPid
+    ? setInterval(() => (apiPeakRssMb = Math.max(apiPeakRssMb, rssMb(apiPid))), 250)
+    : undefined;
+  const { result, cpu } = await withCpu(pids, () => runLoad(CONCURRENCY, DURATION, task)).finally(
+    () => clearInterval(sampler),
+  );
   const line = `${name.padEnd(34)} ${String(result.requestsPerSecond).padStart(6)} req/s  p50 ${result.p50Ms.toFixed(2).padStart(6)} ms  p99 ${result.p99Ms.toFixed(2).padStart(6)} ms  errors ${result.errors}  cpu ${Object.entries(
     cpu,
   )
     .map(([k, v]) => `${k} ${v}`)
-    .join(', ')}`;
+    .join(', ')}${apiPid ? `  api rss ${apiPeakRssMb} MB` : ''}`;
   console.log(line);
-  return { ...result, cpu };
+  return { ...result, cpu, ...(apiPid ? { apiPeakRssMb } : {}) };
 }
 
 async function benchDatabase(
@@ -222,7 +279,7 @@ async function benchDatabase(
   database: { apiUrl: string; migrationUrl: string },
   tenantCount: number,
   postmasterPid: number,
-  options: { typename: boolean; raw: boolean; profile?: boolean },
+  options: { typename: boolean; raw: boolean; profile?: boolean; soak?: number },
 ) {
   const targets = await prepareTargets(database, tenantCount);
   const api = await startApiProcess(database.apiUrl);
@@ -232,6 +289,7 @@ async function benchDatabase(
     postgres: () => postgresPids(postmasterPid),
   };
   const results: Record<string, Measured> = {};
+  let soaked: Awaited<ReturnType<typeof soak>> | undefined;
   const bodies = new Map(
     targets.map((t) => [
       t,
@@ -255,6 +313,7 @@ async function benchDatabase(
       });
     }
     results.reference = await measure(`${label}: reference operation`, pids, reference(api.url));
+    if (options.soak) soaked = await soak(options.soak, api.child.pid ?? 0, reference(api.url));
   } finally {
     await api.stop();
   }
@@ -306,6 +365,7 @@ async function benchDatabase(
   }
   return {
     results,
+    soak: soaked,
     profile,
     statementsPerOperation: targets[0]?.statements.length ?? 0,
     statements: targets[0]?.statements.map((s) => s.text.replace(/\s+/g, ' ').slice(0, 200)),
@@ -378,6 +438,7 @@ async function main() {
       typename: ONLY.has('typename'),
       raw: ONLY.has('raw'),
       profile: args.profile,
+      soak: SOAK,
     });
     if (!ONLY.has('small')) {
       printCpuPerOperation(large.results);
@@ -410,6 +471,18 @@ async function main() {
         met: large.results.typename.requestsPerSecond >= 8000,
       },
       latencyRatio1000vs10: { target: '<= 1.15', met: ratios.latencyP50LargeVsSmall <= 1.15 },
+      apiMemoryUnderLoad: {
+        target: `<= ${RSS_LIMIT_MB} MB`,
+        met: (reference.apiPeakRssMb ?? Infinity) <= RSS_LIMIT_MB,
+      },
+      ...(large.soak
+        ? {
+            soakMemoryGrowth: {
+              target: `< ${SOAK_GROWTH_LIMIT * 100} % from minute 2`,
+              met: large.soak.met,
+            },
+          }
+        : {}),
     };
     console.log('ratios', ratios);
     console.log(
@@ -465,6 +538,7 @@ async function main() {
       statements: large.statements,
       apiProfile: large.profile,
       large: large.results,
+      soak: large.soak,
       small: few.results,
       ratios,
       targets,

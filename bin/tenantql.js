@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 /* global process, console -- a Node script; the lint config has no Node globals for .js files */
-// The `tenantql` command. It runs the TypeScript sources through tsx in this same process (as
-// `npm start` does), so there is no build step, and it works from any directory.
+// The `tenantql` command, from any directory. `start` compiles the server as `npm start` does
+// (bin/start.js); the other commands run their TypeScript sources through tsx in this process.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { register } from 'tsx/esm/api';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -45,9 +44,16 @@ if (!entry) {
   process.exit(1);
 }
 
-// The project's tsconfig, wherever we are run from: it turns on the legacy decorators
-// type-graphql needs.
-register({ tsconfig: path.join(ROOT, 'tsconfig.json') });
-// The command modules read their own arguments from process.argv.
-process.argv = [process.argv[0], path.join(ROOT, entry[0]), ...rest];
-await import(pathToFileURL(path.join(ROOT, entry[0])).href);
+if (command === 'start') {
+  process.argv = [process.argv[0], path.join(ROOT, entry[0]), ...rest];
+  const { startServer } = await import('./start.js');
+  await startServer();
+} else {
+  // The project's tsconfig, wherever we are run from: it turns on the legacy decorators
+  // type-graphql needs.
+  const { register } = await import('tsx/esm/api');
+  register({ tsconfig: path.join(ROOT, 'tsconfig.json') });
+  // The command modules read their own arguments from process.argv.
+  process.argv = [process.argv[0], path.join(ROOT, entry[0]), ...rest];
+  await import(pathToFileURL(path.join(ROOT, entry[0])).href);
+}

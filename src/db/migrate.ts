@@ -3,8 +3,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { PROJECT_ROOT } from '../project-root.js';
 
-export const SQL_DIR = path.resolve(import.meta.dirname, '../../sql');
+export const SQL_DIR = path.join(PROJECT_ROOT, 'sql');
 
 // Any fixed number works; it only has to be the same for every runner of this project.
 const MIGRATION_LOCK_KEY = 7_404_112_301;

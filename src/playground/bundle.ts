@@ -3,15 +3,15 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../project-root.js';
 
 export interface PlaygroundBundle {
   js: string;
   css: string;
 }
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
+const ROOT = PROJECT_ROOT;
+const HERE = path.join(ROOT, 'src', 'playground');
 const ENTRY = path.join(HERE, 'client.tsx');
 /** Git-ignored, and where tools conventionally cache; a read-only install just skips it. */
 const CACHE_DIR = path.join(ROOT, 'node_modules', '.cache', 'tenantql-playground');

@@ -21,7 +21,7 @@ afterAll(async () => {
 describe('npm start with DATABASE_URL', () => {
   it('serves from the given server, starts no embedded PostgreSQL, and stops on SIGTERM', async () => {
     const port = await freePort();
-    const child = spawn('node', ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn('node', ['bin/start.js'], {
       env: {
         ...process.env,
         PORT: String(port),

@@ -29,7 +29,7 @@ interface Running {
 /** `npm start` as a real process against the test database, once it answers. */
 async function startServer(env: Record<string, string>): Promise<Running> {
   const port = await freePort();
-  const child = spawn('node', ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn('node', ['bin/start.js'], {
     env: {
       ...process.env,
       PORT: String(port),
