@@ -22,7 +22,7 @@ import { createCorsRoute } from './http/cors.js';
 import { createPlaygroundHandler } from './http/playground.js';
 import { createHttpServer, type RouteHandler } from './http/server.js';
 import type { Logger } from './logger.js';
-import { TenantRateLimiter } from './tenancy/rate-limit.js';
+import { AuthRateLimiter, RateLimitStore, TenantRateLimiter } from './tenancy/rate-limit.js';
 import { Metrics } from './observability/metrics.js';
 import { createMetricsRoute } from './observability/metrics-route.js';
 import { operationLogPlugin } from './observability/operation-log-plugin.js';
@@ -77,6 +77,7 @@ export async function startApp({
         statementTimeoutMs: config.database.statementTimeoutMs,
       })
     : undefined;
+  const rateLimits = new RateLimitStore({ redisUrl: config.rateLimits.redisUrl, log, metrics });
   const keys = await loadTokenKeys(config.auth, config.embedded.dataDir);
   const deps: AppDependencies = {
     config,
@@ -86,12 +87,16 @@ export async function startApp({
     passwords: new PasswordHasher(),
     defaultTenantId,
     admin,
+    authLimits: new AuthRateLimiter(rateLimits, config.rateLimits),
   };
   const apollo = createApolloServer(await buildAppSchema(), {
     log,
     production: config.production,
     introspection: config.introspection,
-    plugins: [operationLogPlugin(metrics), tenantRateLimitPlugin(new TenantRateLimiter())],
+    plugins: [
+      operationLogPlugin(metrics),
+      tenantRateLimitPlugin(new TenantRateLimiter(rateLimits)),
+    ],
   });
   await apollo.start();
 
@@ -188,6 +193,7 @@ export async function startApp({
       await apollo.stop();
       await db.destroy();
       await admin?.destroy();
+      await rateLimits.close();
     },
   };
 }

@@ -87,6 +87,21 @@ export interface HttpConfig {
   shutdownGraceMs: number;
 }
 
+export interface RateLimitConfig {
+  /** Redis shared by every API instance for the budgets; unset counts in each process's memory. */
+  redisUrl: string | undefined;
+  /** The fixed window of both sign-in budgets. */
+  loginWindowSeconds: number;
+  /** Sign-in attempts per account (normalised email) per window; a success clears them. */
+  loginAccountAttempts: number;
+  /** Sign-in attempts per client address per window, whatever the account. */
+  loginAddressAttempts: number;
+  /** Sign-ups per client address per hour. */
+  signUpAddressAttempts: number;
+  /** refreshToken calls per client address per 15 minutes. */
+  refreshAddressAttempts: number;
+}
+
 export interface PlaygroundConfig {
   /** GraphiQL at GET /graphql for browsers; on by default except in production. */
   enabled: boolean;
@@ -109,6 +124,7 @@ export interface Config {
   introspection: boolean;
   playground: PlaygroundConfig;
   metrics: MetricsConfig;
+  rateLimits: RateLimitConfig;
   http: HttpConfig;
   host: string | undefined;
   production: boolean;
@@ -164,6 +180,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tenantLabelLimit: readInt(env, 'METRICS_TENANT_LABEL_LIMIT', 20),
       pinnedTenants: readList(env, 'METRICS_TENANT_LABELS') ?? [],
       operationLabelLimit: readInt(env, 'METRICS_OPERATION_LABEL_LIMIT', 100),
+    },
+    rateLimits: {
+      redisUrl: env.REDIS_URL || undefined,
+      loginWindowSeconds: readInt(env, 'LOGIN_WINDOW_SECONDS', 15 * 60),
+      loginAccountAttempts: readInt(env, 'LOGIN_ACCOUNT_ATTEMPTS', 10),
+      loginAddressAttempts: readInt(env, 'LOGIN_ADDRESS_ATTEMPTS', 100),
+      signUpAddressAttempts: readInt(env, 'SIGNUP_ADDRESS_ATTEMPTS', 20),
+      refreshAddressAttempts: readInt(env, 'REFRESH_ADDRESS_ATTEMPTS', 600),
     },
     http: {
       bodyLimitBytes: readInt(env, 'REQUEST_BODY_LIMIT_BYTES', 1_000_000),

@@ -130,8 +130,8 @@ export class QuotaExceededError extends AppError {
 }
 
 export class RateLimitedError extends AppError {
-  constructor(retryAfterSeconds: number) {
-    super('RATE_LIMITED', `This tenant made too many requests. Retry in ${retryAfterSeconds} s.`, {
+  constructor(retryAfterSeconds: number, reason = 'This tenant made too many requests.') {
+    super('RATE_LIMITED', `${reason} Retry in ${retryAfterSeconds} s.`, {
       retryAfter: retryAfterSeconds,
     });
   }

@@ -149,6 +149,19 @@ export interface NotificationsTable {
   created_at: Generated<Date>;
 }
 
+/** Written only by the app.record_activity() triggers; the API role reads it. */
+export interface ActivityTable {
+  tenant_id: ColumnType<string, never, never>;
+  id: ColumnType<string, never, never>;
+  entity_type: ColumnType<string, never, never>;
+  entity_id: ColumnType<string, never, never>;
+  action: ColumnType<string, never, never>;
+  changed_fields: ColumnType<string[], never, never>;
+  label: ColumnType<string | null, never, never>;
+  actor_id: ColumnType<string | null, never, never>;
+  created_at: ColumnType<Date, never, never>;
+}
+
 export interface Database {
   'app.tenants': TenantsTable;
   'app.plans': PlansTable;
@@ -161,5 +174,6 @@ export interface Database {
   'app.project_workflow': ProjectWorkflowTable;
   'app.project_transitions': ProjectTransitionsTable;
   'app.notifications': NotificationsTable;
+  'app.activity': ActivityTable;
   'app.refresh_tokens': RefreshTokensTable;
 }

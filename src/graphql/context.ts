@@ -10,6 +10,7 @@ import { OperationDatabase } from '../db/operation.js';
 import type { Database } from '../db/schema.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { AuthRateLimiter } from '../tenancy/rate-limit.js';
 import { resolveTenant, tenantHint } from '../tenancy/resolve.js';
 import { LoaderRegistry } from './loaders.js';
 
@@ -24,6 +25,8 @@ export interface AppDependencies {
   defaultTenantId: string | undefined;
   /** The audited bypass pool, when configured; only the admin fields use it. */
   admin: AdminDatabase | undefined;
+  /** Budgets of login, signUp and refreshToken (memory, or Redis shared by every instance). */
+  authLimits: AuthRateLimiter;
 }
 
 /** Who is calling, from verified token claims only. */
@@ -50,6 +53,7 @@ export interface GraphQLContext {
   defaultTenantId: string | undefined;
   /** Usable only with a PlatformAdmin from verifyPlatformAdmin (see src/db/admin.ts). */
   admin: AdminDatabase | undefined;
+  authLimits: AuthRateLimiter;
 }
 
 export interface RequestParts {
@@ -119,6 +123,7 @@ export function createContextFactory(deps: AppDependencies) {
       config: deps.config,
       defaultTenantId: deps.defaultTenantId,
       admin: deps.admin,
+      authLimits: deps.authLimits,
     };
     return context;
   };

@@ -9,6 +9,7 @@ import {
   AdminResolver,
 } from './admin/admin.resolver.js';
 import { AccountResolver } from './account/account.resolver.js';
+import { ActivityResolver } from './activity/activity.resolver.js';
 import { CommentResolver } from './comment/comment.resolver.js';
 import { MemberResolver } from './member/member.resolver.js';
 import { NotificationResolver } from './notification/notification.resolver.js';
@@ -33,6 +34,7 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   ProjectWorkflowResolver,
   ProjectTransitionResolver,
   NotificationResolver,
+  ActivityResolver,
   AdminResolver,
   AdminQueryResolver,
   AdminMutationResolver,

@@ -105,6 +105,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly #rateLimitFallbacks = new Counter({
+    name: 'tenantql_rate_limit_fallbacks_total',
+    help: 'Rate-limit decisions taken in this instance’s memory because Redis was unreachable, by budget.',
+    labelNames: ['budget'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: MetricsOptions) {
     this.#tenants = new BoundedLabel(options.tenantLabelLimit, options.pinnedTenants);
     this.#operations = new BoundedLabel(options.operationLabelLimit);
@@ -162,6 +169,22 @@ export class Metrics {
     Object.assign(pool, {
       // Callback-style calls pass through untimed.
       connect: (...args: unknown[]) => (args.length === 0 ? timed() : original(...args)),
+    });
+  }
+
+  recordRateLimitFallback(budget: string): void {
+    this.#rateLimitFallbacks.inc({ budget });
+  }
+
+  /** 1 while the Redis that shares the rate-limit budgets is connected, else 0. */
+  observeRateLimitStore(isUp: () => boolean): void {
+    new Gauge({
+      name: 'tenantql_rate_limit_redis_up',
+      help: 'Whether the Redis shared by the rate-limit budgets is connected (1) or not (0).',
+      registers: [this.registry],
+      collect() {
+        this.set(isUp() ? 1 : 0);
+      },
     });
   }
 

@@ -1,10 +1,20 @@
+import { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import type { RateLimitConfig } from '../config.js';
 import type { Tx } from '../db/operation.js';
 import { RateLimitedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../observability/metrics.js';
 
 /** How long a tenant's requests-per-minute is remembered before it is read again. */
 const LIMIT_TTL_MS = 30_000;
+const KEY_PREFIX = 'tenantql:rl';
 
 /** The current tenant's requests per minute: its override, else its plan's; null is unlimited. */
 export async function findRequestsPerMinute(trx: Tx): Promise<number | null> {
@@ -15,15 +25,140 @@ export async function findRequestsPerMinute(trx: Tx): Promise<number | null> {
   return rows[0]?.rpm ?? null;
 }
 
+function retryAfterSeconds(rejection: RateLimiterRes): number {
+  return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+}
+
+/** One named budget: `points` per `durationSeconds`, counted per key. */
+export interface Budget {
+  name: string;
+  points: number;
+  durationSeconds: number;
+}
+
 /**
- * Per-tenant request budgets, in this process's memory (several instances each count their own).
- * Each tenant has its own bucket, so one tenant spending its budget never slows another. The
- * budget is a window of one minute per tenant (rate-limiter-flexible's RateLimiterMemory).
+ * Where budgets are counted: in this process's memory, or in Redis (REDIS_URL) so every API
+ * instance spends from the same budget. rate-limiter-flexible does the counting either way.
+ *
+ * NOTE: when Redis is unreachable each Redis limiter falls back to its insuranceLimiter, an
+ * in-memory limiter with the same budget: requests keep being served (never a 500) and are limited
+ * per instance until Redis is back. The fallback is logged once per outage and counted in
+ * tenantql_rate_limit_fallbacks_total.
+ */
+export class RateLimitStore {
+  readonly #limiters = new Map<string, RateLimiterAbstract>();
+  readonly #redis: Redis | undefined;
+  readonly #log: Logger;
+  readonly #metrics: Metrics | undefined;
+  #redisDown = false;
+
+  constructor(options: {
+    redisUrl: string | undefined;
+    log: Logger;
+    metrics?: Metrics | undefined;
+  }) {
+    this.#log = options.log;
+    this.#metrics = options.metrics;
+    if (options.redisUrl) {
+      const redis = new Redis(options.redisUrl, {
+        // Fail fast while disconnected so a request falls back to memory at once instead of
+        // waiting for a reconnect; ioredis keeps reconnecting in the background.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2_000,
+        commandTimeout: 1_000,
+      });
+      redis.on('error', (error: Error) => this.#markDown(error));
+      redis.on('ready', () => {
+        if (this.#redisDown) this.#log.info('rate limits: Redis is back; budgets are shared again');
+        this.#redisDown = false;
+      });
+      this.#redis = redis;
+      this.#metrics?.observeRateLimitStore(() => redis.status === 'ready');
+    }
+  }
+
+  get backend(): 'redis' | 'memory' {
+    return this.#redis ? 'redis' : 'memory';
+  }
+
+  #markDown(error: Error): void {
+    if (this.#redisDown) return;
+    this.#redisDown = true;
+    this.#log.warn(
+      { err: error },
+      'rate limits: Redis unreachable; counting in this instance’s memory until it is back',
+    );
+  }
+
+  #limiter({ name, points, durationSeconds }: Budget): RateLimiterAbstract {
+    const id = `${name}:${points}:${durationSeconds}`;
+    let limiter = this.#limiters.get(id);
+    if (limiter) return limiter;
+    const keyPrefix = `${KEY_PREFIX}:${id}`;
+    if (this.#redis) {
+      const fallbacks = this.#metrics;
+      const markDown = (error: Error) => this.#markDown(error);
+      // Counts each decision taken in memory because Redis could not be asked.
+      class Insurance extends RateLimiterMemory {
+        override consume(key: string | number, pointsToConsume?: number) {
+          fallbacks?.recordRateLimitFallback(name);
+          markDown(new Error('Redis not ready'));
+          return super.consume(key, pointsToConsume);
+        }
+      }
+      limiter = new RateLimiterRedis({
+        storeClient: this.#redis,
+        keyPrefix,
+        points,
+        duration: durationSeconds,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: new Insurance({ keyPrefix, points, duration: durationSeconds }),
+      });
+    } else {
+      limiter = new RateLimiterMemory({ keyPrefix, points, duration: durationSeconds });
+    }
+    this.#limiters.set(id, limiter);
+    return limiter;
+  }
+
+  /** Spends one point of `key`'s budget; the rejection when none is left. */
+  async consume(budget: Budget, key: string): Promise<RateLimiterRes | undefined> {
+    try {
+      await this.#limiter(budget).consume(key);
+      return undefined;
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return rejection;
+      throw rejection;
+    }
+  }
+
+  /** Forgets `key`'s spending (a successful login clears its account's failures). */
+  async reset(budget: Budget, key: string): Promise<void> {
+    try {
+      await this.#limiter(budget).delete(key);
+    } catch (error) {
+      // Only a Redis error gets here; the budget then simply runs out by itself.
+      this.#markDown(error as Error);
+    }
+  }
+
+  /** Closes the Redis connection (graceful shutdown). */
+  async close(): Promise<void> {
+    if (!this.#redis) return;
+    if (this.#redis.status === 'ready') await this.#redis.quit();
+    else this.#redis.disconnect();
+  }
+}
+
+/**
+ * Per-tenant request budgets: one window of a minute per tenant, of the tenant's requests per
+ * minute. Each tenant has its own counter, so one tenant spending its budget never slows another.
  */
 export class TenantRateLimiter {
-  // One limiter per distinct budget; each keeps one counter per tenant.
-  readonly #limiters = new Map<number, RateLimiterMemory>();
   readonly #limits = new Map<string, { rpm: number | null; until: number }>();
+
+  constructor(private readonly store: RateLimitStore) {}
 
   /** RATE_LIMITED (with retryAfter in seconds) when the tenant has no request left this minute. */
   async consume(tenantId: string, readLimit: () => Promise<number | null>): Promise<void> {
@@ -34,18 +169,76 @@ export class TenantRateLimiter {
       this.#limits.set(tenantId, known);
     }
     if (known.rpm === null) return;
-    let limiter = this.#limiters.get(known.rpm);
-    if (!limiter) {
-      limiter = new RateLimiterMemory({ points: known.rpm, duration: 60 });
-      this.#limiters.set(known.rpm, limiter);
-    }
-    try {
-      await limiter.consume(tenantId);
-    } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) {
-        throw new RateLimitedError(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
-      }
-      throw rejection;
-    }
+    const rejection = await this.store.consume(
+      { name: 'tenant', points: known.rpm, durationSeconds: 60 },
+      tenantId,
+    );
+    if (rejection) throw new RateLimitedError(retryAfterSeconds(rejection));
+  }
+}
+
+/**
+ * Budgets of the account fields that need no session, against password guessing and sign-up or
+ * refresh floods. Windows are fixed: a refused attempt spends nothing more and never extends the
+ * wait, so a locked account opens again at most one window after its budget ran out.
+ */
+export class AuthRateLimiter {
+  readonly #login: { account: Budget; address: Budget };
+  readonly #signUp: Budget;
+  readonly #refresh: Budget;
+
+  constructor(
+    private readonly store: RateLimitStore,
+    config: RateLimitConfig,
+  ) {
+    const window = config.loginWindowSeconds;
+    this.#login = {
+      account: {
+        name: 'login-account',
+        points: config.loginAccountAttempts,
+        durationSeconds: window,
+      },
+      address: {
+        name: 'login-address',
+        points: config.loginAddressAttempts,
+        durationSeconds: window,
+      },
+    };
+    this.#signUp = {
+      name: 'signup-address',
+      points: config.signUpAddressAttempts,
+      durationSeconds: 3600,
+    };
+    this.#refresh = {
+      name: 'refresh-address',
+      points: config.refreshAddressAttempts,
+      durationSeconds: 900,
+    };
+  }
+
+  async #spend(budget: Budget, key: string | undefined, message: string): Promise<void> {
+    // In-process operations (tests, tools) have no client address: nothing to count it against.
+    if (key === undefined || budget.points === 0) return;
+    const rejection = await this.store.consume(budget, key);
+    if (rejection) throw new RateLimitedError(retryAfterSeconds(rejection), message);
+  }
+
+  /** Before the password is checked: one attempt of the address's and of the account's budget. */
+  async login(email: string | undefined, address: string | undefined): Promise<void> {
+    await this.#spend(this.#login.address, address, 'Too many sign-in attempts from here.');
+    await this.#spend(this.#login.account, email, 'Too many sign-in attempts for this account.');
+  }
+
+  /** The right password: the account's failures are forgotten (the address's are not). */
+  loginSucceeded(email: string): Promise<void> {
+    return this.store.reset(this.#login.account, email);
+  }
+
+  signUp(address: string | undefined): Promise<void> {
+    return this.#spend(this.#signUp, address, 'Too many sign-ups from here.');
+  }
+
+  refresh(address: string | undefined): Promise<void> {
+    return this.#spend(this.#refresh, address, 'Too many token refreshes from here.');
   }
 }

@@ -45,6 +45,12 @@ export async function startTestApp(
     JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DATABASE_POOL_SIZE: '4',
+    // Every test client signs in from 127.0.0.1; the budgets have their own test
+    // (auth-rate-limit.test.ts), which passes its own.
+    LOGIN_ACCOUNT_ATTEMPTS: '100000',
+    LOGIN_ADDRESS_ATTEMPTS: '100000',
+    SIGNUP_ADDRESS_ATTEMPTS: '100000',
+    REFRESH_ADDRESS_ATTEMPTS: '100000',
     ...env,
   });
   const app = await startApp({

@@ -62,6 +62,12 @@ export async function seedTenant(ownerUrl: string, label: string): Promise<Seede
       `insert into app.audit_log (tenant_id, action, reason) values ($1, 'test.seed', 'fixture')`,
       [tenantId],
     );
+    // Triggers record only changes made in a tenant context, which this connection has not.
+    await client.query(
+      `insert into app.activity (tenant_id, entity_type, entity_id, action, label, actor_id)
+       values ($1, 'PROJECT', $2, 'CREATED', $3, $4)`,
+      [tenantId, projectId, `${label} project`, users.owner],
+    );
     await client.query(
       `insert into app.project_transitions (tenant_id, project_id, from_status, to_status, actor_id)
        values ($1, $2, 'DRAFT', 'SUBMITTED', $3)`,

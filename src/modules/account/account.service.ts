@@ -101,6 +101,7 @@ export async function startSession(
 }
 
 export async function signUp(ctx: GraphQLContext, input: SignUpInput): Promise<AuthPayload> {
+  await ctx.authLimits.signUp(ctx.clientAddress);
   const email = normaliseEmail(input.email);
   const name = checkName(input.name);
   checkPassword(input.password, email);
@@ -113,15 +114,23 @@ export async function signUp(ctx: GraphQLContext, input: SignUpInput): Promise<A
   return startSession(ctx, trx, id, undefined);
 }
 
+/**
+ * Every attempt spends from its address's budget and its account's (by normalised email, whether
+ * or not the account exists, so the answer tells nothing), before the password is hashed; the
+ * right password clears the account's count. See AuthRateLimiter for why nobody is locked out
+ * for longer than one window.
+ */
 export async function login(ctx: GraphQLContext, input: LoginInput): Promise<AuthPayload> {
   let email: string;
   try {
     email = normaliseEmail(input.email);
   } catch {
+    await ctx.authLimits.login(undefined, ctx.clientAddress);
     // No account has a malformed email; answer like any other unknown one.
     await ctx.passwords.verifyNothing(input.password);
     throw new UnauthenticatedError(WRONG_CREDENTIALS);
   }
+  await ctx.authLimits.login(email, ctx.clientAddress);
   const found = await findLogin(await ctx.db.transaction(), email);
   if (!found || [...input.password].length > PASSWORD_MAX_LENGTH) {
     await ctx.passwords.verifyNothing(input.password);
@@ -129,6 +138,7 @@ export async function login(ctx: GraphQLContext, input: LoginInput): Promise<Aut
   }
   const { valid, rehash } = await ctx.passwords.verify(found.passwordHash, input.password);
   if (!valid) throw new UnauthenticatedError(WRONG_CREDENTIALS);
+  await ctx.authLimits.loginSucceeded(email);
   const trx = await ctx.db.actAs(found.userId);
   if (rehash) await updatePasswordHash(trx, found.userId, rehash);
   return startSession(ctx, trx, found.userId, undefined);
@@ -140,6 +150,7 @@ export async function login(ctx: GraphQLContext, input: LoginInput): Promise<Aut
  * revoked, and that revocation is committed although the operation reports UNAUTHENTICATED.
  */
 export async function refreshSession(ctx: GraphQLContext, token: string): Promise<AuthPayload> {
+  await ctx.authLimits.refresh(ctx.clientAddress);
   // persistOnFailure would also keep whatever earlier fields of this operation wrote, which the
   // client is told were undone; so rotation has to come before any write in its operation.
   if (await ctx.db.hasWritten()) {

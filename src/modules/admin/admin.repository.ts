@@ -300,6 +300,7 @@ export const EXPORT_TABLES = [
   { table: 'app.comments', key: 'id' },
   { table: 'app.project_transitions', key: 'id' },
   { table: 'app.notifications', key: 'id' },
+  { table: 'app.activity', key: 'id' },
   { table: 'app.audit_log', key: 'id' },
 ] as const;
 export type ExportTable = (typeof EXPORT_TABLES)[number]['table'] | 'app.users';

@@ -1,0 +1,64 @@
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { ConnectionType } from '../../graphql/connection.js';
+
+export const ActivityEntityType = {
+  PROJECT: 'PROJECT',
+  TASK: 'TASK',
+  COMMENT: 'COMMENT',
+  MEMBERSHIP: 'MEMBERSHIP',
+} as const;
+export type ActivityEntityType = (typeof ActivityEntityType)[keyof typeof ActivityEntityType];
+registerEnumType(ActivityEntityType, {
+  name: 'ActivityEntityType',
+  valuesConfig: {
+    MEMBERSHIP: { description: "A member's place in the tenant; its entityId is the user's id." },
+  },
+});
+
+export const ActivityAction = {
+  CREATED: 'CREATED',
+  CHANGED: 'CHANGED',
+  DELETED: 'DELETED',
+} as const;
+export type ActivityAction = (typeof ActivityAction)[keyof typeof ActivityAction];
+registerEnumType(ActivityAction, { name: 'ActivityAction' });
+
+@ObjectType({
+  description:
+    'One change in the current tenant, recorded by the database in the same transaction as the ' +
+    'change itself. Rows removed along with their project, task or tenant are part of that one ' +
+    'deletion and are not listed separately.',
+})
+export class Activity {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => ActivityEntityType)
+  entityType!: ActivityEntityType;
+
+  @Field(() => ID, { description: "The entity's id (a membership's is its user's id)." })
+  entityId!: string;
+
+  @Field(() => ActivityAction)
+  action!: ActivityAction;
+
+  @Field(() => [String], {
+    description: 'For CHANGED: the fields that changed (camelCase column names); else empty.',
+  })
+  changedFields!: string[];
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The project's name, the task's title or the member's role at the time.",
+  })
+  label!: string | null;
+
+  @Field(() => Date)
+  createdAt!: Date;
+
+  /** Resolved into `actor` through the batched loader. */
+  actorId!: string | null;
+}
+
+@ObjectType('ActivityConnection')
+export class ActivityConnection extends ConnectionType('Activity', () => Activity) {}
