@@ -31,6 +31,9 @@ export function createApolloServer(
     stopOnTerminationSignals: false,
     // No "Did you mean …?" in production: suggestions map the schema for whoever probes it.
     hideSchemaDetailsFromClientErrors: options.production,
+    // Compact JSON: Apollo pretty-prints by default, which for a nested page is a third more
+    // bytes to build, send and parse.
+    stringifyResult: (value) => JSON.stringify(value),
     // Batching stays off (Apollo's default): one HTTP request, one operation, one transaction.
     allowBatchedHttpRequests: false,
     parseOptions: limitParseOptions(),
