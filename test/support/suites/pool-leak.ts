@@ -187,6 +187,15 @@ export function poolLeakSuite(route: Route): void {
       // The pool is still usable and carries no context: an unknown tenant reads nothing.
       const stranger = await tenants[0].as.owner(`{ task(id: "${randomUUID()}") { id } }`);
       expect(stranger.data).toEqual({ task: null });
+
+      // All of it ran on the route's few server connections, each serving tenant after tenant.
+      const [servers] = await ownerQuery<{ n: number }>(
+        db.ownerUrl,
+        `select count(*)::int as n from pg_stat_activity
+          where usename = 'tenantql_api' and datname = current_database()`,
+      );
+      expect(servers.n).toBeGreaterThan(0);
+      expect(servers.n).toBeLessThanOrEqual(routed.serverConnections);
     }, 120_000);
   });
 }
