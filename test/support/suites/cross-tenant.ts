@@ -11,9 +11,7 @@ const WRITERS: MembershipRoleValue[] = ['owner', 'admin', 'member'];
 // As many as the API's default pool has: these tests run one operation at a time.
 const SERVER_CONNECTIONS = 4;
 
-/**
- * Defines the cross-tenant tests for `route`; call once at the top level of a test file.
- */
+/** Defines the cross-tenant tests for `route`; call once at the top level of a test file. */
 export function crossTenantSuite(route: Route): void {
   let db: TestDatabase;
   let api: TestApp;
