@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRoleValue } from '../../src/db/schema.js';
-import { startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
+import type { GraphQLResult } from '../support/app.js';
 import { callersOf, errorCode, ownerQuery, type Call } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
-import { startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
+import { THROUGH_PGBOUNCER, type RoutedApi } from '../support/suites/route.js';
 
 const TENANTS = 10;
 const OPERATIONS = 300;
@@ -13,33 +13,22 @@ const CONCURRENCY = 16;
 const SERVER_CONNECTIONS = 2;
 
 let db: TestDatabase;
-let bouncer: PgBouncer;
-let api: TestApp;
+let routed: RoutedApi;
 let tenants: { seed: SeededTenant; label: string; as: Record<MembershipRoleValue, Call> }[];
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  bouncer = await startPgBouncer(
-    db.apiUrl,
-    { tenantql_api: decodeURIComponent(new URL(db.apiUrl).password) },
-    SERVER_CONNECTIONS,
-  );
-  // 8 client connections over 2 server connections: each transaction may run on either.
-  api = await startTestApp(
-    { ...db, apiUrl: bouncer.route(db.apiUrl) },
-    // PgBouncer 1.18 (Debian 12) cannot carry prepared statements in transaction mode.
-    { DATABASE_POOL_SIZE: '8', DATABASE_PREPARED_STATEMENTS: 'false' },
-  );
+  // The API's client connections over 2 server connections: each transaction may run on either.
+  routed = await THROUGH_PGBOUNCER.start(db, SERVER_CONNECTIONS);
   tenants = [];
   for (let i = 0; i < TENANTS; i++) {
     const label = `pgb${String.fromCharCode(107 + i)}`;
     const seed = await seedTenant(db.ownerUrl, label);
-    tenants.push({ seed, label, as: await callersOf(api, seed) });
+    tenants.push({ seed, label, as: await callersOf(routed.api, seed) });
   }
 }, 120_000);
 afterAll(async () => {
-  await api?.close();
-  await bouncer?.stop();
+  await routed?.close();
   await db?.drop();
 });
 
@@ -59,7 +48,7 @@ describe('behind PgBouncer in transaction-pooling mode', () => {
   it('transaction-local settings end with their transaction on the shared server connections', async () => {
     const clients = Array.from(
       { length: 4 },
-      () => new pg.Client({ connectionString: bouncer.route(db.apiUrl) }),
+      () => new pg.Client({ connectionString: routed.apiUrl }),
     );
     await Promise.all(clients.map((c) => c.connect()));
     try {

@@ -57,7 +57,8 @@ default_pool_size = ${serverPoolSize}
 max_client_conn = 500
 server_reset_query =
 ; NOTE: pg sends statement_timeout as a startup parameter, which PgBouncer refuses unless told
-; to ignore it; it is then not applied through PgBouncer (see the test).
+; to ignore it; it then never reaches the server, and only the API's per-transaction setting holds
+; (test/pgbouncer/statement-timeout.test.ts).
 ignore_startup_parameters = statement_timeout, extra_float_digits
 `;
   await fs.writeFile(path.join(dir, 'pgbouncer.ini'), ini, { mode: 0o644 });

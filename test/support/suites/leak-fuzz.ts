@@ -1,0 +1,567 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MembershipRoleValue } from '../../../src/db/schema.js';
+import type { GraphQLResult, TestApp } from '../app.js';
+import { errorCode, ownerQuery } from '../callers.js';
+import { createTestDatabase, type TestDatabase } from '../database.js';
+import { seedTenant } from '../fixtures.js';
+import type { Route, RoutedApi } from './route.js';
+
+const TENANTS = 10;
+const MAX_BATCHES = 15;
+/** Operations started together in one batch (each on its own tenant, so the model stays exact). */
+const MAX_PARALLEL = 6;
+// Fewer than the concurrent requests: connections are reused across tenants constantly.
+const SERVER_CONNECTIONS = 2;
+const ROLES: MembershipRoleValue[] = ['owner', 'admin', 'member', 'viewer'];
+const WRITERS = new Set<MembershipRoleValue>(['owner', 'admin', 'member']);
+const ADMINS = new Set<MembershipRoleValue>(['owner', 'admin']);
+// Few keys, so CONFLICT happens and a tenant holds at most KEYS.length + 1 projects.
+const KEYS = ['ALPHA', 'BETA', 'GAMMA', 'DELTA', 'OMEGA'];
+
+interface ProjectModel {
+  id: string;
+  key: string;
+  name: string;
+  deleted: boolean;
+}
+interface TaskModel {
+  id: string;
+  projectId: string;
+  title: string;
+  deleted: boolean;
+}
+interface CommentModel {
+  id: string;
+  taskId: string;
+  body: string;
+  deleted: boolean;
+}
+interface TenantModel {
+  id: string;
+  slug: string;
+  label: string;
+  users: Record<MembershipRoleValue, string>;
+  members: Map<string, MembershipRoleValue>;
+  projects: ProjectModel[];
+  tasks: TaskModel[];
+  comments: CommentModel[];
+}
+
+/** Which object an operation aims at: one of some tenant's (deleted ones included), or a fresh id. */
+interface Target {
+  tenant: number;
+  index: number;
+}
+
+type Op =
+  | { kind: 'createProject'; tenant: number; role: number; key: number }
+  | { kind: 'readProject'; tenant: number; role: number; target: Target }
+  | { kind: 'list'; tenant: number; role: number }
+  | { kind: 'updateProject'; tenant: number; role: number; target: Target }
+  | { kind: 'deleteProject'; tenant: number; role: number; target: Target }
+  | { kind: 'createTask'; tenant: number; role: number; target: Target }
+  | { kind: 'comment'; tenant: number; role: number; target: Target }
+  | { kind: 'readTask'; tenant: number; role: number; target: Target }
+  | { kind: 'addMember'; tenant: number; role: number; from: number; fromRole: number }
+  | { kind: 'switchTenant'; tenant: number; from: number; fromRole: number }
+  | { kind: 'failingMutation'; tenant: number; role: number; target: Target };
+
+const tenantArb = fc.nat(TENANTS - 1);
+const roleArb = fc.nat(ROLES.length - 1);
+const targetArb = fc.record({ tenant: tenantArb, index: fc.nat(8) });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({
+    kind: fc.constant('createProject' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    key: fc.nat(KEYS.length - 1),
+  }),
+  fc.record({
+    kind: fc.constant('readProject' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    target: targetArb,
+  }),
+  fc.record({ kind: fc.constant('list' as const), tenant: tenantArb, role: roleArb }),
+  fc.record({
+    kind: fc.constant('updateProject' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    target: targetArb,
+  }),
+  fc.record({
+    kind: fc.constant('deleteProject' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    target: targetArb,
+  }),
+  fc.record({
+    kind: fc.constant('createTask' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    target: targetArb,
+  }),
+  fc.record({
+    kind: fc.constant('comment' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    target: targetArb,
+  }),
+  fc.record({
+    kind: fc.constant('readTask' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    target: targetArb,
+  }),
+  fc.record({
+    kind: fc.constant('addMember' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    from: tenantArb,
+    fromRole: roleArb,
+  }),
+  fc.record({
+    kind: fc.constant('switchTenant' as const),
+    tenant: tenantArb,
+    from: tenantArb,
+    fromRole: roleArb,
+  }),
+  fc.record({
+    kind: fc.constant('failingMutation' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    target: targetArb,
+  }),
+);
+const sequenceArb = fc.array(fc.array(opArb, { minLength: 1, maxLength: MAX_PARALLEL }), {
+  minLength: 1,
+  maxLength: MAX_BATCHES,
+});
+
+/** Tenants of run number `run`, seeded as the migrator. */
+async function freshTenants(ownerUrl: string, run: number): Promise<TenantModel[]> {
+  return Promise.all(
+    Array.from({ length: TENANTS }, async (_, i) => {
+      // Lower-case letters and digits (slugs), ended by a space in every text, so that one label
+      // is never a prefix of another's texts.
+      const label = `fz${run}t${i}`;
+      const seed = await seedTenant(ownerUrl, label);
+      return {
+        id: seed.id,
+        slug: seed.slug,
+        label,
+        users: seed.users,
+        members: new Map(ROLES.map((role) => [seed.users[role], role] as const)),
+        projects: [{ id: seed.projectId, key: 'PRJ', name: `${label} project`, deleted: false }],
+        tasks: [
+          { id: seed.taskId, projectId: seed.projectId, title: `${label} task`, deleted: false },
+        ],
+        comments: [
+          { id: seed.commentId, taskId: seed.taskId, body: `${label} comment`, deleted: false },
+        ],
+      };
+    }),
+  );
+}
+
+/** Titles, bodies and project names anywhere in a response (user names may be other tenants'). */
+function tenantTexts(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) for (const item of value) tenantTexts(item, out);
+  else if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      if (['title', 'body', 'projectName'].includes(key) && typeof inner === 'string') {
+        out.push(inner);
+      } else tenantTexts(inner, out);
+    }
+  }
+  return out;
+}
+
+const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
+
+function pick<T>(list: T[], index: number): T | undefined {
+  return list[index % (list.length + 1)];
+}
+
+class Runner {
+  readonly failures: string[] = [];
+  tokens = new Map<string, string>();
+  /** Operations started, for the summary line. */
+  steps = 0;
+
+  constructor(
+    readonly tenants: TenantModel[],
+    private readonly api: TestApp,
+    private readonly ownerUrl: string,
+  ) {}
+
+  async token(userId: string): Promise<string> {
+    let token = this.tokens.get(userId);
+    if (!token) {
+      token = await this.api.app.deps.tokens.signAccess(userId, undefined);
+      this.tokens.set(userId, token);
+    }
+    return token;
+  }
+
+  async call<T = Record<string, unknown>>(
+    tenant: TenantModel,
+    role: MembershipRoleValue,
+    query: string,
+    variables: Record<string, unknown> = {},
+  ): Promise<GraphQLResult<T>> {
+    const token = await this.token(tenant.users[role]);
+    const result = await this.api.request<T>(query, variables, {
+      token,
+      headers: { 'x-tenant-id': tenant.id },
+    });
+    this.ownOnly(tenant, result);
+    return result;
+  }
+
+  ownOnly(tenant: TenantModel, result: GraphQLResult<unknown>, what = 'response'): void {
+    const foreign = tenantTexts(result.data).filter((t) => !t.startsWith(`${tenant.label} `));
+    if (foreign.length > 0) this.fail(`${tenant.label} ${what} held ${foreign.join(', ')}`);
+  }
+
+  fail(message: string): void {
+    this.failures.push(message);
+  }
+
+  expectCode(result: GraphQLResult<unknown>, codes: string[], what: string): boolean {
+    const code = errorCode(result);
+    if (typeof code === 'string' && codes.includes(code) && result.data == null) return true;
+    this.fail(`${what}: expected ${codes.join('|')}, got ${JSON.stringify(result)}`);
+    return false;
+  }
+
+  expectOk(result: GraphQLResult<unknown>, what: string): boolean {
+    if (result.errors === undefined && result.data) return true;
+    this.fail(`${what}: expected success, got ${JSON.stringify(result.errors)}`);
+    return false;
+  }
+
+  /** One operation; the model changes only when the API says the write happened. */
+  async execute(op: Op, n: number): Promise<void> {
+    const tenant = this.tenants[op.tenant];
+    const role = 'role' in op ? ROLES[op.role] : 'owner';
+    const what = `${op.kind} #${n} by ${tenant.label}/${role}`;
+    // The id to send, and the model's row when the caller should see it (own tenant, not deleted).
+    const targetOf = <T extends { id: string; deleted: boolean }>(
+      list: (t: TenantModel) => T[],
+      target: Target,
+    ) => {
+      const owner = this.tenants[target.tenant];
+      const item = pick(list(owner), target.index);
+      const visible = owner === tenant && item !== undefined && !item.deleted;
+      return { id: item?.id ?? UNKNOWN_ID, item: visible ? item : undefined };
+    };
+    switch (op.kind) {
+      case 'createProject': {
+        const key = KEYS[op.key];
+        const name = `${tenant.label} ${key.toLowerCase()} ${n}`;
+        const result = await this.call<{ createProject: { id: string; projectName: string } }>(
+          tenant,
+          role,
+          `mutation($i: CreateProjectInput!) { createProject(input: $i) { id projectName: name } }`,
+          { i: { key, name } },
+        );
+        if (!WRITERS.has(role)) this.expectCode(result, ['FORBIDDEN'], what);
+        else if (tenant.projects.some((p) => p.key === key && !p.deleted)) {
+          this.expectCode(result, ['CONFLICT'], what);
+        } else if (this.expectOk(result, what) && result.data) {
+          tenant.projects.push({ id: result.data.createProject.id, key, name, deleted: false });
+        }
+        return;
+      }
+      case 'readProject': {
+        const { id, item } = targetOf((t) => t.projects, op.target);
+        const result = await this.call<{ project: { projectName: string } | null }>(
+          tenant,
+          role,
+          `query($id: ID!) { project(id: $id) { projectName: name tasks(first: 50) { totalCount
+             edges { node { title comments(first: 50) { edges { node { body } } } } } } } }`,
+          { id },
+        );
+        if (!this.expectOk(result, what)) return;
+        const got = result.data?.project?.projectName ?? null;
+        if (got !== (item?.name ?? null)) this.fail(`${what}: read ${got}, model ${item?.name}`);
+        return;
+      }
+      case 'readTask': {
+        const { id, item } = targetOf((t) => t.tasks, op.target);
+        const result = await this.call<{ task: { title: string } | null }>(
+          tenant,
+          role,
+          `query($id: ID!) { task(id: $id) { title project { projectName: name }
+             comments(first: 50) { totalCount edges { node { body } } } } }`,
+          { id },
+        );
+        if (!this.expectOk(result, what)) return;
+        const got = result.data?.task?.title ?? null;
+        if (got !== (item?.title ?? null)) this.fail(`${what}: read ${got}, model ${item?.title}`);
+        return;
+      }
+      case 'list': {
+        const result = await this.call<{
+          projects: { totalCount: number; edges: { node: { id: string } }[] };
+        }>(
+          tenant,
+          role,
+          `{ projects(first: 50) { totalCount edges { node { id projectName: name
+               tasks(first: 20) { edges { node { title comments(first: 10) { edges { node { body } } } } } } } } } }`,
+        );
+        if (!this.expectOk(result, what)) return;
+        const got = (result.data?.projects.edges ?? []).map((e) => e.node.id).sort();
+        const want = tenant.projects
+          .filter((p) => !p.deleted)
+          .map((p) => p.id)
+          .sort();
+        if (JSON.stringify(got) !== JSON.stringify(want)) {
+          this.fail(`${what}: listed ${got.length} projects, model ${want.length}`);
+        }
+        return;
+      }
+      case 'updateProject': {
+        const { id, item } = targetOf((t) => t.projects, op.target);
+        const name = `${tenant.label} renamed ${n}`;
+        const result = await this.call(
+          tenant,
+          role,
+          `mutation($id: ID!, $name: String!) { updateProject(id: $id, input: { name: $name }) { projectName: name } }`,
+          { id, name },
+        );
+        if (!WRITERS.has(role)) this.expectCode(result, ['FORBIDDEN'], what);
+        else if (!item) this.expectCode(result, ['NOT_FOUND'], what);
+        else if (this.expectOk(result, what)) item.name = name;
+        return;
+      }
+      case 'deleteProject': {
+        const { id, item } = targetOf((t) => t.projects, op.target);
+        const result = await this.call(
+          tenant,
+          role,
+          `mutation($id: ID!) { deleteProject(id: $id) }`,
+          { id },
+        );
+        if (!ADMINS.has(role)) this.expectCode(result, ['FORBIDDEN'], what);
+        else if (!item) this.expectCode(result, ['NOT_FOUND'], what);
+        else if (this.expectOk(result, what)) {
+          const project = item;
+          project.deleted = true;
+          for (const task of tenant.tasks.filter((t) => t.projectId === project.id)) {
+            task.deleted = true;
+            for (const c of tenant.comments.filter((c) => c.taskId === task.id)) c.deleted = true;
+          }
+        }
+        return;
+      }
+      case 'createTask': {
+        const { id, item } = targetOf((t) => t.projects, op.target);
+        const title = `${tenant.label} task ${n}`;
+        const result = await this.call<{ createTask: { id: string } }>(
+          tenant,
+          role,
+          `mutation($p: ID!, $title: String!) { createTask(input: { projectId: $p, title: $title }) { id title project { projectName: name } } }`,
+          { p: id, title },
+        );
+        if (!WRITERS.has(role)) this.expectCode(result, ['FORBIDDEN'], what);
+        else if (!item) this.expectCode(result, ['NOT_FOUND', 'BAD_USER_INPUT'], what);
+        else if (this.expectOk(result, what) && result.data) {
+          tenant.tasks.push({
+            id: result.data.createTask.id,
+            projectId: id,
+            title,
+            deleted: false,
+          });
+        }
+        return;
+      }
+      case 'comment': {
+        const { id, item } = targetOf((t) => t.tasks, op.target);
+        const body = `${tenant.label} says ${n}`;
+        const result = await this.call<{ addComment: { id: string } }>(
+          tenant,
+          role,
+          `mutation($t: ID!, $body: String!) { addComment(input: { taskId: $t, body: $body }) { id body task { title } } }`,
+          { t: id, body },
+        );
+        if (!WRITERS.has(role)) this.expectCode(result, ['FORBIDDEN'], what);
+        else if (!item) this.expectCode(result, ['NOT_FOUND', 'BAD_USER_INPUT'], what);
+        else if (this.expectOk(result, what) && result.data) {
+          tenant.comments.push({ id: result.data.addComment.id, taskId: id, body, deleted: false });
+        }
+        return;
+      }
+      case 'failingMutation': {
+        // A write that succeeds, then one that fails at the database: both must be undone.
+        const { id } = targetOf((t) => t.projects, op.target);
+        const foreign =
+          this.tenants[(op.tenant + 1 + (op.target.tenant % (TENANTS - 1))) % TENANTS];
+        const result = await this.call(
+          tenant,
+          role,
+          `mutation($p: ID!, $t: ID!) {
+             a: createTask(input: { projectId: $p, title: "${tenant.label} doomed ${n}" }) { id }
+             b: addComment(input: { taskId: $t, body: "${tenant.label} doomed ${n}" }) { id }
+           }`,
+          { p: id, t: foreign.tasks[0]?.id ?? UNKNOWN_ID },
+        );
+        this.expectCode(result, ['FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT'], what);
+        return;
+      }
+      case 'addMember': {
+        const from = this.tenants[op.from];
+        const userId = from.users[ROLES[op.fromRole]];
+        const addedRole = op.fromRole % 2 === 0 ? 'MEMBER' : 'VIEWER';
+        const result = await this.call(
+          tenant,
+          role,
+          `mutation($i: AddMemberInput!) { addMember(input: $i) { role user { id } } }`,
+          { i: { email: `${ROLES[op.fromRole]}-${from.slug}@example.test`, role: addedRole } },
+        );
+        if (!ADMINS.has(role)) this.expectCode(result, ['FORBIDDEN'], what);
+        else if (tenant.members.has(userId)) this.expectCode(result, ['CONFLICT'], what);
+        else if (this.expectOk(result, what)) {
+          tenant.members.set(userId, addedRole === 'MEMBER' ? 'member' : 'viewer');
+        }
+        return;
+      }
+      case 'switchTenant': {
+        // A user of tenant `from` asks for a token bound to this tenant, then reads with it.
+        const userId = this.tenants[op.from].users[ROLES[op.fromRole]];
+        const result = await this.api.request<{ switchTenant: { token: string } }>(
+          `mutation($t: ID!) { switchTenant(tenantId: $t) { token } }`,
+          { t: tenant.id },
+          { token: await this.token(userId) },
+        );
+        const label = `${what} as ${this.tenants[op.from].label}/${ROLES[op.fromRole]}`;
+        if (!tenant.members.has(userId)) {
+          this.expectCode(result, ['FORBIDDEN'], label);
+          return;
+        }
+        if (!this.expectOk(result, label) || !result.data) return;
+        const read = await this.api.request<{ projects: { totalCount: number } }>(
+          `{ projects(first: 50) { totalCount edges { node { projectName: name } } } }`,
+          {},
+          { token: result.data.switchTenant.token },
+        );
+        this.ownOnly(tenant, read, label);
+        const want = tenant.projects.filter((p) => !p.deleted).length;
+        if (read.data?.projects.totalCount !== want) {
+          this.fail(`${label}: bound token read ${JSON.stringify(read)}, model ${want} projects`);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Batches run one after another; the operations of a batch run at once, one per tenant. */
+  async runAll(batches: Op[][]): Promise<void> {
+    let n = 0;
+    for (const batch of batches) {
+      const byTenant = new Map<number, Op[]>();
+      for (const op of batch) byTenant.set(op.tenant, [...(byTenant.get(op.tenant) ?? []), op]);
+      await Promise.all(
+        [...byTenant.values()].map(async (ops) => {
+          for (const op of ops) await this.execute(op, n++);
+        }),
+      );
+      this.steps += batch.length;
+      if (this.failures.length > 0) return;
+    }
+  }
+
+  /** The database, read past RLS, against the model of every tenant of this run. */
+  async compareWithDatabase(): Promise<void> {
+    const ids = this.tenants.map((t) => t.id);
+    const rows = await ownerQuery<{
+      tenant_id: string;
+      kind: string;
+      id: string;
+      text: string;
+      parent: string | null;
+    }>(
+      this.ownerUrl,
+      `select tenant_id, 'project' as kind, id::text, name as text, null as parent from app.projects where tenant_id = any($1)
+       union all select tenant_id, 'task', id::text, title, project_id::text from app.tasks where tenant_id = any($1)
+       union all select tenant_id, 'comment', id::text, body, task_id::text from app.comments where tenant_id = any($1)
+       union all select tenant_id, 'member', user_id::text, role::text, null from app.memberships where tenant_id = any($1)`,
+      [ids],
+    );
+    for (const tenant of this.tenants) {
+      const stored = rows
+        .filter((r) => r.tenant_id === tenant.id)
+        .map((r) => `${r.kind} ${r.id} ${r.text} ${r.parent ?? ''}`)
+        .sort();
+      const model = [
+        ...tenant.projects.filter((p) => !p.deleted).map((p) => `project ${p.id} ${p.name} `),
+        ...tenant.tasks
+          .filter((t) => !t.deleted)
+          .map((t) => `task ${t.id} ${t.title} ${t.projectId}`),
+        ...tenant.comments
+          .filter((c) => !c.deleted)
+          .map((c) => `comment ${c.id} ${c.body} ${c.taskId}`),
+        ...[...tenant.members].map(([user, role]) => `member ${user} ${role} `),
+      ].sort();
+      if (JSON.stringify(stored) !== JSON.stringify(model)) {
+        const missing = model.filter((m) => !stored.includes(m));
+        const extra = stored.filter((s) => !model.includes(s));
+        this.fail(
+          `${tenant.label} database differs: missing ${missing.join('; ')} extra ${extra.join('; ')}`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Defines the leak-fuzzing test for `route`; call once at the top level of a test file.
+ * Property: whatever random users of random tenants do, concurrently, over fewer server connections
+ * than the concurrency, every response holds rows of the caller's tenant only, and afterwards the
+ * database holds exactly what a model of each tenant says. `defaultRuns` sequences unless
+ * FUZZ_RUNS says otherwise (FUZZ_RUNS=500 for a long run); FUZZ_SEED (and FUZZ_PATH, both printed
+ * on failure) to replay one.
+ */
+export function leakFuzzSuite(route: Route, defaultRuns: number): void {
+  const runs = Number(process.env.FUZZ_RUNS ?? defaultRuns);
+  let db: TestDatabase;
+  let routed: RoutedApi;
+  let run = 0;
+  let steps = 0;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    routed = await route.start(db, SERVER_CONNECTIONS);
+  });
+  afterAll(async () => {
+    await routed?.close();
+    await db?.drop();
+  });
+
+  describe(`leak fuzzing${route.suffix}`, () => {
+    it(`random operations of random users across ${TENANTS} tenants leak nothing (${runs} runs)`, async () => {
+      await fc.assert(
+        fc.asyncProperty(sequenceArb, async (batches) => {
+          run += 1;
+          const runner = new Runner(await freshTenants(db.ownerUrl, run), routed.api, db.ownerUrl);
+          await runner.runAll(batches);
+          steps += runner.steps;
+          if (runner.failures.length === 0) await runner.compareWithDatabase();
+          // fast-check prints the shrunk sequence (the counterexample) with these failures.
+          expect(runner.failures).toEqual([]);
+        }),
+        {
+          numRuns: runs,
+          seed: process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined,
+          path: process.env.FUZZ_PATH,
+          endOnFailure: process.env.FUZZ_SHRINK === 'false',
+        },
+      );
+      console.log(
+        `leak fuzzing${route.suffix}: ${runs} sequences, ${steps} operations (shrinking included)`,
+      );
+    }, 600_000);
+  });
+}
