@@ -184,6 +184,7 @@ create function app.claim_notification_deliveries(
     kind text,
     attempt integer,
     payload jsonb,
+    channel_enabled boolean,
     url text,
     secret text,
     email text
@@ -222,7 +223,7 @@ begin
     returning d.tenant_id, d.id, d.channel, d.kind, d.attempts, d.payload, d.recipient_id
   )
   select c.tenant_id, c.id, token, c.channel, c.kind, c.attempts, c.payload,
-         ch.url, ch.secret, u.email
+         ch.id is not null, ch.url, ch.secret, u.email
     from claimed c
     left join app.notification_channels ch
       on ch.tenant_id = c.tenant_id and ch.channel = c.channel and ch.enabled
