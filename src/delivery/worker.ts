@@ -1,3 +1,6 @@
+// The in-app sentence comes from the notification module, whose types are declared with
+// type-graphql decorators: those need the metadata polyfill loaded first, even here.
+import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import pg from 'pg';

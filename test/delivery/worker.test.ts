@@ -43,7 +43,7 @@ beforeEach(async () => {
     a.id,
   ]);
   return async () => {
-    await Promise.all(workers.splice(0).map((w) => (w.running ? w.stop() : undefined)));
+    await Promise.all(workers.splice(0).map((w) => (w.running ? w.stop() : Promise.resolve())));
     await Promise.all(receivers.splice(0).map((r) => r.close()));
   };
 });
