@@ -33,9 +33,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  log.error(
-    error instanceof ConfigError ? `Configuration problem: ${error.message}` : { err: error },
-    'delivery worker failed to start',
-  );
+  if (error instanceof ConfigError) log.error(`Configuration problem: ${error.message}`);
+  else log.error({ err: error }, 'delivery worker failed to start');
   process.exit(1);
 });

@@ -232,6 +232,8 @@ export class DeliveryWorker {
     client.on('notification', () => this.#wakeUp());
     const drop = () => {
       if (this.#listener === client) this.#listener = undefined;
+      // The next round connects a new one; this one is done for.
+      client.end().catch(() => undefined);
     };
     client.on('error', drop);
     client.on('end', drop);

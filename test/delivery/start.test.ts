@@ -27,9 +27,9 @@ afterAll(async () => {
 });
 
 /** `npm start` as a real process against the test database, until `until` shows in its log. */
-async function start(env: Record<string, string>, until: string) {
+async function start(env: Record<string, string>, until: string, entry = 'src/main.ts') {
   const port = await freePort();
-  const child = spawn('node', ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn('node', ['--import', 'tsx', entry], {
     env: {
       ...process.env,
       PORT: String(port),
@@ -88,5 +88,32 @@ describe('npm start', () => {
     expect(server.output()).not.toContain('delivery worker started');
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
+  });
+
+  it('runs on its own too (npm run worker)', async () => {
+    const hooks = await startReceiver();
+    try {
+      await ownerQuery(
+        db.ownerUrl,
+        `update app.notification_channels set url = $2 where tenant_id = $1 and channel = 'WEBHOOK'`,
+        [a.id, hooks.url],
+      );
+      const worker = await start(
+        {
+          WORKER_DATABASE_URL: db.workerUrl,
+          WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
+          DELIVERY_POLL_INTERVAL_MS: '100',
+        },
+        'delivery worker started',
+        'src/delivery/main.ts',
+      );
+      await notifyMany(db, a.id, a.users.member, 1);
+      await waitFor('the webhook', () => hooks.acknowledged().length === 1);
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      expect(worker.output()).toContain('delivery worker stopped');
+    } finally {
+      await hooks.close();
+    }
   });
 });
