@@ -31,6 +31,8 @@ export interface DatabaseConfig {
   migrationUrl: string | undefined;
   /** Connection as tenantql_admin (BYPASSRLS) for platform-operator fields only. */
   adminUrl: string | undefined;
+  /** Connection as tenantql_worker, for the notification delivery worker only. */
+  workerUrl: string | undefined;
   poolSize: number;
   statementTimeoutMs: number;
   /** Named prepared statements per connection; off for PgBouncer (transaction mode) before 1.21. */
@@ -118,6 +120,30 @@ export interface MetricsConfig {
   operationLabelLimit: number;
 }
 
+export interface DeliveryConfig {
+  /** Run the delivery worker inside the API process (it still needs a worker connection). */
+  workerEnabled: boolean;
+  /** How often the worker looks for due deliveries when no wake-up arrives. */
+  pollIntervalMs: number;
+  /** Deliveries claimed per round. */
+  batchSize: number;
+  /** How long a claim keeps other workers away; must outlast a webhook timeout comfortably. */
+  leaseSeconds: number;
+  /** Attempts before a delivery is dead. */
+  maxAttempts: number;
+  /** Backoff before the second attempt, doubled per attempt up to backoffMaxMs, with jitter. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  webhookTimeoutMs: number;
+  /** Let webhook URLs point at loopback, private and link-local addresses (off: SSRF). */
+  allowPrivateAddresses: boolean;
+  /** Refuse http:// webhook URLs (on by default in production). */
+  requireHttps: boolean;
+  /** SMTP server for email notifications; unset means emails are written to the log. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
+}
+
 export interface Config {
   port: number;
   /** Schema introspection; on by default except in production. */
@@ -134,6 +160,7 @@ export interface Config {
   embedded: EmbeddedConfig;
   tenancy: TenancyConfig;
   auth: AuthConfig;
+  delivery: DeliveryConfig;
 }
 
 function readList(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
@@ -165,6 +192,33 @@ function readTrustProxy(env: NodeJS.ProcessEnv): TrustProxy {
     );
   }
   return parsed;
+}
+
+function readDelivery(env: NodeJS.ProcessEnv): DeliveryConfig {
+  const delivery: DeliveryConfig = {
+    workerEnabled: readBool(env, 'DELIVERY_WORKER_ENABLED', true),
+    pollIntervalMs: readInt(env, 'DELIVERY_POLL_INTERVAL_MS', 5_000),
+    batchSize: readInt(env, 'DELIVERY_BATCH_SIZE', 10),
+    leaseSeconds: readInt(env, 'DELIVERY_LEASE_SECONDS', 60),
+    maxAttempts: readInt(env, 'DELIVERY_MAX_ATTEMPTS', 8),
+    backoffBaseMs: readInt(env, 'DELIVERY_BACKOFF_BASE_MS', 30_000),
+    backoffMaxMs: readInt(env, 'DELIVERY_BACKOFF_MAX_MS', 6 * 60 * 60 * 1000),
+    webhookTimeoutMs: readInt(env, 'WEBHOOK_TIMEOUT_MS', 10_000),
+    allowPrivateAddresses: readBool(env, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', false),
+    requireHttps: readBool(env, 'WEBHOOK_REQUIRE_HTTPS', env.NODE_ENV === 'production'),
+    smtpUrl: env.SMTP_URL || undefined,
+    mailFrom: env.SMTP_FROM || 'tenantql <notifications@localhost>',
+  };
+  if (delivery.batchSize < 1 || delivery.maxAttempts < 1) {
+    throw new ConfigError('DELIVERY_BATCH_SIZE and DELIVERY_MAX_ATTEMPTS must be at least 1');
+  }
+  // A lease that ran out while a send is still waiting would let a second worker send it too.
+  if (delivery.leaseSeconds * 1000 < 2 * delivery.webhookTimeoutMs + 5_000) {
+    throw new ConfigError(
+      'DELIVERY_LEASE_SECONDS must be at least twice WEBHOOK_TIMEOUT_MS plus 5 seconds',
+    );
+  }
+  return delivery;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -203,6 +257,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiUrl: env.DATABASE_URL || undefined,
       migrationUrl: env.MIGRATION_DATABASE_URL || undefined,
       adminUrl: env.ADMIN_DATABASE_URL || undefined,
+      workerUrl: env.WORKER_DATABASE_URL || undefined,
       poolSize: readInt(env, 'DATABASE_POOL_SIZE', 10),
       statementTimeoutMs: readInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000),
       preparedStatements: readBool(env, 'DATABASE_PREPARED_STATEMENTS', true),
@@ -230,6 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       accessTokenTtlSeconds: readInt(env, 'JWT_ACCESS_TTL_SECONDS', 15 * 60),
       refreshTokenTtlSeconds: readInt(env, 'JWT_REFRESH_TTL_SECONDS', 30 * 24 * 60 * 60),
     },
+    delivery: readDelivery(env),
     embedded: {
       dataDir,
       port: readInt(env, 'EMBEDDED_PG_PORT', 54329),

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { migrateDatabase, resolveDatabase, type DatabaseEndpoints } from './db/bootstrap.js';
 import { createKysely, createPool } from './db/pool.js';
 import { seedDemo } from './db/seed.js';
+import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
 import { createLogger } from './logger.js';
 import { ensureDefaultTenant } from './tenancy/default-tenant.js';
 
@@ -18,6 +19,7 @@ const log = createLogger(config.logLevel);
 
 let endpoints: DatabaseEndpoints | undefined;
 let app: App | undefined;
+let worker: DeliveryWorker | undefined;
 
 /** Seeds the demo once per embedded data directory, before the API accepts requests. */
 async function seedOnFirstStart(database: DatabaseEndpoints): Promise<void> {
@@ -60,6 +62,9 @@ async function start(): Promise<void> {
     adminUrl: endpoints.adminUrl,
     defaultTenantId,
   });
+  if (config.delivery.workerEnabled) {
+    worker = startDeliveryWorker(config, log, endpoints.workerUrl);
+  }
   log.info(
     {
       url: app.url,
@@ -83,6 +88,8 @@ function shutdown(reason: string, exitCode: number): Promise<void> {
     // A signal during startup waits for it, so a half-created cluster or seed is never abandoned.
     await startup.catch(() => undefined);
     try {
+      // Sends in flight finish and are recorded before the pools and PostgreSQL go away.
+      await worker?.stop();
       await app?.close();
     } finally {
       await endpoints?.embedded?.stop();

@@ -1,14 +1,15 @@
 import { spawn } from 'node:child_process';
 import { runWithDatabase } from './run.js';
 
-const USAGE = `usage: npm run db:psql -- [--api | --admin | --superuser] [psql arguments…]
+const USAGE = `usage: npm run db:psql -- [--api | --admin | --worker | --superuser] [psql arguments…]
   (default)    as tenantql_owner, the role that owns the schema (RLS is forced on it too)
   --api        as tenantql_api, the role every API operation uses
   --admin      as tenantql_admin, the audited bypass role
+  --worker     as tenantql_worker, the delivery worker (two functions, no tables)
   --superuser  as the migration login itself`;
 
 const args = process.argv.slice(2);
-const as = ['--api', '--admin', '--superuser'].find((flag) => args[0] === flag);
+const as = ['--api', '--admin', '--worker', '--superuser'].find((flag) => args[0] === flag);
 if (args[0] === '--help' || args[0] === '-h') {
   console.log(USAGE);
   process.exit(0);
@@ -21,12 +22,16 @@ await runWithDatabase(async (endpoints) => {
       ? endpoints.apiUrl
       : as === '--admin'
         ? endpoints.adminUrl
-        : endpoints.migrationUrl;
+        : as === '--worker'
+          ? endpoints.workerUrl
+          : endpoints.migrationUrl;
   if (!url) {
     console.error(
       as === '--admin'
         ? 'ADMIN_DATABASE_URL is not set.'
-        : 'MIGRATION_DATABASE_URL is not set; use --api to connect as the API role.',
+        : as === '--worker'
+          ? 'WORKER_DATABASE_URL is not set.'
+          : 'MIGRATION_DATABASE_URL is not set; use --api to connect as the API role.',
     );
     return 1;
   }

@@ -8,6 +8,8 @@ export interface DatabaseEndpoints {
   apiUrl: string;
   migrationUrl: string | undefined;
   adminUrl: string | undefined;
+  /** tenantql_worker, for the delivery worker; unset in external mode without WORKER_DATABASE_URL. */
+  workerUrl: string | undefined;
   /** Set when tenantql started its own PostgreSQL; stop it last on shutdown. */
   embedded: EmbeddedServer | undefined;
 }
@@ -27,12 +29,13 @@ export async function resolveDatabase(
       apiUrl: database.apiUrl,
       migrationUrl: database.migrationUrl,
       adminUrl: database.adminUrl,
+      workerUrl: database.workerUrl,
       embedded: undefined,
     };
   }
-  if (database.migrationUrl || database.adminUrl) {
+  if (database.migrationUrl || database.adminUrl || database.workerUrl) {
     throw new ConfigError(
-      'MIGRATION_DATABASE_URL or ADMIN_DATABASE_URL is set without DATABASE_URL. Set DATABASE_URL ' +
+      'MIGRATION_DATABASE_URL, ADMIN_DATABASE_URL or WORKER_DATABASE_URL is set without DATABASE_URL. Set DATABASE_URL ' +
         '(the tenantql_api connection) too, or unset them all to use the embedded PostgreSQL.',
     );
   }
@@ -41,6 +44,7 @@ export async function resolveDatabase(
     apiUrl: embedded.apiUrl,
     migrationUrl: embedded.migrationUrl,
     adminUrl: embedded.adminUrl,
+    workerUrl: embedded.workerUrl,
     embedded,
   };
 }
@@ -59,6 +63,7 @@ export async function migrateDatabase(endpoints: DatabaseEndpoints, log: Logger)
   for (const [role, url] of [
     ['tenantql_api', endpoints.apiUrl],
     ['tenantql_admin', endpoints.adminUrl],
+    ['tenantql_worker', endpoints.workerUrl],
   ] as const) {
     if (!url) continue;
     const parsed = new URL(url);

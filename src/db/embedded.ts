@@ -21,12 +21,14 @@ export interface EmbeddedSecrets {
   superuserPassword: string;
   apiPassword: string;
   adminPassword: string;
+  workerPassword: string;
 }
 
 export interface EmbeddedServer {
   migrationUrl: string;
   apiUrl: string;
   adminUrl: string;
+  workerUrl: string;
   /** True when this start created the cluster (first start on this data directory). */
   created: boolean;
   stop(): Promise<void>;
@@ -38,17 +40,21 @@ function connectionUrl(user: string, password: string, port: number, database: s
 }
 
 async function loadOrCreateSecrets(file: string): Promise<EmbeddedSecrets> {
-  if (existsSync(file)) {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as EmbeddedSecrets;
-  }
   const secret = () => randomBytes(24).toString('base64url');
+  const stored = existsSync(file)
+    ? (JSON.parse(await fs.readFile(file, 'utf8')) as Partial<EmbeddedSecrets>)
+    : undefined;
   const secrets: EmbeddedSecrets = {
-    superuserPassword: secret(),
-    apiPassword: secret(),
-    adminPassword: secret(),
+    superuserPassword: stored?.superuserPassword ?? secret(),
+    apiPassword: stored?.apiPassword ?? secret(),
+    adminPassword: stored?.adminPassword ?? secret(),
+    // Data directories created before the delivery worker existed get its password now.
+    workerPassword: stored?.workerPassword ?? secret(),
   };
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  if (stored?.workerPassword === undefined) {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
   return secrets;
 }
 
@@ -144,6 +150,7 @@ function endpoints(
     migrationUrl: connectionUrl(SUPERUSER, secrets.superuserPassword, port, database),
     apiUrl: connectionUrl('tenantql_api', secrets.apiPassword, port, database),
     adminUrl: connectionUrl('tenantql_admin', secrets.adminPassword, port, database),
+    workerUrl: connectionUrl('tenantql_worker', secrets.workerPassword, port, database),
     created,
     stop,
   };

@@ -162,6 +162,41 @@ export interface ActivityTable {
   created_at: ColumnType<Date, never, never>;
 }
 
+export type NotificationChannelValue = 'WEBHOOK' | 'EMAIL';
+export type DeliveryStatusValue = 'pending' | 'delivered' | 'dead';
+
+export interface NotificationChannelsTable {
+  tenant_id: DefaultedUuid;
+  id: Generated<string>;
+  channel: ColumnType<NotificationChannelValue, NotificationChannelValue, never>;
+  enabled: ColumnType<boolean, boolean, boolean>;
+  kinds: ColumnType<string[], string[] | undefined, string[]>;
+  url: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Write-only for the API role: no column grant lets it read the secret back. */
+  secret: ColumnType<never, string | undefined, string>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+/** Read-only for the API role: the enqueue trigger and the worker's functions write it. */
+export interface NotificationDeliveriesTable {
+  tenant_id: ColumnType<string, never, never>;
+  id: ColumnType<string, never, never>;
+  notification_id: ColumnType<string | null, never, never>;
+  channel: ColumnType<NotificationChannelValue, never, never>;
+  kind: ColumnType<string, never, never>;
+  recipient_id: ColumnType<string | null, never, never>;
+  payload: ColumnType<Record<string, unknown>, never, never>;
+  status: ColumnType<DeliveryStatusValue, never, never>;
+  attempts: ColumnType<number, never, never>;
+  next_attempt_at: ColumnType<Date, never, never>;
+  last_attempt_at: ColumnType<Date | null, never, never>;
+  last_error: ColumnType<string | null, never, never>;
+  last_http_status: ColumnType<number | null, never, never>;
+  delivered_at: ColumnType<Date | null, never, never>;
+  created_at: ColumnType<Date, never, never>;
+}
+
 export interface Database {
   'app.tenants': TenantsTable;
   'app.plans': PlansTable;
@@ -176,4 +211,6 @@ export interface Database {
   'app.notifications': NotificationsTable;
   'app.activity': ActivityTable;
   'app.refresh_tokens': RefreshTokensTable;
+  'app.notification_channels': NotificationChannelsTable;
+  'app.notification_deliveries': NotificationDeliveriesTable;
 }

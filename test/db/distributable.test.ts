@@ -82,7 +82,16 @@ describe('the schema stays distributable by tenant_id (Citus)', () => {
     const tenantTables = all.filter((t) => !PLATFORM_TABLES.includes(t.name));
     expect(all.map((t) => t.name)).toEqual(expect.arrayContaining(PLATFORM_TABLES));
     expect(tenantTables.map((t) => t.name)).toEqual(
-      expect.arrayContaining(['memberships', 'projects', 'tasks', 'comments', 'activity']),
+      expect.arrayContaining([
+        'memberships',
+        'projects',
+        'tasks',
+        'comments',
+        'notifications',
+        'notification_channels',
+        'notification_deliveries',
+        'activity',
+      ]),
     );
     for (const table of tenantTables) {
       expect(table.tenantColumn, `${table.name} has no NOT NULL tenant_id`).toBe(true);

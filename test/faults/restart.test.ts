@@ -40,6 +40,7 @@ beforeAll(async () => {
     ownerUrl: server.migrationUrl,
     apiUrl: server.apiUrl,
     adminUrl: server.adminUrl,
+    workerUrl: server.workerUrl,
     drop: () => Promise.resolve(),
   };
   api = await startTestApp(db, { DATABASE_POOL_SIZE: '4' });

@@ -691,6 +691,8 @@ describe('exporting a tenant', () => {
       expect(text).not.toContain(id);
     }
     expect(text).not.toContain('password_hash');
+    expect(doc.tables['app.notification_channels']).toHaveLength(2);
+    expect(text).not.toContain('whsec_'); // webhook signing secrets are never exported
     expect(await auditCount()).toBe(before + 1);
     const { rows } = await superuser.query(
       `select tenant_id, actor_id, reason, details from app.audit_log

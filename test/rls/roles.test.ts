@@ -1,20 +1,25 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { appTables } from '../support/fixtures.js';
 import { sqlState } from '../support/rls.js';
 
 let db: TestDatabase;
 let owner: pg.Client;
 let api: pg.Client;
+let worker: pg.Client;
+let admin: pg.Client;
 
 beforeAll(async () => {
   db = await createTestDatabase();
   owner = new pg.Client({ connectionString: db.ownerUrl });
   api = new pg.Client({ connectionString: db.apiUrl });
-  await Promise.all([owner.connect(), api.connect()]);
+  worker = new pg.Client({ connectionString: db.workerUrl });
+  admin = new pg.Client({ connectionString: db.adminUrl });
+  await Promise.all([owner.connect(), api.connect(), worker.connect(), admin.connect()]);
 });
 afterAll(async () => {
-  await Promise.all([owner.end(), api.end()]);
+  await Promise.all([owner.end(), api.end(), worker.end(), admin.end()]);
   await db.drop();
 });
 
@@ -104,5 +109,59 @@ describe('database roles', () => {
     );
     expect(rows.length).toBeGreaterThan(10);
     expect(rows.filter((r) => r.owner !== 'tenantql_owner')).toEqual([]);
+  });
+
+  it('the delivery worker role bypasses nothing, owns nothing and can read no table', async () => {
+    expect(await roleAttributes('tenantql_worker')).toEqual({
+      rolsuper: false,
+      rolbypassrls: false,
+      rolcreaterole: false,
+      rolcreatedb: false,
+      rolcanlogin: true,
+    });
+    const { rows: owned } = await owner.query<{ n: number }>(
+      `select (select count(*) from pg_class where relowner = 'tenantql_worker'::regrole)
+            + (select count(*) from pg_proc where proowner = 'tenantql_worker'::regrole)
+            + (select count(*) from pg_auth_members where member = 'tenantql_worker'::regrole) as n`,
+    );
+    expect(Number(owned[0]?.n)).toBe(0);
+    const tables = await appTables(owner);
+    expect(tables).toContain('app.notification_deliveries');
+    for (const table of tables) {
+      expect(await sqlState(worker.query(`select 1 from ${table} limit 1`)), table).toBe('42501');
+    }
+    expect(
+      await sqlState(worker.query('update app.notification_deliveries set attempts = 0')),
+    ).toBe('42501');
+    expect(await sqlState(worker.query('set role tenantql_owner'))).toBe('42501');
+    // Exactly two functions, the narrow doors of sql/0012.
+    const { rows: callable } = await owner.query<{ name: string }>(
+      `select p.proname as name from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = 'app' and has_function_privilege('tenantql_worker', p.oid, 'execute')
+        order by 1`,
+    );
+    expect(callable.map((r) => r.name)).toEqual([
+      'claim_notification_deliveries',
+      'record_notification_delivery',
+    ]);
+  });
+
+  it('only the worker role may claim or record deliveries, not the API or bypass role', async () => {
+    for (const client of [api, admin]) {
+      expect(
+        await sqlState(client.query('select * from app.claim_notification_deliveries(10, 60, 3)')),
+      ).toBe('42501');
+      expect(
+        await sqlState(
+          client.query(
+            `select app.record_notification_delivery(gen_random_uuid(), gen_random_uuid(),
+                                                     gen_random_uuid(), true, 200, null, null)`,
+          ),
+        ),
+      ).toBe('42501');
+    }
+    expect(
+      (await worker.query('select * from app.claim_notification_deliveries(10, 60, 3)')).rows,
+    ).toEqual([]);
   });
 });

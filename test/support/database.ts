@@ -9,6 +9,8 @@ export interface TestDatabase {
   ownerUrl: string;
   apiUrl: string;
   adminUrl: string;
+  /** As tenantql_worker, the delivery worker's role. */
+  workerUrl: string;
   drop(): Promise<void>;
 }
 
@@ -22,7 +24,8 @@ function withCredentials(base: string, database: string, user?: string, password
 
 /** A fresh database cloned from the migrated template, for one test file. */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const { maintenanceUrl, template, apiPassword, adminPassword } = inject('database');
+  const { maintenanceUrl, template, apiPassword, adminPassword, workerPassword } =
+    inject('database');
   const name = `tenantql_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: maintenanceUrl });
   await admin.connect();
@@ -38,6 +41,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     ownerUrl: withCredentials(maintenanceUrl, name),
     apiUrl: withCredentials(maintenanceUrl, name, 'tenantql_api', apiPassword),
     adminUrl: withCredentials(maintenanceUrl, name, 'tenantql_admin', adminPassword),
+    workerUrl: withCredentials(maintenanceUrl, name, 'tenantql_worker', workerPassword),
     async drop() {
       const client = new pg.Client({ connectionString: maintenanceUrl });
       await client.connect();

@@ -29,6 +29,13 @@ export async function seedTenant(ownerUrl: string, label: string): Promise<Seede
       slug,
       `Tenant ${label}`,
     ]);
+    // Both external channels on, so the outbox gets rows as the fixture's inserts notify people
+    // (nothing delivers them unless a test starts a worker).
+    await client.query(
+      `insert into app.notification_channels (tenant_id, channel, enabled, url, secret)
+       values ($1, 'WEBHOOK', true, 'http://127.0.0.1:9/fixture', $2), ($1, 'EMAIL', true, null, null)`,
+      [tenantId, `whsec_${randomUUID()}${randomUUID()}`],
+    );
     const users = {} as Record<MembershipRoleValue, string>;
     for (const role of ROLES) {
       const userId = randomUUID();

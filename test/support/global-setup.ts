@@ -17,6 +17,7 @@ declare module 'vitest' {
       template: string;
       apiPassword: string;
       adminPassword: string;
+      workerPassword: string;
     };
   }
 }
@@ -51,14 +52,25 @@ export default async function setup(project: TestProject) {
   const template = `tenantql_template_${randomBytes(4).toString('hex')}`;
   const apiPassword = randomBytes(18).toString('base64url');
   const adminPassword = randomBytes(18).toString('base64url');
+  const workerPassword = randomBytes(18).toString('base64url');
   const admin = new pg.Client({ connectionString: maintenanceUrl });
   await admin.connect();
   await admin.query(`create database ${template}`);
   await migrate(withDatabase(maintenanceUrl, template), {
-    rolePasswords: { tenantql_api: apiPassword, tenantql_admin: adminPassword },
+    rolePasswords: {
+      tenantql_api: apiPassword,
+      tenantql_admin: adminPassword,
+      tenantql_worker: workerPassword,
+    },
   });
 
-  project.provide('database', { maintenanceUrl, template, apiPassword, adminPassword });
+  project.provide('database', {
+    maintenanceUrl,
+    template,
+    apiPassword,
+    adminPassword,
+    workerPassword,
+  });
 
   return async () => {
     await admin.query(`drop database if exists ${template} with (force)`);

@@ -301,6 +301,13 @@ export const EXPORT_TABLES = [
   { table: 'app.project_transitions', key: 'id' },
   { table: 'app.notifications', key: 'id' },
   { table: 'app.activity', key: 'id' },
+  // Everything but the webhook signing secret, which the bypass role cannot read either.
+  {
+    table: 'app.notification_channels',
+    key: 'id',
+    columns: ['tenant_id', 'id', 'channel', 'enabled', 'kinds', 'url', 'created_at', 'updated_at'],
+  },
+  { table: 'app.notification_deliveries', key: 'id' },
   { table: 'app.audit_log', key: 'id' },
 ] as const;
 export type ExportTable = (typeof EXPORT_TABLES)[number]['table'] | 'app.users';
@@ -336,9 +343,13 @@ export async function findExportBatch(
   const spec = EXPORT_TABLES.find((t) => t.table === table);
   if (!spec) throw new Error(`not an exported table: ${table}`);
   const key = sql.ref(`x.${spec.key}`);
+  const source =
+    'columns' in spec
+      ? sql`(select ${sql.join(spec.columns.map((c) => sql.ref(c)))} from ${sql.table(table)})`
+      : sql.table(table);
   const { rows } = await sql<ExportRow>`
     select ${key}::text as key, to_jsonb(x)::text as row
-      from ${sql.table(table)} x
+      from ${source} x
      where x.tenant_id = ${tenantId}
        and (${after ?? null}::uuid is null or ${key} > ${after ?? null}::uuid)
      order by ${key} limit ${limit}`.execute(trx);

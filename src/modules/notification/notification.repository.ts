@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { fetchPage, type PageMeta, type PageRequest, type SortKey } from '../../db/keyset.js';
 import type { Tx } from '../../db/operation.js';
+import type { DeliveryStatusValue, NotificationChannelValue } from '../../db/schema.js';
 
 export const NOTIFICATION_SORT: SortKey = {
   expression: sql.ref('created_at'),
@@ -58,4 +59,98 @@ export async function markRead(trx: Tx, ids: readonly string[] | undefined): Pro
   if (ids) query = query.where('id', 'in', ids);
   const result = await query.executeTakeFirst();
   return Number(result.numUpdatedRows);
+}
+
+export interface ChannelRow {
+  channel: NotificationChannelValue;
+  enabled: boolean;
+  kinds: string[];
+  url: string | null;
+}
+
+/** The current tenant's channel rows (RLS shows them to its owners and admins only). */
+export function findChannels(trx: Tx): Promise<ChannelRow[]> {
+  return trx
+    .selectFrom('app.notification_channels')
+    .select(['channel', 'enabled', 'kinds', 'url'])
+    .execute();
+}
+
+/** Creates a channel row in the current tenant; `secret` is write-only (no column grant reads it). */
+export async function insertChannel(
+  trx: Tx,
+  row: ChannelRow & { secret: string | undefined },
+): Promise<void> {
+  await trx
+    .insertInto('app.notification_channels')
+    .values({
+      channel: row.channel,
+      enabled: row.enabled,
+      kinds: row.kinds,
+      url: row.url,
+      secret: row.secret,
+    })
+    .execute();
+}
+
+export async function updateChannel(
+  trx: Tx,
+  channel: NotificationChannelValue,
+  changes: { enabled?: boolean; kinds?: string[]; url?: string | null; secret?: string },
+): Promise<void> {
+  await trx
+    .updateTable('app.notification_channels')
+    .set(changes)
+    .where('channel', '=', channel)
+    .execute();
+}
+
+export const DELIVERY_SORT: SortKey = {
+  expression: sql.ref('created_at'),
+  type: 'timestamptz',
+};
+
+export interface DeliveryRow {
+  id: string;
+  notification_id: string | null;
+  channel: NotificationChannelValue;
+  kind: string;
+  status: DeliveryStatusValue;
+  attempts: number;
+  next_attempt_at: Date;
+  last_attempt_at: Date | null;
+  last_error: string | null;
+  last_http_status: number | null;
+  delivered_at: Date | null;
+  created_at: Date;
+}
+
+/** The delivery log of the current tenant (RLS: owners and admins), newest first. */
+export function findDeliveryPage(
+  trx: Tx,
+  filter: {
+    status: DeliveryStatusValue | undefined;
+    channel: NotificationChannelValue | undefined;
+  },
+  page: PageRequest,
+): Promise<(DeliveryRow & PageMeta)[]> {
+  let base = trx
+    .selectFrom('app.notification_deliveries')
+    .select([
+      'id',
+      'notification_id',
+      'channel',
+      'kind',
+      'status',
+      'attempts',
+      'next_attempt_at',
+      'last_attempt_at',
+      'last_error',
+      'last_http_status',
+      'delivered_at',
+      'created_at',
+    ]);
+  if (filter.status) base = base.where('status', '=', filter.status);
+  if (filter.channel) base = base.where('channel', '=', filter.channel);
+  return fetchPage(trx, base, page);
 }

@@ -18,13 +18,26 @@ import { loadTask } from '../task/task.service.js';
 import { Task } from '../task/task.type.js';
 import { loadUser } from '../user/user.service.js';
 import { User } from '../user/user.type.js';
-import { NotificationsArgs } from './notification.args.js';
+import { NotificationDeliveriesArgs, NotificationsArgs } from './notification.args.js';
+import { UpdateNotificationSettingsInput } from './notification.input.js';
 import {
+  getNotificationSettings,
+  listNotificationDeliveries,
   listNotifications,
   markNotificationsRead,
+  rotateWebhookSecret,
   unreadNotificationCount,
+  updateNotificationSettings,
 } from './notification.service.js';
-import { Notification, NotificationConnection } from './notification.type.js';
+import {
+  Notification,
+  NotificationConnection,
+  NotificationDelivery,
+  NotificationDeliveryConnection,
+  NotificationSettings,
+  RotateWebhookSecretPayload,
+  UpdateNotificationSettingsPayload,
+} from './notification.type.js';
 
 @Resolver(() => Notification)
 export class NotificationResolver {
@@ -51,6 +64,41 @@ export class NotificationResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<number> {
     return markNotificationsRead(ctx, ids);
+  }
+
+  @Query(() => NotificationSettings, {
+    description: "The current tenant's notification channels. Owners and admins only.",
+  })
+  notificationSettings(@Ctx() ctx: GraphQLContext): Promise<NotificationSettings> {
+    return getNotificationSettings(ctx);
+  }
+
+  @Mutation(() => UpdateNotificationSettingsPayload, {
+    description: 'Changes webhook and email settings. Owners and admins only.',
+  })
+  updateNotificationSettings(
+    @Arg('input', () => UpdateNotificationSettingsInput) input: UpdateNotificationSettingsInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<UpdateNotificationSettingsPayload> {
+    return updateNotificationSettings(ctx, input);
+  }
+
+  @Mutation(() => RotateWebhookSecretPayload, {
+    description: 'Replaces the webhook signing secret and returns the new one, once.',
+  })
+  rotateWebhookSecret(@Ctx() ctx: GraphQLContext): Promise<RotateWebhookSecretPayload> {
+    return rotateWebhookSecret(ctx);
+  }
+
+  @Query(() => NotificationDeliveryConnection, {
+    description:
+      'Webhook and email deliveries of the current tenant, newest first. Owners and admins only.',
+  })
+  notificationDeliveries(
+    @Args(() => NotificationDeliveriesArgs) args: NotificationDeliveriesArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Connection<NotificationDelivery>> {
+    return listNotificationDeliveries(ctx, args);
   }
 
   @FieldResolver(() => User, { nullable: true })

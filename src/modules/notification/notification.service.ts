@@ -1,17 +1,38 @@
+import type { Config } from '../../config.js';
+import type { Tx } from '../../db/operation.js';
+import type { DeliveryStatusValue } from '../../db/schema.js';
+import { generateWebhookSecret } from '../../delivery/signature.js';
+import { webhookUrlProblem } from '../../delivery/url-policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { pageArgs, toConnection, type Connection } from '../../graphql/connection.js';
-import { requireId } from '../../graphql/validate.js';
+import { requireId, updatedValue } from '../../graphql/validate.js';
 import { BadUserInputError } from '../../errors.js';
-import { requireMember } from '../../tenancy/permissions.js';
-import type { NotificationsArgs } from './notification.args.js';
+import { requireMember, requireTenantAdmin } from '../../tenancy/permissions.js';
+import type { NotificationDeliveriesArgs, NotificationsArgs } from './notification.args.js';
+import type { UpdateNotificationSettingsInput } from './notification.input.js';
 import {
+  DELIVERY_SORT,
   NOTIFICATION_SORT,
   countUnread,
+  findChannels,
+  findDeliveryPage,
   findNotificationPage,
+  insertChannel,
   markRead,
+  updateChannel,
+  type ChannelRow,
+  type DeliveryRow,
   type NotificationRow,
 } from './notification.repository.js';
-import type { Notification, NotificationKind } from './notification.type.js';
+import {
+  NotificationKind,
+  type Notification,
+  type NotificationDelivery,
+  type NotificationDeliveryStatus,
+  type NotificationSettings,
+  type RotateWebhookSecretPayload,
+  type UpdateNotificationSettingsPayload,
+} from './notification.type.js';
 
 const ORDER = 'NEWEST';
 const MAX_IDS = 500;
@@ -21,7 +42,11 @@ function text(payload: Record<string, unknown>, key: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-function message(kind: NotificationKind, payload: Record<string, unknown>): string {
+/** The sentence shown for a notification: in the app, in webhook bodies and as email subject. */
+export function notificationMessage(
+  kind: NotificationKind,
+  payload: Record<string, unknown>,
+): string {
   switch (kind) {
     case 'TASK_ASSIGNED':
       return `You were assigned "${text(payload, 'title')}".`;
@@ -39,7 +64,7 @@ function toNotification(row: NotificationRow): Notification {
   return {
     id: row.id,
     kind,
-    message: message(kind, row.payload),
+    message: notificationMessage(kind, row.payload),
     read: row.read_at !== null,
     createdAt: row.created_at,
     actorId: row.actor_id,
@@ -78,4 +103,185 @@ export async function markNotificationsRead(
   }
   const checked = ids?.map((id) => requireId('ids', id));
   return markRead(await ctx.db.transaction(), checked);
+}
+
+const ALL_KINDS = Object.values(NotificationKind);
+const DELIVERY_ORDER = 'NEWEST';
+
+function toSettings(rows: ChannelRow[], config: Config): NotificationSettings {
+  const webhook = rows.find((r) => r.channel === 'WEBHOOK');
+  const email = rows.find((r) => r.channel === 'EMAIL');
+  return {
+    inApp: true,
+    // A webhook row is created with its secret, so one exists exactly when the row does.
+    webhook: {
+      enabled: webhook?.enabled ?? false,
+      url: webhook?.url ?? null,
+      kinds: (webhook?.kinds ?? ALL_KINDS) as NotificationKind[],
+      secretSet: webhook !== undefined,
+    },
+    email: {
+      enabled: email?.enabled ?? false,
+      kinds: (email?.kinds ?? ALL_KINDS) as NotificationKind[],
+      smtpConfigured: config.delivery.smtpUrl !== undefined,
+    },
+  };
+}
+
+function checkedKinds(
+  field: string,
+  kinds: readonly NotificationKind[] | null | undefined,
+): string[] | undefined {
+  const given = updatedValue(field, kinds);
+  if (given === undefined) return undefined;
+  if (given.length === 0) {
+    throw new BadUserInputError(
+      field,
+      `${field} needs at least one kind; disable the channel instead.`,
+    );
+  }
+  return [...new Set(given)];
+}
+
+function checkedUrl(field: string, url: string | null | undefined, config: Config) {
+  if (url === undefined || url === null) return url;
+  const trimmed = url.trim();
+  const problem = webhookUrlProblem(trimmed, config.delivery);
+  if (problem) throw new BadUserInputError(field, `${field} ${problem}.`);
+  return trimmed;
+}
+
+async function readSettings(ctx: GraphQLContext, trx: Tx): Promise<NotificationSettings> {
+  return toSettings(await findChannels(trx), ctx.config);
+}
+
+/** Channel settings of the current tenant: owners and admins only. */
+export async function getNotificationSettings(ctx: GraphQLContext): Promise<NotificationSettings> {
+  await requireTenantAdmin(ctx.db);
+  return readSettings(ctx, await ctx.db.transaction());
+}
+
+/**
+ * Changes the given settings. Configuring the webhook for the first time creates its signing
+ * secret and returns it, once.
+ */
+export async function updateNotificationSettings(
+  ctx: GraphQLContext,
+  input: UpdateNotificationSettingsInput,
+): Promise<UpdateNotificationSettingsPayload> {
+  await requireTenantAdmin(ctx.db);
+  const webhookInput = updatedValue('webhook', input.webhook);
+  const emailInput = updatedValue('email', input.email);
+  const webhook = webhookInput && {
+    enabled: updatedValue('webhook.enabled', webhookInput.enabled),
+    url: checkedUrl('webhook.url', webhookInput.url, ctx.config),
+    kinds: checkedKinds('webhook.kinds', webhookInput.kinds),
+  };
+  const email = emailInput && {
+    enabled: updatedValue('email.enabled', emailInput.enabled),
+    kinds: checkedKinds('email.kinds', emailInput.kinds),
+  };
+  const trx = await ctx.db.transaction();
+  const current = await findChannels(trx);
+  let webhookSecret: string | null = null;
+  if (webhook) {
+    const existing = current.find((r) => r.channel === 'WEBHOOK');
+    const enabled = webhook.enabled ?? existing?.enabled ?? false;
+    const url = webhook.url === undefined ? (existing?.url ?? null) : webhook.url;
+    if (enabled && !url) {
+      throw new BadUserInputError('webhook.url', 'webhook.url is required to enable the webhook.');
+    }
+    if (existing) {
+      await updateChannel(trx, 'WEBHOOK', { enabled, url, kinds: webhook.kinds ?? existing.kinds });
+    } else {
+      webhookSecret = generateWebhookSecret();
+      await insertChannel(trx, {
+        channel: 'WEBHOOK',
+        enabled,
+        url,
+        kinds: webhook.kinds ?? ALL_KINDS,
+        secret: webhookSecret,
+      });
+    }
+  }
+  if (email) {
+    const existing = current.find((r) => r.channel === 'EMAIL');
+    const enabled = email.enabled ?? existing?.enabled ?? false;
+    if (existing) {
+      await updateChannel(trx, 'EMAIL', { enabled, kinds: email.kinds ?? existing.kinds });
+    } else {
+      await insertChannel(trx, {
+        channel: 'EMAIL',
+        enabled,
+        url: null,
+        kinds: email.kinds ?? ALL_KINDS,
+        secret: undefined,
+      });
+    }
+  }
+  return { settings: await readSettings(ctx, trx), webhookSecret };
+}
+
+/** A new webhook signing secret, returned only now; creates the (disabled) webhook if need be. */
+export async function rotateWebhookSecret(
+  ctx: GraphQLContext,
+): Promise<RotateWebhookSecretPayload> {
+  await requireTenantAdmin(ctx.db);
+  const trx = await ctx.db.transaction();
+  const webhookSecret = generateWebhookSecret();
+  const exists = (await findChannels(trx)).some((r) => r.channel === 'WEBHOOK');
+  if (exists) {
+    await updateChannel(trx, 'WEBHOOK', { secret: webhookSecret });
+  } else {
+    await insertChannel(trx, {
+      channel: 'WEBHOOK',
+      enabled: false,
+      url: null,
+      kinds: ALL_KINDS,
+      secret: webhookSecret,
+    });
+  }
+  return { settings: await readSettings(ctx, trx), webhookSecret };
+}
+
+const STATUS_OF: Record<DeliveryStatusValue, NotificationDeliveryStatus> = {
+  pending: 'PENDING',
+  delivered: 'DELIVERED',
+  dead: 'DEAD',
+};
+
+function toDelivery(row: DeliveryRow): NotificationDelivery {
+  return {
+    id: row.id,
+    channel: row.channel,
+    kind: row.kind as NotificationKind,
+    status: STATUS_OF[row.status],
+    attempts: row.attempts,
+    lastError: row.last_error,
+    lastHttpStatus: row.last_http_status,
+    nextAttemptAt: row.status === 'pending' ? row.next_attempt_at : null,
+    lastAttemptAt: row.last_attempt_at,
+    deliveredAt: row.delivered_at,
+    createdAt: row.created_at,
+    notificationId: row.notification_id,
+  };
+}
+
+/** The delivery log of the current tenant, newest first: owners and admins only. */
+export async function listNotificationDeliveries(
+  ctx: GraphQLContext,
+  args: NotificationDeliveriesArgs,
+): Promise<Connection<NotificationDelivery>> {
+  await requireTenantAdmin(ctx.db);
+  const { first, after } = pageArgs(args, DELIVERY_ORDER, DELIVERY_SORT.type);
+  const status = updatedValue('status', args.status);
+  const rows = await findDeliveryPage(
+    await ctx.db.transaction(),
+    {
+      status: status && (status.toLowerCase() as DeliveryStatusValue),
+      channel: updatedValue('channel', args.channel),
+    },
+    { sort: DELIVERY_SORT, direction: 'DESC', first, after },
+  );
+  return toConnection(rows, first, DELIVERY_ORDER, toDelivery);
 }

@@ -1,4 +1,4 @@
-import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ConnectionType } from '../../graphql/connection.js';
 
 export const NotificationKind = {
@@ -43,3 +43,142 @@ export class Notification {
 
 @ObjectType('NotificationConnection')
 export class NotificationConnection extends ConnectionType('Notification', () => Notification) {}
+
+export const NotificationChannel = { WEBHOOK: 'WEBHOOK', EMAIL: 'EMAIL' } as const;
+export type NotificationChannel = (typeof NotificationChannel)[keyof typeof NotificationChannel];
+registerEnumType(NotificationChannel, {
+  name: 'NotificationChannel',
+  description: 'External channels; in-app notifications are always on.',
+});
+
+export const NotificationDeliveryStatus = {
+  PENDING: 'PENDING',
+  DELIVERED: 'DELIVERED',
+  DEAD: 'DEAD',
+} as const;
+export type NotificationDeliveryStatus =
+  (typeof NotificationDeliveryStatus)[keyof typeof NotificationDeliveryStatus];
+registerEnumType(NotificationDeliveryStatus, {
+  name: 'NotificationDeliveryStatus',
+  valuesConfig: {
+    PENDING: { description: 'Not yet delivered; attempted again at nextAttemptAt.' },
+    DELIVERED: { description: 'Acknowledged by the receiver (any 2xx) or the mail server.' },
+    DEAD: { description: 'Given up after the last attempt, or its channel went away.' },
+  },
+});
+
+@ObjectType({ description: 'A signed HTTP POST per notification to a URL of the tenant.' })
+export class WebhookSettings {
+  @Field(() => Boolean)
+  enabled!: boolean;
+
+  @Field(() => String, { nullable: true })
+  url!: string | null;
+
+  @Field(() => [NotificationKind], { description: 'The kinds sent; others are not.' })
+  kinds!: NotificationKind[];
+
+  @Field(() => Boolean, {
+    description:
+      'Whether a signing secret exists. It is shown once, when created or rotated, never again.',
+  })
+  secretSet!: boolean;
+}
+
+@ObjectType({ description: "An email per notification to its recipient's address." })
+export class EmailSettings {
+  @Field(() => Boolean)
+  enabled!: boolean;
+
+  @Field(() => [NotificationKind])
+  kinds!: NotificationKind[];
+
+  @Field(() => Boolean, {
+    description: 'False when the server has no SMTP_URL: emails are then written to its log.',
+  })
+  smtpConfigured!: boolean;
+}
+
+@ObjectType({ description: "The current tenant's notification channels." })
+export class NotificationSettings {
+  @Field(() => Boolean, { description: 'In-app notifications are always on.' })
+  inApp!: boolean;
+
+  @Field(() => WebhookSettings)
+  webhook!: WebhookSettings;
+
+  @Field(() => EmailSettings)
+  email!: EmailSettings;
+}
+
+@ObjectType()
+export class UpdateNotificationSettingsPayload {
+  @Field(() => NotificationSettings)
+  settings!: NotificationSettings;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The webhook signing secret, when this update configured the webhook for the first time. ' +
+      'Store it now: it is never shown again (rotateWebhookSecret makes a new one).',
+  })
+  webhookSecret!: string | null;
+}
+
+@ObjectType()
+export class RotateWebhookSecretPayload {
+  @Field(() => NotificationSettings)
+  settings!: NotificationSettings;
+
+  @Field(() => String, {
+    description: 'The new signing secret, shown only now. The old one stops working at once.',
+  })
+  webhookSecret!: string;
+}
+
+@ObjectType({ description: 'One notification sent, or to be sent, through one external channel.' })
+export class NotificationDelivery {
+  @Field(() => ID, {
+    description: 'Also the idempotency key: the webhook body `id` and `Idempotency-Key` header.',
+  })
+  id!: string;
+
+  @Field(() => NotificationChannel)
+  channel!: NotificationChannel;
+
+  @Field(() => NotificationKind)
+  kind!: NotificationKind;
+
+  @Field(() => NotificationDeliveryStatus)
+  status!: NotificationDeliveryStatus;
+
+  @Field(() => Int)
+  attempts!: number;
+
+  @Field(() => String, { nullable: true })
+  lastError!: string | null;
+
+  @Field(() => Int, { nullable: true })
+  lastHttpStatus!: number | null;
+
+  @Field(() => Date, { nullable: true, description: 'When the next attempt is due (PENDING).' })
+  nextAttemptAt!: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  lastAttemptAt!: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  deliveredAt!: Date | null;
+
+  @Field(() => Date)
+  createdAt!: Date;
+
+  @Field(() => ID, { nullable: true, description: 'Null once the notification was deleted.' })
+  notificationId!: string | null;
+}
+
+@ObjectType('NotificationDeliveryConnection')
+export class NotificationDeliveryConnection extends ConnectionType(
+  'NotificationDelivery',
+  () => NotificationDelivery,
+) {}

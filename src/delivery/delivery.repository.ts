@@ -1,0 +1,59 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, NotificationChannelValue } from '../db/schema.js';
+
+/** What app.claim_notification_deliveries returns for one claimed row: what delivery needs. */
+export interface ClaimedDelivery {
+  tenant_id: string;
+  id: string;
+  lease_token: string;
+  channel: NotificationChannelValue;
+  kind: string;
+  /** This attempt's number, 1 for the first. */
+  attempt: number;
+  payload: Record<string, unknown>;
+  /** False when the channel was switched off after the notification was queued. */
+  channel_enabled: boolean;
+  url: string | null;
+  secret: string | null;
+  /** The recipient's address (EMAIL), null once they left the tenant. */
+  email: string | null;
+}
+
+export interface AttemptOutcome {
+  delivered: boolean;
+  httpStatus: number | null;
+  error: string | null;
+  /** Null: no further attempt (delivered, or dead). */
+  retryAfterMs: number | null;
+}
+
+/**
+ * Claims due deliveries of every tenant. NOTE: the worker role may run only this function and
+ * recordAttempt; it has no table privileges, so `db` is a tenantql_worker connection.
+ */
+export async function claimDeliveries(
+  db: Kysely<Database>,
+  limit: number,
+  leaseSeconds: number,
+  maxAttempts: number,
+): Promise<ClaimedDelivery[]> {
+  const { rows } = await sql<ClaimedDelivery>`
+    select * from app.claim_notification_deliveries(${limit}::int, ${leaseSeconds}::int,
+                                                     ${maxAttempts}::int)`.execute(db);
+  return rows;
+}
+
+/** Records an attempt; false when the lease was lost (another worker has the row now). */
+export async function recordAttempt(
+  db: Kysely<Database>,
+  claim: Pick<ClaimedDelivery, 'tenant_id' | 'id' | 'lease_token'>,
+  outcome: AttemptOutcome,
+): Promise<boolean> {
+  const { rows } = await sql<{ recorded: boolean | null }>`
+    select app.record_notification_delivery(
+      ${claim.tenant_id}::uuid, ${claim.id}::uuid, ${claim.lease_token}::uuid,
+      ${outcome.delivered}, ${outcome.httpStatus}::int, ${outcome.error}::text,
+      ${outcome.retryAfterMs === null ? null : Math.round(outcome.retryAfterMs)}::int
+    ) as recorded`.execute(db);
+  return rows[0]?.recorded === true;
+}

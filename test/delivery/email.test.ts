@@ -1,0 +1,130 @@
+import { Writable } from 'node:stream';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMailer } from '../../src/delivery/mailer.js';
+import type { DeliveryWorker } from '../../src/delivery/worker.js';
+import { createLogger } from '../../src/logger.js';
+import type { MembershipRoleValue } from '../../src/db/schema.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { callersOf, ownerQuery, type Call } from '../support/callers.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { deliveriesOf, testDeliveryConfig, testWorker, waitFor } from '../support/delivery.js';
+import { seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { freePort } from '../support/ports.js';
+
+interface Mail {
+  from: string;
+  to: string[];
+  data: string;
+}
+
+let db: TestDatabase;
+let api: TestApp;
+let a: SeededTenant;
+let as: Record<MembershipRoleValue, Call>;
+let smtp: SMTPServer;
+let smtpUrl: string;
+const inbox: Mail[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  a = await seedTenant(db.ownerUrl, 'M');
+  await ownerQuery(db.ownerUrl, 'delete from app.notification_deliveries where tenant_id = $1', [
+    a.id,
+  ]);
+  // A real SMTP server on a free loopback port; it keeps what it receives.
+  smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.pipe(
+        new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            chunks.push(chunk);
+            done();
+          },
+          final(done) {
+            inbox.push({
+              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              to: session.envelope.rcptTo.map((r) => r.address),
+              data: Buffer.concat(chunks).toString('utf8'),
+            });
+            done();
+            callback();
+          },
+        }),
+      );
+    },
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => smtp.listen(port, '127.0.0.1', resolve));
+  smtpUrl = `smtp://127.0.0.1:${port}`;
+  api = await startTestApp(db, { SMTP_URL: smtpUrl });
+  as = await callersOf(api, a);
+});
+afterAll(async () => {
+  await api.close();
+  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await db.drop();
+});
+
+describe('email notifications', () => {
+  it('sends each recipient an email through SMTP_URL, with a stable Message-ID', async () => {
+    const settings = await as.owner<{
+      updateNotificationSettings: {
+        settings: { email: { enabled: boolean; smtpConfigured: boolean } };
+      };
+    }>(`mutation { updateNotificationSettings(input: {
+      webhook: {enabled: false}, email: {enabled: true, kinds: [TASK_ASSIGNED]}
+    }) { settings { email { enabled smtpConfigured } } } }`);
+    expect(settings.data?.updateNotificationSettings.settings.email).toEqual({
+      enabled: true,
+      smtpConfigured: true,
+    });
+    await as.admin(
+      `mutation ($p: ID!, $u: ID!) {
+        createTask(input: {projectId: $p, title: "Mail me", assigneeId: $u}) { id }
+      }`,
+      { p: a.projectId, u: a.users.viewer },
+    );
+    // Not a kind the email channel sends: nothing queued for it.
+    await as.admin(`mutation ($t: ID!) { addComment(input: {taskId: $t, body: "hi"}) { id } }`, {
+      t: a.taskId,
+    });
+    const rows = await deliveriesOf(db, a.id);
+    expect(rows.map((r) => r.channel)).toEqual(['EMAIL']);
+
+    const config = testDeliveryConfig({
+      SMTP_URL: smtpUrl,
+      SMTP_FROM: 'tenantql <n@tenantql.test>',
+    });
+    const worker: DeliveryWorker = testWorker(
+      db,
+      config,
+      createMailer(config, createLogger('silent')),
+    );
+    worker.start();
+    try {
+      await waitFor('the email', async () =>
+        (await deliveriesOf(db, a.id)).every((r) => r.status === 'delivered'),
+      );
+    } finally {
+      await worker.stop();
+    }
+    const [viewer] = await ownerQuery<{ email: string }>(
+      db.ownerUrl,
+      'select email from app.users where id = $1',
+      [a.users.viewer],
+    );
+    expect(inbox).toHaveLength(1);
+    const [mail] = inbox;
+    expect(mail?.to).toEqual([viewer?.email]);
+    expect(mail?.from).toBe('n@tenantql.test');
+    // The subject is the in-app sentence (MIME-encoded, it has quotes); so is the body.
+    expect(mail?.data).toMatch(/^Subject: .*You.were.assigned.*Mail.me/m);
+    expect(mail?.data).toContain('You were assigned "Mail me".');
+    expect(mail?.data).toContain(`Message-ID: <${rows[0]?.id}@tenantql>`);
+  });
+});
