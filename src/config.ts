@@ -31,6 +31,11 @@ export interface DatabaseConfig {
   migrationUrl: string | undefined;
   /** Connection as tenantql_admin (BYPASSRLS) for platform-operator fields only. */
   adminUrl: string | undefined;
+  /**
+   * Session-level connection for the live-updates listener (LISTEN); DATABASE_URL when unset.
+   * Must reach PostgreSQL directly, not through PgBouncer in transaction mode.
+   */
+  listenUrl: string | undefined;
   poolSize: number;
   statementTimeoutMs: number;
   migrateOnStart: boolean;
@@ -177,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiUrl: env.DATABASE_URL || undefined,
       migrationUrl: env.MIGRATION_DATABASE_URL || undefined,
       adminUrl: env.ADMIN_DATABASE_URL || undefined,
+      listenUrl: env.LISTEN_DATABASE_URL || undefined,
       poolSize: readInt(env, 'DATABASE_POOL_SIZE', 10),
       statementTimeoutMs: readInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000),
       migrateOnStart: readBool(env, 'MIGRATE_ON_START', true),

@@ -10,6 +10,7 @@ import { OperationDatabase } from '../db/operation.js';
 import type { Database } from '../db/schema.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { LiveSession } from '../live/hub.js';
 import { resolveTenant, tenantHint } from '../tenancy/resolve.js';
 import { LoaderRegistry } from './loaders.js';
 
@@ -50,6 +51,8 @@ export interface GraphQLContext {
   defaultTenantId: string | undefined;
   /** Usable only with a PlatformAdmin from verifyPlatformAdmin (see src/db/admin.ts). */
   admin: AdminDatabase | undefined;
+  /** Set on subscriptions only (src/live/ws.ts). */
+  live?: LiveSession | undefined;
 }
 
 export interface RequestParts {

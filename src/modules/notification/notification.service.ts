@@ -8,6 +8,7 @@ import {
   NOTIFICATION_SORT,
   countUnread,
   findNotificationPage,
+  findNotificationsByIds,
   markRead,
   type NotificationRow,
 } from './notification.repository.js';
@@ -60,6 +61,16 @@ export async function listNotifications(
     { sort: NOTIFICATION_SORT, direction: 'DESC', first, after },
   );
   return toConnection(rows, first, ORDER, toNotification);
+}
+
+/** The caller's own notifications among these ids (RLS hides everyone else's), for live updates. */
+export async function notificationsByIds(
+  ctx: GraphQLContext,
+  ids: readonly string[],
+): Promise<Notification[]> {
+  await requireMember(ctx.db);
+  const rows = await findNotificationsByIds(await ctx.db.transaction(), ids);
+  return rows.map(toNotification);
 }
 
 export async function unreadNotificationCount(ctx: GraphQLContext): Promise<number> {
