@@ -151,65 +151,7 @@ export class LiveHub {
       stop: () => controller.abort(),
       done: new Promise<void>((resolve) => (markDone = resolve)),
     };
-    const hub = this;
-    const started = performance.now();
-    let delivered = 0;
-
-    async function* run(): AsyncGenerator<T> {
-      let outcome = 'completed';
-      try {
-        if (hub.#closed) return;
-        let accepts: ((event: LiveEvent) => boolean) | undefined;
-        try {
-          accepts = await spec.start(ctx);
-        } finally {
-          await ctx.db.finish(accepts !== undefined);
-        }
-        subscriber.accepts = accepts;
-        hub.#subscribers.add(subscriber);
-        while (!signal.aborted) {
-          const events = await queue.take(hub.options.batchSize ?? BATCH_SIZE, signal);
-          if (events.length === 0) continue;
-          const release = await hub.#slots.acquire();
-          let fresh: GraphQLContext | undefined;
-          try {
-            if (signal.aborted) break;
-            fresh = await session.reopen();
-            const payloads = await spec.load(fresh, events);
-            ctx.db = fresh.db;
-            ctx.loaders = fresh.loaders;
-            for (const payload of payloads) {
-              if (signal.aborted) break;
-              yield payload;
-              delivered += 1;
-            }
-            await fresh.db.finish(true);
-          } finally {
-            await fresh?.db.finish(false);
-            release();
-          }
-        }
-      } catch (error) {
-        outcome = 'error';
-        throw error;
-      } finally {
-        hub.#subscribers.delete(subscriber);
-        ctx.log.info(
-          {
-            operationType: 'subscription',
-            tenantId: ctx.db.stats.tenantId,
-            userId: ctx.session?.userId,
-            outcome,
-            delivered,
-            durationMs: Math.round(performance.now() - started),
-          },
-          'subscription ended',
-        );
-        markDone();
-      }
-    }
-
-    const generator = run();
+    const generator = this.#run(ctx, session, spec, subscriber, signal, markDone);
     // An async generator waiting on its queue would not see return() until its next event; the
     // abort wakes it, so a client that leaves releases everything at once.
     const stream: AsyncIterableIterator<T> = {
@@ -217,7 +159,7 @@ export class LiveHub {
       next: () => generator.next(),
       return: (value?: unknown) => {
         controller.abort();
-        return generator.return(value as T);
+        return generator.return(value);
       },
       throw: (error?: unknown) => {
         controller.abort();
@@ -225,6 +167,69 @@ export class LiveHub {
       },
     };
     return stream;
+  }
+
+  async *#run<T>(
+    ctx: GraphQLContext,
+    session: LiveSession,
+    spec: LiveStreamSpec<T>,
+    subscriber: Subscriber,
+    signal: AbortSignal,
+    markDone: () => void,
+  ): AsyncGenerator<T> {
+    const started = performance.now();
+    let delivered = 0;
+    let outcome = 'completed';
+    try {
+      if (this.#closed) return;
+      let accepts: ((event: LiveEvent) => boolean) | undefined;
+      try {
+        accepts = await spec.start(ctx);
+      } finally {
+        await ctx.db.finish(accepts !== undefined);
+      }
+      subscriber.accepts = accepts;
+      this.#subscribers.add(subscriber);
+      while (!signal.aborted) {
+        const events = await subscriber.queue.take(this.options.batchSize ?? BATCH_SIZE, signal);
+        if (events.length === 0) continue;
+        const release = await this.#slots.acquire();
+        let fresh: GraphQLContext | undefined;
+        try {
+          if (signal.aborted) break;
+          fresh = await session.reopen();
+          const payloads = await spec.load(fresh, events);
+          ctx.db = fresh.db;
+          ctx.loaders = fresh.loaders;
+          for (const payload of payloads) {
+            if (signal.aborted) break;
+            yield payload;
+            delivered += 1;
+          }
+          await fresh.db.finish(true);
+        } finally {
+          await fresh?.db.finish(false);
+          release();
+        }
+      }
+    } catch (error) {
+      outcome = 'error';
+      throw error;
+    } finally {
+      this.#subscribers.delete(subscriber);
+      ctx.log.info(
+        {
+          operationType: 'subscription',
+          tenantId: ctx.db.stats.tenantId,
+          userId: ctx.session?.userId,
+          outcome,
+          delivered,
+          durationMs: Math.round(performance.now() - started),
+        },
+        'subscription ended',
+      );
+      markDone();
+    }
   }
 
   /** Ends every subscription and waits (a few seconds at most) for their transactions to end. */

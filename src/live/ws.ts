@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   GraphQLError,
+  OperationTypeNode,
   getOperationAST,
   parse,
   specifiedRules,
@@ -162,7 +163,7 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
         const prepared = prepare(payload.query);
         if (!('kind' in prepared)) return prepared;
         const operation = getOperationAST(prepared, payload.operationName);
-        if (operation?.operation !== 'subscription') {
+        if (operation?.operation !== OperationTypeNode.SUBSCRIPTION) {
           return [
             coded(
               'Only subscriptions run over WebSocket; send queries and mutations with HTTP POST.',

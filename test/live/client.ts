@@ -66,7 +66,9 @@ export function liveClient(api: TestApp, connectionParams: Record<string, string
       );
       return received;
     },
-    close: () => client.dispose(),
+    close: async () => {
+      await client.dispose();
+    },
   };
 }
 

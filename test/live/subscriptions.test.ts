@@ -107,8 +107,8 @@ describe('taskChanged', () => {
     ]);
     // Loaded when delivered: the update has happened by then, and nested fields resolve in the
     // subscriber's own transaction.
-    expect(changes[1]!.task).toMatchObject({ id, status: 'DONE', project: { id: a.projectId } });
-    expect(changes[2]!.task).toBeNull();
+    expect(changes[1].task).toMatchObject({ id, status: 'DONE', project: { id: a.projectId } });
+    expect(changes[2].task).toBeNull();
     received.unsubscribe();
   });
 
@@ -151,7 +151,7 @@ describe('taskChanged', () => {
     // Events reach a subscriber in commit order, so A's changes (and the forged one) came first
     // and were dropped, not merely late.
     expect(titles(bWatch)).toEqual(['CREATED LiveB visible']);
-    expect(bWatch.results[0]!.data!.taskChanged.taskId).toBe(id);
+    expect(bWatch.results[0].data!.taskChanged.taskId).toBe(id);
     bWatch.unsubscribe();
   });
 
@@ -194,8 +194,8 @@ describe('notificationAdded', () => {
     const call = await callerFor(api1, a.id, a.users.owner);
     const id = await createTask(call, a.projectId, 'LiveA assigned', a.users.member);
     await until(() => forMember.results.length >= 1, "the member's notification");
-    expect(forMember.results[0]!.errors).toBeUndefined();
-    expect(forMember.results[0]!.data!.notificationAdded).toMatchObject({
+    expect(forMember.results[0].errors).toBeUndefined();
+    expect(forMember.results[0].data!.notificationAdded).toMatchObject({
       kind: 'TASK_ASSIGNED',
       task: { id },
     });
@@ -223,11 +223,12 @@ describe('refusals', () => {
       .setIssuedAt()
       .setExpirationTime('10m')
       .sign(new TextEncoder().encode('not-the-secret-of-this-server-0123456789abcdef'));
-    for (const params of [
+    const refused: Record<string, string>[] = [
       { authorization: `Bearer ${forgedToken}`, 'x-tenant-id': a.id },
       { 'x-tenant-id': a.id },
       { authorization: 'Basic dXNlcjpwYXNz' },
-    ]) {
+    ];
+    for (const params of refused) {
       const client = liveClient(api1, params);
       clients.push(client);
       const received = client.subscribe(NOTIFICATION_ADDED);
@@ -290,7 +291,7 @@ describe('connections', () => {
     const watchers = await Promise.all(
       Array.from({ length: 6 }, () => connect(api2, t.users.member, { 'x-tenant-id': t.id })),
     );
-    const received = [];
+    const received: Received<TaskChangedData>[] = [];
     for (const w of watchers) {
       received.push(
         await subscribed(api2, () =>
@@ -306,16 +307,16 @@ describe('connections', () => {
        select $1, $2, 'LiveBurst ' || i from generate_series(1, 100) i`,
       [t.id, t.projectId],
     );
-    await until(() => received[0]!.results.length >= 100, 'the burst', 20_000);
+    await until(() => received[0].results.length >= 100, 'the burst', 20_000);
     const burstMs = performance.now() - started;
-    expect(received[0]!.results.every((r) => r.data?.taskChanged.kind === 'CREATED')).toBe(true);
+    expect(received[0].results.every((r) => r.data?.taskChanged.kind === 'CREATED')).toBe(true);
     // Half the subscribers leave mid-way through a second burst, by dropping the socket.
     await owner.query(
       `update app.tasks set status = 'DONE' where tenant_id = $1 and title like 'LiveBurst %'`,
       [t.id],
     );
     await Promise.all(watchers.slice(0, 3).map((w) => w.close()));
-    await until(() => received[3]!.results.length >= 200, 'the second burst', 20_000);
+    await until(() => received[3].results.length >= 200, 'the second burst', 20_000);
     await until(
       () => api2.app.live.hub.subscriberCount === before - 3,
       'the closed subscriptions to end',
