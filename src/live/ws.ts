@@ -138,12 +138,10 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
       onConnect: async (ctx) => {
         // Only the token decides whether the connection stays: tenant problems are reported per
         // subscription, with the codes an HTTP operation would get.
-        const authorization = ctx.connectionParams?.authorization;
+        // Parameter names are case-insensitive, like the headers they stand for.
+        const { authorization } = connectionHeaders(ctx.connectionParams, ctx.extra.request);
         try {
-          await open({
-            headers: typeof authorization === 'string' ? { authorization } : {},
-            search: new URLSearchParams(),
-          });
+          await open({ headers: { authorization }, search: new URLSearchParams() });
           return true;
         } catch (error) {
           if (!(error instanceof UnauthenticatedError)) throw error;

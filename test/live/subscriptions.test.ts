@@ -53,7 +53,8 @@ interface NotificationAddedData {
 
 async function connect(api: TestApp, userId: string, tenant: Record<string, string> = {}) {
   const token = await api.app.deps.tokens.signAccess(userId, undefined);
-  const client = liveClient(api, { authorization: `Bearer ${token}`, ...tenant });
+  // Names as the HTTP headers are written: matched case-insensitively.
+  const client = liveClient(api, { Authorization: `Bearer ${token}`, ...tenant });
   clients.push(client);
   return client;
 }
@@ -246,7 +247,7 @@ describe('refusals', () => {
     ]);
     const cases: [string, Record<string, string>, string][] = [
       [a.users.owner, { 'x-tenant-id': b.id }, 'FORBIDDEN'],
-      [a.users.owner, { 'x-tenant-slug': b.slug }, 'FORBIDDEN'],
+      [a.users.owner, { 'X-Tenant-Slug': b.slug }, 'FORBIDDEN'],
       [suspended.users.member, { 'x-tenant-id': suspended.id }, 'TENANT_SUSPENDED'],
       [a.users.owner, {}, 'TENANT_REQUIRED'],
       [a.users.owner, { 'x-tenant-id': 'not-a-uuid' }, 'BAD_USER_INPUT'],
