@@ -187,7 +187,7 @@ describe.skipIf(!browserAvailable)('playground in headless Chromium', () => {
     }>('{ members { user { id email } } projects(first: 1) { edges { node { id } } } }');
     const bob = found.data!.members.find((m) => m.user.email === 'bob@acme.test')!;
     const created = await call(
-      `mutation { createTask(input: { projectId: "${found.data!.projects.edges[0]!.node.id}",
+      `mutation { createTask(input: { projectId: "${found.data!.projects.edges[0].node.id}",
          title: "Live from the playground", assigneeId: "${bob.user.id}" }) { id } }`,
     );
     expect(created.errors).toBeUndefined();
