@@ -1,7 +1,15 @@
-import { Arg, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import {
+  Arg,
+  Ctx,
+  ID,
+  Resolver,
+  Root,
+  Subscription,
+  type SubscribeResolverData,
+} from 'type-graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import { Notification } from '../modules/notification/notification.type.js';
-import { notificationStream, taskChangeStream } from './live.service.js';
+import { liveSession, notificationStream, taskChangeStream } from './live.service.js';
 import { TaskChange } from './live.type.js';
 
 type Subscribe = SubscribeResolverData<unknown, Record<string, unknown>, GraphQLContext>;
@@ -12,7 +20,8 @@ export class LiveResolver {
     description: 'Your new notifications in the current tenant, as they are created.',
     subscribe: ({ context }: Subscribe) => notificationStream(context),
   })
-  notificationAdded(@Root() notification: Notification): Notification {
+  notificationAdded(@Root() notification: Notification, @Ctx() ctx: GraphQLContext): Notification {
+    liveSession(ctx);
     return notification;
   }
 
@@ -24,7 +33,9 @@ export class LiveResolver {
   taskChanged(
     @Root() change: TaskChange,
     @Arg('projectId', () => ID) _projectId: string,
+    @Ctx() ctx: GraphQLContext,
   ): TaskChange {
+    liveSession(ctx);
     return change;
   }
 }

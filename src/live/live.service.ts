@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import { requireId } from '../graphql/validate.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
@@ -16,9 +17,16 @@ const KIND_OF_OP = {
   delete: TaskChangeKind.DELETED,
 } as const;
 
-function liveSession(ctx: GraphQLContext): LiveSession {
-  // Apollo refuses subscriptions over HTTP before any resolver runs; this is only a backstop.
-  if (!ctx.live) throw new Error('Subscriptions run over WebSocket only.');
+/**
+ * The subscription's live session. Apollo executes a subscription sent over HTTP like a query, so
+ * without one the field answers BAD_REQUEST (one of the request-error codes formatError keeps).
+ */
+export function liveSession(ctx: GraphQLContext): LiveSession {
+  if (!ctx.live) {
+    throw new GraphQLError('Subscriptions run over a WebSocket on this URL (graphql-ws).', {
+      extensions: { code: 'BAD_REQUEST' },
+    });
+  }
   return ctx.live;
 }
 

@@ -2,7 +2,7 @@ import { SignJWT } from 'jose';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { callerFor, ownerQuery, type Call } from '../support/callers.js';
+import { callerFor, errorCode, ownerQuery, type Call } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
 import { liveClient, sleep, until, type LiveClient, type Received } from './client.js';
@@ -261,6 +261,13 @@ describe('refusals', () => {
         code,
       ]);
     }
+  });
+
+  it('refuses a subscription sent over HTTP', async () => {
+    const call = await callerFor(api1, a.id, a.users.owner);
+    const result = await call('subscription { notificationAdded { id } }');
+    expect(errorCode(result)).toBe('BAD_REQUEST');
+    expect(result.data).toBeNull();
   });
 
   it('runs only subscriptions over WebSocket', async () => {
