@@ -119,6 +119,11 @@ export async function startApp({
     maxPayload: config.http.bodyLimitBytes,
     production: config.production,
   });
+  metrics?.observeLive({
+    connections: () => live.connections,
+    subscriptions: () => hub.subscriberCount,
+    listening: () => listener.listening,
+  });
   let draining = false;
   const routes: RouteHandler[] = [
     (_req, res, url) => {

@@ -68,6 +68,16 @@ describe('a subscription', () => {
     }
   });
 
+  it('shows in the metrics', async () => {
+    const received = await subscribe(writer);
+    const metrics = await (await fetch(writer.url.replace('/graphql', '/metrics'))).text();
+    expect(metrics).toMatch(/^tenantql_live_connections [1-9]/m);
+    expect(metrics).toMatch(/^tenantql_live_subscriptions 1$/m);
+    expect(metrics).toMatch(/^tenantql_live_listener_up 1$/m);
+    received.unsubscribe();
+    await until(() => writer.app.live.hub.subscriberCount === 0, 'the subscription to end');
+  });
+
   it('is closed with 1001 when the server shuts down, which then ends promptly and cleanly', async () => {
     const api = await startTestApp(db, { SHUTDOWN_GRACE_MS: '10000' });
     const received = await subscribe(api);
