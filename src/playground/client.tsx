@@ -2,12 +2,7 @@
 // The browser side of the playground. Bundled by esbuild at run time (see bundle.ts), never by tsc.
 import { GraphiQL } from 'graphiql';
 import 'graphiql/graphiql.css';
-import {
-  OperationTypeNode,
-  getOperationAST,
-  type DocumentNode,
-  type ExecutionResult,
-} from 'graphql';
+import { OperationTypeNode, getOperationAST, parse, type ExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import { useCallback, useRef, useState, type ComponentProps, type FormEvent } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -100,11 +95,15 @@ function liveClient(auth: Auth | undefined): Client {
   return live.client;
 }
 
-function isSubscription(document: DocumentNode | undefined, operationName?: string | null) {
-  return document
-    ? getOperationAST(document, operationName ?? undefined)?.operation ===
-        OperationTypeNode.SUBSCRIPTION
-    : false;
+// NOTE: parsed here rather than taken from GraphiQL's documentAST, which can lag behind the
+// editor right after a tab switch and would send a subscription over HTTP.
+function isSubscription(query: string, operationName?: string | null): boolean {
+  try {
+    const operation = getOperationAST(parse(query), operationName ?? undefined);
+    return operation?.operation === OperationTypeNode.SUBSCRIPTION;
+  } catch {
+    return false;
+  }
 }
 
 function SignInPanel(props: {
@@ -215,7 +214,7 @@ function Playground() {
   const authRef = useRef<Auth | undefined>(undefined);
   authRef.current = auth;
   const fetcher = useCallback<Fetcher>((params, opts) => {
-    if (isSubscription(opts?.documentAST, params.operationName)) {
+    if (isSubscription(params.query, params.operationName)) {
       // GraphiQL only shows results as JSON, so graphql-ws's formatted results serve as they are.
       return liveClient(authRef.current).iterate({
         query: params.query,

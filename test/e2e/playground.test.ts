@@ -167,7 +167,14 @@ describe.skipIf(!browserAvailable)('playground in headless Chromium', () => {
       .poll(async () => page.locator('.graphiql-query-editor').innerText())
       .toContain('notificationAdded');
     await page.locator('.graphiql-execute-button').click();
-    await expect.poll(() => api.app.live.hub.subscriberCount, { timeout: 15_000 }).toBe(1);
+    // On failure this shows what the result pane says instead.
+    await expect
+      .poll(
+        async () =>
+          api.app.live.hub.subscriberCount || (await page.locator('.result-window').innerText()),
+        { timeout: 15_000 },
+      )
+      .toBe(1);
 
     const login = await api.request<{ login: { token: string } }>(
       'mutation { login(input: {email: "alice@acme.test", password: "alice-demo-pass"}) { token } }',
