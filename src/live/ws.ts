@@ -136,9 +136,9 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
       schema,
       isProd: options.production,
       onConnect: async (ctx) => {
-        // Only the token decides whether the connection stays: tenant problems are reported per
-        // subscription, with the codes an HTTP operation would get.
-        // Parameter names are case-insensitive, like the headers they stand for.
+        // Only the token decides whether the connection stays (parameter names are
+        // case-insensitive, like headers): tenant problems are reported per subscription, with
+        // the codes an HTTP operation would get.
         const { authorization } = connectionHeaders(ctx.connectionParams, ctx.extra.request);
         try {
           await open({ headers: { authorization }, search: new URLSearchParams() });
