@@ -9,6 +9,9 @@ export default defineConfig({
     alias: { graphql: fileURLToPath(new URL('node_modules/graphql/index.js', import.meta.url)) },
   },
   test: {
+    // graphql-ws checks `instanceof GraphQLError` on what the live server hands it; processed by
+    // vite it gets the aliased graphql above too, instead of Node's copy from node_modules.
+    server: { deps: { inline: ['graphql-ws'] } },
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,

@@ -21,6 +21,9 @@ import { createExportRoute } from './http/admin-export.js';
 import { createCorsRoute } from './http/cors.js';
 import { createPlaygroundHandler } from './http/playground.js';
 import { createHttpServer, type RouteHandler } from './http/server.js';
+import { LiveHub } from './live/hub.js';
+import { LiveListener } from './live/listener.js';
+import { createLiveServer, type LiveServer } from './live/ws.js';
 import type { Logger } from './logger.js';
 import { AuthRateLimiter, RateLimitStore, TenantRateLimiter } from './tenancy/rate-limit.js';
 import { Metrics } from './observability/metrics.js';
@@ -35,6 +38,8 @@ export interface App {
   /** Undefined when METRICS_ENABLED=false. */
   metrics: Metrics | undefined;
   createContext: (request: RequestParts) => Promise<GraphQLContext>;
+  /** Subscriptions: the WebSocket server, its hub and the PostgreSQL listener feeding it. */
+  live: { server: LiveServer; hub: LiveHub; listener: LiveListener };
   /**
    * Stops accepting connections, lets in-flight requests finish for up to SHUTDOWN_GRACE_MS (then
    * cuts them), then stops Apollo and closes the pool.
@@ -89,7 +94,8 @@ export async function startApp({
     admin,
     authLimits: new AuthRateLimiter(rateLimits, config.rateLimits),
   };
-  const apollo = createApolloServer(await buildAppSchema(), {
+  const schema = await buildAppSchema();
+  const apollo = createApolloServer(schema, {
     log,
     production: config.production,
     introspection: config.introspection,
@@ -101,6 +107,28 @@ export async function startApp({
   await apollo.start();
 
   const createContext = createContextFactory(deps);
+  // Half the pool at most for delivering live events, so a burst leaves room for HTTP operations.
+  const hub = new LiveHub({ log, concurrency: Math.floor(config.database.poolSize / 2) });
+  const listener = new LiveListener({
+    connectionString: config.database.listenUrl ?? apiUrl,
+    log,
+    onEvent: (event) => hub.dispatch(event),
+  });
+  // One attempt now; on failure it keeps trying in the background while the API serves queries.
+  await listener.start();
+  const live = createLiveServer({
+    schema,
+    createContext,
+    hub,
+    log,
+    maxPayload: config.http.bodyLimitBytes,
+    production: config.production,
+  });
+  metrics?.observeLive({
+    connections: () => live.connections,
+    subscriptions: () => hub.subscriberCount,
+    listening: () => listener.listening,
+  });
   let draining = false;
   const routes: RouteHandler[] = [
     (_req, res, url) => {
@@ -145,6 +173,7 @@ export async function startApp({
     createContext,
     log,
     bodyLimit: config.http.bodyLimitBytes,
+    upgrade: (req, socket, head) => live.handleUpgrade(req, socket, head),
     readiness: async () => {
       try {
         const client = await pool.connect();
@@ -176,8 +205,12 @@ export async function startApp({
     apollo,
     metrics,
     createContext,
+    live: { server: live, hub, listener },
     async close() {
       draining = true;
+      // Subscriptions never finish on their own: close them first (clients reconnect elsewhere).
+      await live.close();
+      await listener.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const graceMs = config.http.shutdownGraceMs;

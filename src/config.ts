@@ -33,6 +33,11 @@ export interface DatabaseConfig {
   adminUrl: string | undefined;
   /** Connection as tenantql_worker, for the notification delivery worker only. */
   workerUrl: string | undefined;
+  /**
+   * Session-level connection for the live-updates listener (LISTEN); DATABASE_URL when unset.
+   * Must reach PostgreSQL directly, not through PgBouncer in transaction mode.
+   */
+  listenUrl: string | undefined;
   poolSize: number;
   statementTimeoutMs: number;
   /** Named prepared statements per connection; off for PgBouncer (transaction mode) before 1.21. */
@@ -258,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       migrationUrl: env.MIGRATION_DATABASE_URL || undefined,
       adminUrl: env.ADMIN_DATABASE_URL || undefined,
       workerUrl: env.WORKER_DATABASE_URL || undefined,
+      listenUrl: env.LISTEN_DATABASE_URL || undefined,
       poolSize: readInt(env, 'DATABASE_POOL_SIZE', 10),
       statementTimeoutMs: readInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000),
       preparedStatements: readBool(env, 'DATABASE_PREPARED_STATEMENTS', true),

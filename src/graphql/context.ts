@@ -11,6 +11,7 @@ import type { Database } from '../db/schema.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuthRateLimiter } from '../tenancy/rate-limit.js';
+import type { LiveSession } from '../live/hub.js';
 import { resolveTenant, tenantHint } from '../tenancy/resolve.js';
 import { LoaderRegistry } from './loaders.js';
 
@@ -54,6 +55,8 @@ export interface GraphQLContext {
   /** Usable only with a PlatformAdmin from verifyPlatformAdmin (see src/db/admin.ts). */
   admin: AdminDatabase | undefined;
   authLimits: AuthRateLimiter;
+  /** Set on subscriptions only (src/live/ws.ts). */
+  live?: LiveSession | undefined;
 }
 
 export interface RequestParts {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { GraphQLContext, RequestParts } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
@@ -17,6 +18,8 @@ export interface HttpServerOptions {
    * true when it answered. Kept as a list so features plug in without editing this file.
    */
   routes?: RouteHandler[];
+  /** Takes WebSocket upgrades of /graphql (subscriptions, src/live/ws.ts); others get 404. */
+  upgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 export type RouteHandler = (
@@ -153,7 +156,7 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     );
   }
 
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error({ err: error }, 'request failed');
       if (!res.headersSent) {
@@ -163,4 +166,16 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
       }
     });
   });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // An upgraded socket is no longer the HTTP server's: without a listener for its errors, a
+    // client resetting the connection would crash the process.
+    socket.on('error', () => undefined);
+    const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+    if (pathname === '/graphql' && options.upgrade) {
+      options.upgrade(req, socket, head);
+      return;
+    }
+    socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+  });
+  return server;
 }

@@ -141,6 +141,39 @@ export class Metrics {
    * (the only kind kysely makes). NOTE: pg.Pool has no acquire-timing hook, so connect is wrapped
    * on this one instance.
    */
+  /** Live updates: WebSocket connections, running subscriptions, and this instance's LISTEN. */
+  observeLive(live: {
+    connections: () => number;
+    subscriptions: () => number;
+    listening: () => boolean;
+  }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'tenantql_live_connections',
+      help: 'Open WebSocket connections (subscriptions).',
+      registers,
+      collect() {
+        this.set(live.connections());
+      },
+    });
+    new Gauge({
+      name: 'tenantql_live_subscriptions',
+      help: 'Subscriptions receiving events.',
+      registers,
+      collect() {
+        this.set(live.subscriptions());
+      },
+    });
+    new Gauge({
+      name: 'tenantql_live_listener_up',
+      help: '1 while the LISTEN connection feeding subscriptions is up, 0 while it reconnects.',
+      registers,
+      collect() {
+        this.set(live.listening() ? 1 : 0);
+      },
+    });
+  }
+
   observePool(pool: pg.Pool, name = 'api'): void {
     new Gauge({
       name: `tenantql_db_pool_connections`,

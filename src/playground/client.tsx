@@ -2,7 +2,16 @@
 // The browser side of the playground. Bundled by esbuild at run time (see bundle.ts), never by tsc.
 import { GraphiQL } from 'graphiql';
 import 'graphiql/graphiql.css';
-import { useCallback, useRef, useState, type FormEvent } from 'react';
+import {
+  Kind,
+  OperationTypeNode,
+  getOperationAST,
+  parse,
+  type ExecutionResult,
+  type OperationDefinitionNode,
+} from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import { useCallback, useRef, useState, type ComponentProps, type FormEvent } from 'react';
 import { createRoot } from 'react-dom/client';
 import { EXAMPLE_TABS } from './examples.js';
 
@@ -35,17 +44,26 @@ const SETTINGS = JSON.parse(
   document.getElementById('tenantql-settings')?.textContent ?? '{}',
 ) as PlaygroundSettings;
 
+type Fetcher = ComponentProps<typeof GraphiQL>['fetcher'];
+
 async function post<T>(
   query: string,
   variables: Record<string, unknown>,
   headers: Record<string, string>,
+  operationName?: string | null,
 ): Promise<GraphQLResponse<T>> {
   const response = await fetch(SETTINGS.endpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query, variables, operationName }),
   });
   return (await response.json()) as GraphQLResponse<T>;
+}
+
+function editorHeaders(headers: Record<string, unknown> | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers ?? {})) result[key] = String(value);
+  return result;
 }
 
 function firstError(result: GraphQLResponse<unknown>): string | undefined {
@@ -63,6 +81,51 @@ function authHeaders(auth: Auth | undefined): Record<string, string> {
   const headers: Record<string, string> = { Authorization: `Bearer ${auth.token}` };
   if (auth.tenantId) headers[SETTINGS.tenantHeader] = auth.tenantId;
   return headers;
+}
+
+// Subscriptions go over a WebSocket, signed in through connectionParams (headers cannot be set
+// on one); the connection is replaced whenever the sign-in or the tenant changes.
+let live: { key: string; client: Client } | undefined;
+
+function liveClient(auth: Auth | undefined): Client {
+  const params = authHeaders(auth);
+  const key = JSON.stringify(params);
+  if (live?.key !== key) {
+    void live?.client.dispose();
+    const url = new URL(SETTINGS.endpoint, window.location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    live = {
+      key,
+      client: createClient({ url: url.href, connectionParams: params, retryAttempts: 0 }),
+    };
+  }
+  return live.client;
+}
+
+/**
+ * The subscription to run, if the request is one. NOTE: parsed here, and a stale operation name
+ * ignored for a one-operation document, because GraphiQL's documentAST and operationName can lag
+ * behind the editor right after a tab switch: the subscription would go over HTTP (seen in the
+ * browser test under load).
+ */
+function subscriptionOf(
+  query: string,
+  operationName: string | null | undefined,
+): { operationName: string | null } | undefined {
+  try {
+    const document = parse(query);
+    const operations = document.definitions.filter(
+      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+    );
+    const operation =
+      getOperationAST(document, operationName ?? undefined) ??
+      (operations.length === 1 ? operations[0] : undefined);
+    return operation?.operation === OperationTypeNode.SUBSCRIPTION
+      ? { operationName: operation.name?.value ?? null }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function SignInPanel(props: {
@@ -172,30 +235,27 @@ function Playground() {
   // current sign-in through a ref.
   const authRef = useRef<Auth | undefined>(undefined);
   authRef.current = auth;
-  const fetcher = useCallback(
-    async (
-      params: { query: string; variables?: unknown; operationName?: string | null },
-      opts?: { headers?: Record<string, unknown> },
-    ) => {
-      const editorHeaders: Record<string, string> = {};
-      for (const [key, value] of Object.entries(opts?.headers ?? {})) {
-        editorHeaders[key] = String(value);
-      }
-      const response = await fetch(SETTINGS.endpoint, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          // The sign-in panel wins over the headers editor, so the chosen tenant is what is sent.
-          ...editorHeaders,
-          ...authHeaders(authRef.current),
-        },
-        body: JSON.stringify(params),
-      });
-      return (await response.json()) as Record<string, unknown>;
-    },
-    [],
-  );
+  const fetcher = useCallback<Fetcher>((params, opts) => {
+    const subscription = subscriptionOf(params.query, params.operationName);
+    if (subscription) {
+      // GraphiQL only shows results as JSON, so graphql-ws's formatted results serve as they are.
+      return liveClient(authRef.current).iterate({
+        query: params.query,
+        variables: (params.variables ?? {}) as Record<string, unknown>,
+        operationName: subscription.operationName,
+      }) as AsyncIterable<ExecutionResult>;
+    }
+    return post<Record<string, unknown>>(
+      params.query,
+      (params.variables ?? {}) as Record<string, unknown>,
+      {
+        ...editorHeaders(opts?.headers),
+        // The sign-in panel wins over the headers editor, so the chosen tenant is what is sent.
+        ...authHeaders(authRef.current),
+      },
+      params.operationName,
+    ) as Promise<ExecutionResult>;
+  }, []);
   return (
     <div className="tq-root">
       <SignInPanel auth={auth} onChange={setAuth} />

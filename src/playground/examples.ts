@@ -45,4 +45,11 @@ query ProjectsWithTasks {
       2,
     ),
   },
+  {
+    query: `# Live updates over a WebSocket: run it, then assign yourself a task in another tab.
+subscription NotificationAdded {
+  notificationAdded { kind message createdAt actor { name } task { title } }
+}
+`,
+  },
 ];

@@ -158,4 +158,50 @@ describe.skipIf(!browserAvailable)('playground in headless Chromium', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'playground.png') });
     expect(foreignRequests).toEqual([]);
   }, 90_000);
+
+  it('runs a subscription over a same-origin WebSocket and shows its events', async () => {
+    // Continues signed in as bob from the test above; acme is where bob is a member.
+    await page.locator('select[name=tenant]').selectOption({ label: 'Acme Corp (acme, member)' });
+    await page.locator('.graphiql-tab').last().click();
+    await expect
+      .poll(async () => page.locator('.graphiql-query-editor').innerText())
+      .toContain('notificationAdded');
+    await page.locator('.graphiql-execute-button').click();
+    // On failure this shows what the result pane says instead.
+    await expect
+      .poll(
+        async () =>
+          api.app.live.hub.subscriberCount || (await page.locator('.result-window').innerText()),
+        { timeout: 15_000 },
+      )
+      .toBe(1);
+
+    const login = await api.request<{ login: { token: string } }>(
+      'mutation { login(input: {email: "alice@acme.test", password: "alice-demo-pass"}) { token } }',
+    );
+    const token = login.data!.login.token;
+    const tenants = await api.request<{ myTenants: { id: string; slug: string }[] }>(
+      '{ myTenants { id slug } }',
+      undefined,
+      { token },
+    );
+    const acme = tenants.data!.myTenants.find((t) => t.slug === 'acme')!.id;
+    const call = <T>(query: string) =>
+      api.request<T>(query, undefined, { token, headers: { 'x-tenant-id': acme } });
+    const found = await call<{
+      members: { user: { id: string; email: string } }[];
+      projects: { edges: { node: { id: string } }[] };
+    }>('{ members { user { id email } } projects(first: 1) { edges { node { id } } } }');
+    const bob = found.data!.members.find((m) => m.user.email === 'bob@acme.test')!;
+    const created = await call(
+      `mutation { createTask(input: { projectId: "${found.data!.projects.edges[0].node.id}",
+         title: "Live from the playground", assigneeId: "${bob.user.id}" }) { id } }`,
+    );
+    expect(created.errors).toBeUndefined();
+    await expect
+      .poll(async () => page.locator('.result-window').innerText(), { timeout: 15_000 })
+      .toContain('Live from the playground');
+    expect(await page.locator('.result-window').innerText()).toContain('TASK_ASSIGNED');
+    expect(foreignRequests).toEqual([]);
+  }, 90_000);
 });

@@ -41,6 +41,15 @@ export function findNotificationPage(
   return fetchPage(trx, base, page);
 }
 
+/** These notifications, of those RLS shows the caller. */
+export function findNotificationsByIds(
+  trx: Tx,
+  ids: readonly string[],
+): Promise<NotificationRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return trx.selectFrom('app.notifications').select(COLUMNS).where('id', 'in', ids).execute();
+}
+
 export async function countUnread(trx: Tx): Promise<number> {
   const row = await trx
     .selectFrom('app.notifications')

@@ -18,6 +18,7 @@ import {
   findDeliveryPage,
   findNotificationPage,
   insertChannel,
+  findNotificationsByIds,
   markRead,
   updateChannel,
   type ChannelRow,
@@ -85,6 +86,16 @@ export async function listNotifications(
     { sort: NOTIFICATION_SORT, direction: 'DESC', first, after },
   );
   return toConnection(rows, first, ORDER, toNotification);
+}
+
+/** The caller's own notifications among these ids (RLS hides everyone else's), for live updates. */
+export async function notificationsByIds(
+  ctx: GraphQLContext,
+  ids: readonly string[],
+): Promise<Notification[]> {
+  await requireMember(ctx.db);
+  const rows = await findNotificationsByIds(await ctx.db.transaction(), ids);
+  return rows.map(toNotification);
 }
 
 export async function unreadNotificationCount(ctx: GraphQLContext): Promise<number> {

@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  GraphQLError,
+  OperationTypeNode,
+  getOperationAST,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
+import { CloseCode, type Context as WsContext } from 'graphql-ws';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { GraphQLContext, RequestParts } from '../graphql/context.js';
+import { createFormatError } from '../graphql/errors.js';
+import { limitParseOptions, limitValidationRules } from '../graphql/limits.js';
+import { AppError, UnauthenticatedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { LiveHub } from './hub.js';
+
+export interface LiveServerOptions {
+  schema: GraphQLSchema;
+  createContext: (request: RequestParts) => Promise<GraphQLContext>;
+  hub: LiveHub;
+  log: Logger;
+  /** Largest message accepted, in bytes (the HTTP body limit). */
+  maxPayload: number;
+  production: boolean;
+}
+
+export interface LiveServer {
+  /** Takes over an HTTP upgrade request for the GraphQL path. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Open WebSocket connections. */
+  readonly connections: number;
+  /** Refuses new connections, closes open ones (1001, clients reconnect elsewhere), ends streams. */
+  close(): Promise<void>;
+}
+
+/** Subscriptions one connection may hold at once. */
+const MAX_SUBSCRIPTIONS = 25;
+const CLOSE_WAIT_MS = 2_000;
+
+type ConnectionContext = WsContext<Record<string, unknown> | undefined, Extra>;
+
+/**
+ * The connection's headers as an HTTP request would have them: authorization and the tenant
+ * (X-Tenant-ID, X-Tenant-Slug …) come from connectionParams, since browsers cannot set headers on
+ * a WebSocket; the host and forwarding headers only from the real upgrade request.
+ */
+function connectionHeaders(
+  params: Record<string, unknown> | undefined,
+  request: IncomingMessage,
+): IncomingHttpHeaders {
+  const headers: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (typeof value === 'string') headers[name.toLowerCase()] = value;
+  }
+  delete headers.host;
+  delete headers['x-forwarded-for'];
+  if (request.headers.host) headers.host = request.headers.host;
+  if (request.headers['x-forwarded-for']) {
+    headers['x-forwarded-for'] = request.headers['x-forwarded-for'];
+  }
+  return headers;
+}
+
+function requestParts(ctx: ConnectionContext): RequestParts {
+  const { request } = ctx.extra;
+  return {
+    headers: connectionHeaders(ctx.connectionParams, request),
+    search: new URL(request.url ?? '/', 'http://localhost').searchParams,
+    requestId: randomUUID(),
+    remoteAddress: request.socket.remoteAddress,
+  };
+}
+
+function coded(message: string, code: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code } });
+}
+
+/**
+ * GraphQL subscriptions over WebSocket (graphql-transport-ws protocol, graphql-ws) on the /graphql
+ * path. Queries and mutations stay on HTTP, where the operation transaction, rate limits and logs
+ * apply. A connection without a valid token is closed with 4401 "UNAUTHENTICATED…"; every
+ * subscription then resolves its tenant and checks membership like an HTTP operation would.
+ */
+export function createLiveServer(options: LiveServerOptions): LiveServer {
+  const { schema, createContext, hub, log } = options;
+  const formatError = createFormatError(log);
+  const format = (error: GraphQLError): GraphQLFormattedError =>
+    // graphql-ws wraps what a stream throws in a GraphQLError of its own; the cause has the code.
+    formatError(error.toJSON(), error.path ? error : (error.originalError ?? error));
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload });
+  let closing = false;
+
+  /** A context with a verified session, or the coded reason there is none. */
+  async function open(parts: RequestParts): Promise<GraphQLContext> {
+    const context = await createContext(parts);
+    if (!context.session) throw context.authError ?? new UnauthenticatedError();
+    return context;
+  }
+
+  function prepare(query: unknown): DocumentNode | readonly GraphQLError[] {
+    let document: DocumentNode;
+    try {
+      document = parse(typeof query === 'string' ? query : '', limitParseOptions());
+    } catch (error) {
+      return [
+        coded(
+          error instanceof GraphQLError ? error.message : 'Syntax error',
+          'GRAPHQL_PARSE_FAILED',
+        ),
+      ];
+    }
+    const errors = validate(schema, document, [...specifiedRules, ...limitValidationRules()]);
+    if (errors.length > 0) {
+      return errors.map((e) =>
+        e.originalError instanceof AppError
+          ? e.originalError
+          : new GraphQLError(e.message, {
+              nodes: e.nodes,
+              extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+            }),
+      );
+    }
+    return document;
+  }
+
+  const server = useServer<Record<string, unknown> | undefined>(
+    {
+      schema,
+      isProd: options.production,
+      onConnect: async (ctx) => {
+        // Only the token decides whether the connection stays (parameter names are
+        // case-insensitive, like headers): tenant problems are reported per subscription, with
+        // the codes an HTTP operation would get.
+        const { authorization } = connectionHeaders(ctx.connectionParams, ctx.extra.request);
+        try {
+          await open({ headers: { authorization }, search: new URLSearchParams() });
+          return true;
+        } catch (error) {
+          if (!(error instanceof UnauthenticatedError)) throw error;
+          ctx.extra.socket.close(
+            CloseCode.Unauthorized,
+            'UNAUTHENTICATED: send connectionParams {authorization: "Bearer <token>"}',
+          );
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS) {
+          return [
+            coded(`At most ${MAX_SUBSCRIPTIONS} subscriptions per connection.`, 'BAD_REQUEST'),
+          ];
+        }
+        const prepared = prepare(payload.query);
+        if (!('kind' in prepared)) return prepared;
+        const operation = getOperationAST(prepared, payload.operationName);
+        if (operation?.operation !== OperationTypeNode.SUBSCRIPTION) {
+          return [
+            coded(
+              'Only subscriptions run over WebSocket; send queries and mutations with HTTP POST.',
+              'BAD_REQUEST',
+            ),
+          ];
+        }
+        const parts = requestParts(ctx);
+        let contextValue: GraphQLContext;
+        try {
+          contextValue = await open(parts);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        contextValue.live = { hub, reopen: () => open(parts) };
+        return {
+          schema,
+          document: prepared,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue,
+        };
+      },
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map(format) } : undefined,
+      onError: (_ctx, _id, _payload, errors) => errors.map(format),
+    },
+    wss,
+  );
+
+  return {
+    handleUpgrade(request, socket, head) {
+      if (closing) {
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    },
+    get connections() {
+      return wss.clients.size;
+    },
+    async close() {
+      closing = true;
+      const sockets = [...wss.clients];
+      const closed = Promise.all(
+        sockets.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve()))),
+      );
+      await server.dispose();
+      // A client that never answers the close handshake is cut after a short wait.
+      const cutoff = setTimeout(() => {
+        for (const s of sockets) s.terminate();
+      }, CLOSE_WAIT_MS);
+      try {
+        await closed;
+      } finally {
+        clearTimeout(cutoff);
+      }
+      await hub.close();
+    },
+  };
+}
