@@ -65,7 +65,8 @@ describe('statement_timeout through PgBouncer', () => {
       // They are the very server connections the API's operations ran on: all there are.
       const { rows: servers } = await owner.query<{ pid: number }>(
         `select pid from pg_stat_activity
-          where usename = 'tenantql_api' and datname = current_database() order by pid`,
+          where usename = 'tenantql_api' and datname = current_database()
+            and application_name <> 'tenantql-listener' order by pid`,
       );
       expect(seen.map((s) => s.pid).sort((x, y) => x - y)).toEqual(servers.map((s) => s.pid));
       expect(servers).toHaveLength(routed.serverConnections);

@@ -61,6 +61,9 @@ export const THROUGH_PGBOUNCER: Route = {
           DATABASE_POOL_SIZE: String(2 * serverConnections),
           // PgBouncer 1.18 (Debian 12) cannot carry named prepared statements in transaction mode.
           DATABASE_PREPARED_STATEMENTS: 'false',
+          // LISTEN needs a session: the live-updates listener goes to PostgreSQL directly, as
+          // the README tells deployments behind PgBouncer to do.
+          LISTEN_DATABASE_URL: db.apiUrl,
         },
       );
       return {
