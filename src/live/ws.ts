@@ -117,7 +117,10 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
         ),
       ];
     }
-    const errors = validate(schema, document, [...specifiedRules, ...limitValidationRules()]);
+    // As over HTTP (hideSchemaDetailsFromClientErrors): no "Did you mean …?" in production.
+    const errors = validate(schema, document, [...specifiedRules, ...limitValidationRules()], {
+      hideSuggestions: options.production,
+    });
     if (errors.length > 0) {
       return errors.map((e) =>
         e.originalError instanceof AppError

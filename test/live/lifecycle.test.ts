@@ -99,3 +99,26 @@ describe('a subscription', () => {
     expect(rows[0]?.n).toBe(1);
   });
 });
+
+describe('validation over WebSocket', () => {
+  it('suggests field names in development only, as over HTTP', async () => {
+    const production = await startTestApp(db, { NODE_ENV: 'production' });
+    try {
+      const messages = [];
+      for (const api of [writer, production]) {
+        const token = await api.app.deps.tokens.signAccess(t.users.member, undefined);
+        const client = liveClient(api, { authorization: `Bearer ${token}`, 'x-tenant-id': t.id });
+        clients.push(client);
+        const received = client.subscribe('subscription { notificationAdde { id } }');
+        await received.ended;
+        expect(received.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+        messages.push(received.errors?.[0]?.message ?? '');
+      }
+      expect(messages[0]).toContain('Did you mean');
+      expect(messages[1]).not.toContain('Did you mean');
+      expect(messages[1]).toContain('notificationAdde');
+    } finally {
+      await production.close();
+    }
+  });
+});
