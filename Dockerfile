@@ -12,6 +12,8 @@ COPY package.json tsconfig.json ./
 COPY bin ./bin
 COPY sql ./sql
 COPY src ./src
+# npm start compiles the server into node_modules/.cache/tenantql (bin/start.js).
+RUN mkdir -p node_modules/.cache/tenantql && chown node node_modules/.cache/tenantql
 USER node
 EXPOSE 4000
 # SIGTERM drains in-flight requests for SHUTDOWN_GRACE_MS before exiting; keep the orchestrator's

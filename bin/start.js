@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global process -- a Node script; the lint config has no Node globals for .js files */
+/* global process, console -- a Node script; the lint config has no Node globals for .js files */
 // `npm start`: compiles src/main.ts and its imports into one module with esbuild (about a second)
 // and runs it in this process. Running the sources through tsx instead keeps its loader thread
 // and transpile caches alive for the whole life of the server: about 50 MB more resident memory.
@@ -35,10 +35,22 @@ export async function startServer() {
   // file, and one running from an older build keeps the module it already loaded.
   const name = `main-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`;
   const file = path.join(CACHE_DIR, name);
-  await fs.mkdir(CACHE_DIR, { recursive: true });
-  const partial = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(partial, code);
-  await fs.rename(partial, file);
+  try {
+    await fs.mkdir(CACHE_DIR, { recursive: true });
+    const partial = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(partial, code);
+    await fs.rename(partial, file);
+  } catch (error) {
+    if (!['EACCES', 'EPERM', 'EROFS'].includes(error?.code)) throw error;
+    // A read-only install: run the sources through tsx instead (more memory, same server).
+    console.warn(
+      `tenantql: ${CACHE_DIR} is not writable (${error.code}); running src/ through tsx`,
+    );
+    const { register } = await import('tsx/esm/api');
+    register({ tsconfig: path.join(ROOT, 'tsconfig.json') });
+    await import(pathToFileURL(path.join(ROOT, 'src', 'main.ts')).href);
+    return;
+  }
   for (const old of await fs.readdir(CACHE_DIR)) {
     if (old.startsWith('main-') && old !== name && !old.endsWith('.tmp')) {
       await fs.rm(path.join(CACHE_DIR, old), { force: true });
