@@ -21,8 +21,9 @@ import { createExportRoute } from './http/admin-export.js';
 import { createCorsRoute } from './http/cors.js';
 import { createPlaygroundHandler } from './http/playground.js';
 import { createHttpServer, type RouteHandler } from './http/server.js';
+import { LIVE_CHANNEL, parseLiveEvent } from './live/events.js';
 import { LiveHub } from './live/hub.js';
-import { LiveListener } from './live/listener.js';
+import { ChannelListener } from './db/listener.js';
 import { createLiveServer, type LiveServer } from './live/ws.js';
 import type { Logger } from './logger.js';
 import { AuthRateLimiter, RateLimitStore, TenantRateLimiter } from './tenancy/rate-limit.js';
@@ -39,7 +40,7 @@ export interface App {
   metrics: Metrics | undefined;
   createContext: (request: RequestParts) => Promise<GraphQLContext>;
   /** Subscriptions: the WebSocket server, its hub and the PostgreSQL listener feeding it. */
-  live: { server: LiveServer; hub: LiveHub; listener: LiveListener };
+  live: { server: LiveServer; hub: LiveHub; listener: ChannelListener };
   /**
    * Stops accepting connections, lets in-flight requests finish for up to SHUTDOWN_GRACE_MS (then
    * cuts them), then stops Apollo and closes the pool.
@@ -109,10 +110,16 @@ export async function startApp({
   const createContext = createContextFactory(deps);
   // Half the pool at most for delivering live events, so a burst leaves room for HTTP operations.
   const hub = new LiveHub({ log, concurrency: Math.floor(config.database.poolSize / 2) });
-  const listener = new LiveListener({
+  const listener = new ChannelListener({
     connectionString: config.database.listenUrl ?? apiUrl,
+    channel: LIVE_CHANNEL,
+    applicationName: 'tenantql-listener',
     log,
-    onEvent: (event) => hub.dispatch(event),
+    onNotification: (payload) => {
+      const event = parseLiveEvent(payload);
+      if (event) hub.dispatch(event);
+      else log.warn('live listener ignored a malformed notification');
+    },
   });
   // One attempt now; on failure it keeps trying in the background while the API serves queries.
   await listener.start();

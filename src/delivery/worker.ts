@@ -3,8 +3,8 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import pg from 'pg';
 import type { Config, DeliveryConfig } from '../config.js';
+import { ChannelListener } from '../db/listener.js';
 import { createKysely, createPool } from '../db/pool.js';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
@@ -59,7 +59,7 @@ export class DeliveryWorker {
   readonly stats: DeliveryStats = { claimed: 0, delivered: 0, retried: 0, dead: 0, leaseLost: 0 };
   readonly #db: Kysely<Database>;
   readonly #options: DeliveryWorkerOptions;
-  #listener: pg.Client | undefined;
+  readonly #listener: ChannelListener;
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -75,6 +75,14 @@ export class DeliveryWorker {
         applicationName: 'tenantql-worker',
       }),
     );
+    // Behind PgBouncer in transaction mode no notification arrives; polling carries on alone.
+    this.#listener = new ChannelListener({
+      connectionString: options.connectionString,
+      channel: WAKE_CHANNEL,
+      applicationName: 'tenantql-worker-listen',
+      log: options.log,
+      onNotification: () => this.#wakeUp(),
+    });
   }
 
   get running(): boolean {
@@ -93,8 +101,7 @@ export class DeliveryWorker {
     this.#running = false;
     this.#wakeUp();
     await this.#loop;
-    await this.#listener?.end().catch(() => undefined);
-    this.#listener = undefined;
+    await this.#listener.close();
     await this.#db.destroy();
     this.#options.mailer.close();
     this.#options.log.info({ worker: this.id, ...this.stats }, 'delivery worker stopped');
@@ -116,8 +123,8 @@ export class DeliveryWorker {
 
   async #run(): Promise<void> {
     const { config, log } = this.#options;
+    await this.#listener.start();
     while (this.#running) {
-      await this.#listen();
       let claimed = 0;
       try {
         claimed = await this.runOnce();
@@ -220,31 +227,6 @@ export class DeliveryWorker {
       policy: config,
     });
     return { result, final: false };
-  }
-
-  /** (Re)connects the LISTEN connection; polling carries on without it (e.g. behind PgBouncer). */
-  async #listen(): Promise<void> {
-    if (this.#listener || !this.#running) return;
-    const client = new pg.Client({
-      connectionString: this.#options.connectionString,
-      application_name: 'tenantql-worker-listen',
-    });
-    client.on('notification', () => this.#wakeUp());
-    const drop = () => {
-      if (this.#listener === client) this.#listener = undefined;
-      // The next round connects a new one; this one is done for.
-      client.end().catch(() => undefined);
-    };
-    client.on('error', drop);
-    client.on('end', drop);
-    try {
-      await client.connect();
-      await client.query(`listen ${WAKE_CHANNEL}`);
-      this.#listener = client;
-    } catch (error) {
-      this.#options.log.debug({ err: error }, 'delivery worker could not LISTEN; polling only');
-      await client.end().catch(() => undefined);
-    }
   }
 
   #wakeUp(): void {

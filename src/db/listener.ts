@@ -1,12 +1,14 @@
 import pg from 'pg';
 import type { Logger } from '../logger.js';
-import { LIVE_CHANNEL, parseLiveEvent, type LiveEvent } from './events.js';
 
-export interface LiveListenerOptions {
+export interface ChannelListenerOptions {
   /** A direct, session-level connection: LISTEN does not survive PgBouncer transaction pooling. */
   connectionString: string;
+  channel: string;
+  /** Names the session in pg_stat_activity and this listener in log lines. */
+  applicationName: string;
   log: Logger;
-  onEvent: (event: LiveEvent) => void;
+  onNotification: (payload: string | undefined) => void;
   /** First reconnect delay; doubles per failed attempt up to MAX_RETRY_MS. */
   retryMs?: number;
 }
@@ -14,11 +16,11 @@ export interface LiveListenerOptions {
 const MAX_RETRY_MS = 30_000;
 
 /**
- * The one connection per API instance that LISTENs for changes. On loss (a PostgreSQL restart, a
- * cut network) it reconnects with backoff. Changes committed while it was away are not replayed:
- * NOTIFY has no history, so subscribers may miss them (README, "Live updates").
+ * One connection that LISTENs on one channel (live updates; the delivery worker's wake-up). On
+ * loss (a PostgreSQL restart, a cut network) it reconnects with backoff. Notifications sent while
+ * it was away are not replayed: NOTIFY has no history.
  */
-export class LiveListener {
+export class ChannelListener {
   #client: pg.Client | undefined;
   #closed = false;
   #attempt = 0;
@@ -28,7 +30,7 @@ export class LiveListener {
   /** Resolves once the first LISTEN is in place. */
   readonly ready = new Promise<void>((resolve) => (this.#markReady = resolve));
 
-  constructor(private readonly options: LiveListenerOptions) {}
+  constructor(private readonly options: ChannelListenerOptions) {}
 
   /** Whether a LISTEN is in place right now. */
   get listening(): boolean {
@@ -40,7 +42,7 @@ export class LiveListener {
     return this.#generation;
   }
 
-  /** Connects, or keeps trying in the background: the API serves queries without live updates. */
+  /** One attempt now; on failure it keeps trying in the background. */
   async start(): Promise<void> {
     await this.#connect();
   }
@@ -57,7 +59,7 @@ export class LiveListener {
     if (this.#closed) return;
     const client = new pg.Client({
       connectionString: this.options.connectionString,
-      application_name: 'tenantql-listener',
+      application_name: this.options.applicationName,
       // A dead peer would otherwise go unnoticed until the next write, which a listener never makes.
       keepAlive: true,
       connectionTimeoutMillis: 5_000,
@@ -70,20 +72,18 @@ export class LiveListener {
       client.removeAllListeners('notification');
       void client.end().catch(() => undefined);
       if (this.#closed) return;
-      this.options.log.warn({ err: error }, 'live listener lost its connection; reconnecting');
+      const { applicationName: listener } = this.options;
+      this.options.log.warn({ err: error, listener }, 'listener lost its connection; reconnecting');
       this.#scheduleReconnect();
     };
     client.on('error', onLost);
     client.on('end', () => onLost());
     client.on('notification', (message) => {
-      if (message.channel !== LIVE_CHANNEL) return;
-      const event = parseLiveEvent(message.payload);
-      if (event) this.options.onEvent(event);
-      else this.options.log.warn('live listener ignored a malformed notification');
+      if (message.channel === this.options.channel) this.options.onNotification(message.payload);
     });
     try {
       await client.connect();
-      await client.query(`listen ${LIVE_CHANNEL}`);
+      await client.query(`listen ${client.escapeIdentifier(this.options.channel)}`);
     } catch (error) {
       onLost(error as Error);
       return;
@@ -95,7 +95,9 @@ export class LiveListener {
     }
     this.#client = client;
     this.#generation += 1;
-    if (this.#attempt > 0) this.options.log.info('live listener reconnected');
+    if (this.#attempt > 0) {
+      this.options.log.info({ listener: this.options.applicationName }, 'listener reconnected');
+    }
     this.#attempt = 0;
     this.#markReady();
   }
