@@ -13,6 +13,14 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Git-ignored, and where tools conventionally cache (the playground bundle lives beside it). */
 const CACHE_DIR = path.join(ROOT, 'node_modules', '.cache', 'tenantql');
 
+/** Runs a TypeScript module of this project through tsx, in this process, from any directory. */
+export async function runSource(relativePath) {
+  // The project's tsconfig turns on the legacy decorators type-graphql needs.
+  const { register } = await import('tsx/esm/api');
+  register({ tsconfig: path.join(ROOT, 'tsconfig.json') });
+  await import(pathToFileURL(path.join(ROOT, relativePath)).href);
+}
+
 export async function startServer() {
   const { outputFiles } = await build({
     entryPoints: [path.join(ROOT, 'src', 'main.ts')],
@@ -46,9 +54,7 @@ export async function startServer() {
     console.warn(
       `tenantql: ${CACHE_DIR} is not writable (${error.code}); running src/ through tsx`,
     );
-    const { register } = await import('tsx/esm/api');
-    register({ tsconfig: path.join(ROOT, 'tsconfig.json') });
-    await import(pathToFileURL(path.join(ROOT, 'src', 'main.ts')).href);
+    await runSource(path.join('src', 'main.ts'));
     return;
   }
   for (const old of await fs.readdir(CACHE_DIR)) {

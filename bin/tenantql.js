@@ -3,7 +3,7 @@
 // The `tenantql` command, from any directory. `start` compiles the server as `npm start` does
 // (bin/start.js); the other commands run their TypeScript sources through tsx in this process.
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -44,16 +44,7 @@ if (!entry) {
   process.exit(1);
 }
 
-if (command === 'start') {
-  process.argv = [process.argv[0], path.join(ROOT, entry[0]), ...rest];
-  const { startServer } = await import('./start.js');
-  await startServer();
-} else {
-  // The project's tsconfig, wherever we are run from: it turns on the legacy decorators
-  // type-graphql needs.
-  const { register } = await import('tsx/esm/api');
-  register({ tsconfig: path.join(ROOT, 'tsconfig.json') });
-  // The command modules read their own arguments from process.argv.
-  process.argv = [process.argv[0], path.join(ROOT, entry[0]), ...rest];
-  await import(pathToFileURL(path.join(ROOT, entry[0])).href);
-}
+// The command modules read their own arguments from process.argv.
+process.argv = [process.argv[0], path.join(ROOT, entry[0]), ...rest];
+const { runSource, startServer } = await import('./start.js');
+await (command === 'start' ? startServer() : runSource(entry[0]));
