@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { freePort } from '../support/ports.js';
+import { spawnServer } from '../support/server-process.js';
 
 let db: TestDatabase;
 let dataDir: string;
@@ -20,25 +19,7 @@ afterAll(async () => {
 
 describe('npm start with DATABASE_URL', () => {
   it('serves from the given server, starts no embedded PostgreSQL, and stops on SIGTERM', async () => {
-    const port = await freePort();
-    const child = spawn('node', ['bin/start.js'], {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        DATABASE_URL: db.apiUrl,
-        MIGRATION_DATABASE_URL: db.ownerUrl,
-        TENANTQL_DATA_DIR: dataDir,
-        JWT_SECRET: 'external-mode-secret-long-enough-0123456789abcdef',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code) => resolve(code)),
-    );
-
+    const { port, output: printed, exited, child } = await spawnServer(db, dataDir, {});
     let answer: unknown;
     for (let i = 0; i < 100 && answer === undefined; i++) {
       try {
@@ -52,12 +33,12 @@ describe('npm start with DATABASE_URL', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
-    expect(answer, output).toEqual({ data: { __typename: 'Query' } });
-    expect(output).toContain('"database":"external"');
+    expect(answer, printed()).toEqual({ data: { __typename: 'Query' } });
+    expect(printed()).toContain('"database":"external"');
     await expect(fs.access(path.join(dataDir, 'postgres'))).rejects.toThrow();
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(output).toContain('"msg":"stopped"');
+    expect(printed()).toContain('"msg":"stopped"');
   });
 });

@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { freePort } from '../support/ports.js';
+import { spawnServer, type ServerProcess } from '../support/server-process.js';
 
 let db: TestDatabase;
 let dataDir: string;
@@ -19,41 +18,17 @@ afterAll(async () => {
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
-interface Running {
-  child: ChildProcess;
-  port: number;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
 /** `npm start` as a real process against the test database, once it answers. */
-async function startServer(env: Record<string, string>): Promise<Running> {
-  const port = await freePort();
-  const child = spawn('node', ['bin/start.js'], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: db.apiUrl,
-      MIGRATION_DATABASE_URL: db.ownerUrl,
-      TENANTQL_DATA_DIR: dataDir,
-      JWT_SECRET: 'shutdown-test-secret-long-enough-0123456789abcdef',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  const server = await spawnServer(db, dataDir, env);
   for (let i = 0; i < 300; i++) {
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
+      if ((await fetch(`http://127.0.0.1:${server.port}/healthz`)).ok) break;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  return { child, port, output: () => output, exited };
+  return server;
 }
 
 /**

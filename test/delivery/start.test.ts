@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +6,7 @@ import { ownerQuery } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { deliveriesOf, notifyMany, startReceiver, waitFor } from '../support/delivery.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
-import { freePort } from '../support/ports.js';
+import { spawnServer } from '../support/server-process.js';
 
 let db: TestDatabase;
 let dataDir: string;
@@ -27,28 +26,10 @@ afterAll(async () => {
 });
 
 /** `npm start` as a real process against the test database, until `until` shows in its log. */
-async function start(env: Record<string, string>, until: string, entry = 'bin/start.js') {
-  const port = await freePort();
-  const args = entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry];
-  const child = spawn('node', args, {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: db.apiUrl,
-      MIGRATION_DATABASE_URL: db.ownerUrl,
-      TENANTQL_DATA_DIR: dataDir,
-      JWT_SECRET: 'worker-start-test-secret-long-enough-0123456789',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(`"${until}" in the log`, () => output.includes(until), 30_000);
-  return { child, output: () => output, exited };
+async function start(env: Record<string, string>, until: string, entry?: string) {
+  const server = await spawnServer(db, dataDir, env, entry);
+  await waitFor(`"${until}" in the log`, () => server.output().includes(until), 30_000);
+  return server;
 }
 
 describe('npm start', () => {
