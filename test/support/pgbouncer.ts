@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { startDaemon } from './daemon.js';
 import { freePort } from './ports.js';
 
 export interface PgBouncer {
@@ -63,25 +63,13 @@ ignore_startup_parameters = statement_timeout, extra_float_digits
 `;
   await fs.writeFile(path.join(dir, 'pgbouncer.ini'), ini, { mode: 0o644 });
   const asRoot = os.userInfo().uid === 0;
-  const child: ChildProcess = spawn(
+  const daemon = await startDaemon(
+    'pgbouncer',
     '/usr/sbin/pgbouncer',
     [...(asRoot ? ['-u', 'postgres'] : []), path.join(dir, 'pgbouncer.ini')],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    dir,
+    () => listening(port),
   );
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const spawned = new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('spawn', () => resolve());
-  });
-  await spawned;
-  const deadline = Date.now() + 10_000;
-  while (!(await listening(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`pgbouncer did not start: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
   return {
     route(url: string) {
       const u = new URL(url);
@@ -89,13 +77,6 @@ ignore_startup_parameters = statement_timeout, extra_float_digits
       u.port = String(port);
       return u.toString();
     },
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      await fs.rm(dir, { recursive: true, force: true });
-    },
+    stop: () => daemon.stop(),
   };
 }

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { startDaemon } from './daemon.js';
 import { freePort } from './ports.js';
 
 export interface RedisServer {
@@ -31,7 +31,8 @@ async function answersPing(port: number): Promise<boolean> {
 export async function startRedis(): Promise<RedisServer> {
   const port = await freePort();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-redis-'));
-  const child: ChildProcess = spawn(
+  const daemon = await startDaemon(
+    'redis-server',
     REDIS_SERVER,
     [
       '--port',
@@ -49,31 +50,11 @@ export async function startRedis(): Promise<RedisServer> {
       '--loglevel',
       'warning',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    dir,
+    () => answersPing(port),
   );
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('spawn', () => resolve());
-  });
-  const deadline = Date.now() + 10_000;
-  while (!(await answersPing(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`redis-server did not start: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
   return {
     url: `redis://127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      await fs.rm(dir, { recursive: true, force: true });
-    },
+    stop: () => daemon.stop(),
   };
 }
