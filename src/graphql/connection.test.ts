@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
-import type { PageMeta } from '../db/keyset.js';
+import type { Page } from '../db/keyset.js';
 import { decodeCursor, encodeCursor, pageSize, toConnection } from './connection.js';
 
 const ID = '2b1f8a4e-6f0c-4c8e-9a51-0d3c2b7e9f10';
@@ -52,31 +52,37 @@ describe('page size', () => {
 });
 
 describe('toConnection', () => {
-  const row = (id: string, meta: Partial<PageMeta> = {}) => ({
-    id,
-    total_count: '5',
-    remaining_count: '3',
-    is_after: true,
-    sort_key: id,
-    ...meta,
+  const row = (id: string) => ({ id, sort_key: id });
+  const page = (ids: string[], more: Partial<Page<{ id: string }>> = {}) => ({
+    rows: ids.map(row),
+    hasNextPage: false,
+    hasPreviousPage: false,
+    count: () => Promise.resolve(5),
+    ...more,
   });
 
-  it('reports both directions from the counts', () => {
-    const connection = toConnection([row('a'), row('b')], 2, 'NAME', (r) => r.id);
-    expect(connection.totalCount).toBe(5);
+  it('reports both directions and counts only when the total is read', async () => {
+    let counted = 0;
+    const connection = toConnection(
+      page(['a', 'b'], {
+        hasNextPage: true,
+        hasPreviousPage: true,
+        count: () => Promise.resolve(++counted && 5),
+      }),
+      'NAME',
+      (r) => r.id,
+    );
+    expect(counted).toBe(0);
     expect(connection.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: true });
     expect(connection.edges.map((e) => e.node)).toEqual(['a', 'b']);
     expect(connection.pageInfo.endCursor).toBe(connection.edges[1]?.cursor);
     expect(connection.pageInfo.startCursor).toBe(encodeCursor('NAME', 'a', 'a'));
+    expect(await connection.totalCount).toBe(5);
+    expect(counted).toBe(1);
   });
 
-  it('keeps the total from the marker row past the end, without edges', () => {
-    const connection = toConnection(
-      [row('z', { is_after: false, remaining_count: '0' })],
-      2,
-      'NAME',
-      (r) => r.id,
-    );
+  it('has no cursors for an empty page', async () => {
+    const connection = toConnection(page([], { hasPreviousPage: true }), 'NAME', (r) => r.id);
     const { hasNextPage, hasPreviousPage, startCursor, endCursor } = connection.pageInfo;
     expect(connection.edges).toEqual([]);
     expect({ hasNextPage, hasPreviousPage, startCursor, endCursor }).toEqual({
@@ -85,6 +91,6 @@ describe('toConnection', () => {
       startCursor: null,
       endCursor: null,
     });
-    expect(connection.totalCount).toBe(5);
+    expect(await connection.totalCount).toBe(5);
   });
 });

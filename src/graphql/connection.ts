@@ -1,5 +1,5 @@
 import { ArgsType, Field, Int, ObjectType, registerEnumType, type ClassType } from 'type-graphql';
-import type { Keyset, PageMeta, SortDirection, SortType } from '../db/keyset.js';
+import type { Keyset, Page, SortDirection, SortType } from '../db/keyset.js';
 import { BadUserInputError } from '../errors.js';
 import { UUID } from '../formats.js';
 
@@ -35,7 +35,8 @@ export interface Edge<T> {
 export interface Connection<T> {
   edges: Edge<T>[];
   pageInfo: PageInfo;
-  totalCount: number;
+  /** A promise: the count is its own query, run only for clients that select it. */
+  totalCount: number | Promise<number>;
 }
 
 /**
@@ -62,7 +63,7 @@ export function ConnectionType<T extends object>(name: string, node: () => Class
     pageInfo!: PageInfo;
 
     @Field(() => Int, { description: 'Matching rows in all pages.' })
-    totalCount!: number;
+    totalCount!: number | Promise<number>;
   }
   return ConnectionClass;
 }
@@ -149,32 +150,30 @@ export function pageArgs(
   return { first: pageSize(args.first), after: decodeCursor(args.after, order, type) };
 }
 
-/** Builds a connection from the rows fetchPage returned for one list (or one parent). */
-export function toConnection<R extends PageMeta & { id: string }, T>(
-  rows: R[],
-  first: number,
+/** Builds a connection from a page fetchPage or fetchPages returned. */
+export function toConnection<R extends { id: string }, T>(
+  page: Page<R>,
   order: string,
   toNode: (row: R) => T,
 ): Connection<T> {
-  const head = rows[0];
-  if (!head) {
-    return {
-      edges: [],
-      pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
-      totalCount: 0,
-    };
-  }
-  const total = Number(head.total_count);
-  const remaining = Number(head.remaining_count);
-  const edges = rows
-    .filter((row) => row.is_after)
-    .slice(0, first)
-    .map((row) => new LazyEdge(order, row.sort_key, row.id, toNode(row)));
-  return {
+  const edges = page.rows.map((row) => new LazyEdge(order, row.sort_key, row.id, toNode(row)));
+  return new LazyConnection(
     edges,
-    pageInfo: new LazyPageInfo(remaining > first, remaining < total, edges),
-    totalCount: total,
-  };
+    new LazyPageInfo(page.hasNextPage, page.hasPreviousPage, edges),
+    page.count,
+  );
+}
+
+class LazyConnection<T> implements Connection<T> {
+  constructor(
+    readonly edges: Edge<T>[],
+    readonly pageInfo: PageInfo,
+    private readonly count: () => Promise<number>,
+  ) {}
+
+  get totalCount(): Promise<number> {
+    return this.count();
+  }
 }
 
 // Cursors are encoded only when a client selects them: most pages are read for their nodes, and

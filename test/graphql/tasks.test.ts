@@ -404,4 +404,84 @@ describe('batching', () => {
         withUsers.map((q) => q.replace(/\s+/g, ' ').slice(0, 90)).join('\n'),
     );
   });
+
+  it('pages and counts Project.tasks for several projects in one statement each', async () => {
+    const five = await projectWithTasks('PAGES5', 5);
+    const none = await newProject(as.member, 'PAGES0');
+    const two = await projectWithTasks('PAGES2', 2);
+    type Nested = {
+      projects: {
+        edges: {
+          node: {
+            id: string;
+            tasks: {
+              totalCount?: number;
+              pageInfo: {
+                hasNextPage: boolean;
+                hasPreviousPage: boolean;
+                endCursor: string | null;
+              };
+              edges: { node: { title: string } }[];
+            };
+          };
+        }[];
+      };
+    };
+    const query = (count: boolean) => `query($after: String) {
+      projects(first: 100) { edges { node { id tasks(first: 2, after: $after) {
+        ${count ? 'totalCount' : ''} pageInfo { hasNextPage hasPreviousPage endCursor } edges { node { title } }
+      } } } }
+    }`;
+    const pick = (result: { data?: Nested | null }) =>
+      new Map(result.data!.projects.edges.map((e) => [e.node.id, e.node.tasks]));
+
+    let first: { data?: Nested | null } = {};
+    const uncounted = await countStatements(async () => {
+      first = await as.viewer<Nested>(query(false), {});
+    });
+    const counted = await countStatements(() => as.viewer<Nested>(query(true), {}));
+    // start transaction, context, projects page, one tasks page per project (one LATERAL
+    // statement), commit; totalCount adds one grouped count for every project.
+    expect(uncounted).toHaveLength(5);
+    expect(counted).toHaveLength(6);
+    expect(uncounted.some((q) => /count\(/.test(q))).toBe(false);
+
+    const pages = pick(first);
+    expect(pages.get(five)?.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+    expect(pages.get(five)?.edges).toHaveLength(2);
+    expect(pages.get(none)).toMatchObject({ edges: [], pageInfo: { hasNextPage: false } });
+    expect(pages.get(two)).toMatchObject({ pageInfo: { hasNextPage: false } });
+    expect(pages.get(two)?.edges).toHaveLength(2);
+
+    // One cursor for every project: rows of the later project all follow it, none of the empty.
+    const after = pages.get(five)!.pageInfo.endCursor;
+    const next = pick(await as.viewer<Nested>(query(true), { after }));
+    expect(next.get(five)).toMatchObject({
+      totalCount: 5,
+      pageInfo: { hasNextPage: true, hasPreviousPage: true },
+    });
+    expect(next.get(five)?.edges).toHaveLength(2);
+    expect(next.get(none)).toMatchObject({
+      totalCount: 0,
+      edges: [],
+      pageInfo: { hasNextPage: false, hasPreviousPage: false, endCursor: null },
+    });
+    expect(next.get(two)).toMatchObject({
+      totalCount: 2,
+      pageInfo: { hasNextPage: false, hasPreviousPage: false },
+    });
+
+    // Past the end of the first project's list: no rows, but rows precede the cursor.
+    const last = pick(
+      await as.viewer<Nested>(query(true), { after: next.get(five)!.pageInfo.endCursor }),
+    );
+    const end = pick(
+      await as.viewer<Nested>(query(true), { after: last.get(five)!.pageInfo.endCursor }),
+    );
+    expect(end.get(five)).toMatchObject({
+      totalCount: 5,
+      edges: [],
+      pageInfo: { hasNextPage: false, hasPreviousPage: true },
+    });
+  });
 });

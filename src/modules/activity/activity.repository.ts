@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { fetchPage, type PageMeta, type PageRequest, type SortKey } from '../../db/keyset.js';
+import { fetchPage, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
 import type { Tx } from '../../db/operation.js';
 
 export const ACTIVITY_SORT: SortKey = {
@@ -41,7 +41,7 @@ export function findActivityPage(
   trx: Tx,
   filter: ActivityRowFilter,
   page: PageRequest,
-): Promise<(ActivityRow & PageMeta)[]> {
+): Promise<Page<ActivityRow>> {
   let base = trx.selectFrom('app.activity').select(COLUMNS);
   if (filter.entityType) base = base.where('entity_type', '=', filter.entityType);
   if (filter.action) base = base.where('action', '=', filter.action);

@@ -34,7 +34,7 @@ export async function listActivity(
   await requireTenantAdmin(ctx.db);
   const { first, after } = pageArgs(args, ORDER, ACTIVITY_SORT.type);
   const filter = args.filter;
-  const rows = await findActivityPage(
+  const page = await findActivityPage(
     await ctx.db.transaction(),
     {
       entityType: filter?.entityType ?? null,
@@ -44,5 +44,5 @@ export async function listActivity(
     },
     { sort: ACTIVITY_SORT, direction: 'DESC', first, after },
   );
-  return toConnection(rows, first, ORDER, toActivity);
+  return toConnection(page, ORDER, toActivity);
 }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { AdminTx } from '../../db/admin.js';
-import { fetchPage, type PageMeta, type PageRequest } from '../../db/keyset.js';
+import { countNow, fetchPage, type Page, type PageRequest } from '../../db/keyset.js';
 import type { MembershipRoleValue, PlanValue, TenantStatusValue } from '../../db/schema.js';
 
 // Every function here runs on the bypass role: no policy narrows what it sees, so each one names
@@ -143,11 +143,11 @@ function tenantSummaries(trx: AdminTx) {
     ]);
 }
 
-export function findTenantPage(
+export async function findTenantPage(
   trx: AdminTx,
   filter: TenantListFilter,
   page: PageRequest,
-): Promise<(TenantSummaryRow & PageMeta)[]> {
+): Promise<Page<TenantSummaryRow>> {
   let base = tenantSummaries(trx);
   if (filter.status) base = base.where('t.status', '=', filter.status);
   if (filter.plan) base = base.where('t.plan', '=', filter.plan);
@@ -157,7 +157,7 @@ export function findTenantPage(
       eb.or([eb('t.slug', 'ilike', pattern), eb('t.name', 'ilike', pattern)]),
     );
   }
-  return fetchPage(trx, base, page);
+  return countNow(await fetchPage(trx, base, page));
 }
 
 export function findTenantSummary(
@@ -267,11 +267,11 @@ export async function insertMembership(
     .execute();
 }
 
-export function findAuditPage(
+export async function findAuditPage(
   trx: AdminTx,
   filter: AuditFilter,
   page: PageRequest,
-): Promise<(AuditRow & PageMeta)[]> {
+): Promise<Page<AuditRow>> {
   let base = trx
     .selectFrom('app.audit_log')
     .select([
@@ -289,7 +289,7 @@ export function findAuditPage(
   if (filter.actorId) base = base.where('actor_id', '=', filter.actorId);
   if (filter.since) base = base.where('created_at', '>=', filter.since);
   if (filter.until) base = base.where('created_at', '<', filter.until);
-  return fetchPage(trx, base, page);
+  return countNow(await fetchPage(trx, base, page));
 }
 
 /** Tenant-owned tables in an export, in foreign-key order, with the key each is paged by. */

@@ -208,12 +208,12 @@ export async function listTenants(
     plan: args.filter?.plan ?? undefined,
     search,
   };
-  const rows = await audited(
+  const page = await audited(
     ctx,
     { action: 'tenants.list', tenantId: null, reason: 'read', details: { filter, first } },
     (trx) => findTenantPage(trx, filter, { sort: CREATED_AT, direction: 'ASC', first, after }),
   );
-  return toConnection(rows, first, TENANT_ORDER, toAdminTenant);
+  return toConnection(page, TENANT_ORDER, toAdminTenant);
 }
 
 export async function tenantDetail(
@@ -244,13 +244,13 @@ export async function auditLog(
     since: f?.since ?? undefined,
     until: f?.until ?? undefined,
   };
-  const rows = await audited(
+  const page = await audited(
     ctx,
     { action: 'audit_log.read', tenantId: filter.tenantId ?? null, reason: 'read', details: {} },
     // Newest first: operators usually want what just happened.
     (trx) => findAuditPage(trx, filter, { sort: CREATED_AT, direction: 'DESC', first, after }),
   );
-  return toConnection(rows, first, AUDIT_ORDER, toAuditEntry);
+  return toConnection(page, AUDIT_ORDER, toAuditEntry);
 }
 
 function searchArgs(rawText: string, rawFirst: number | null | undefined) {

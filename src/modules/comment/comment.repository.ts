@@ -1,8 +1,7 @@
 import { sql } from 'kysely';
-import { fetchPage, type PageMeta, type PageRequest, type SortKey } from '../../db/keyset.js';
+import { fetchPages, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
 import type { Tx } from '../../db/operation.js';
 import { NotFoundError } from '../../errors.js';
-import { anyId } from '../../db/any-id.js';
 
 export const COMMENT_SORT: SortKey = { expression: sql.ref('created_at'), type: 'timestamptz' };
 
@@ -35,14 +34,10 @@ export async function getCommentById(trx: Tx, id: string): Promise<CommentRow> {
 export function findCommentPagesByTasks(
   trx: Tx,
   taskIds: readonly string[],
-  page: Omit<PageRequest, 'partitionBy'>,
-): Promise<(CommentRow & PageMeta)[]> {
-  if (taskIds.length === 0) return Promise.resolve([]);
-  const base = trx
-    .selectFrom('app.comments')
-    .select(COMMENT_COLUMNS)
-    .where('task_id', '=', anyId(taskIds));
-  return fetchPage(trx, base, { ...page, partitionBy: 'task_id' });
+  page: PageRequest,
+): Promise<Page<CommentRow>[]> {
+  const base = trx.selectFrom('app.comments').select(COMMENT_COLUMNS);
+  return fetchPages(trx, base, page, { column: 'task_id', ids: taskIds });
 }
 
 /** The author is always the caller: author_id defaults to app.current_user_id(). */

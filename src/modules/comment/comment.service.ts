@@ -6,7 +6,6 @@ import {
   type Connection,
   type ConnectionArgs,
 } from '../../graphql/connection.js';
-import { groupByKey } from '../../graphql/loaders.js';
 import { requireId, requireText } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
 import { ForbiddenError, NotFoundError } from '../../errors.js';
@@ -42,7 +41,7 @@ export function toComment(row: CommentRow): Comment {
 
 /**
  * Task.comments: every task in the operation asking for the same page shares one query, one page
- * per task (window functions partitioned by task).
+ * per task (a LATERAL page per task).
  */
 export async function taskComments(
   ctx: GraphQLContext,
@@ -53,15 +52,13 @@ export async function taskComments(
   const loader = ctx.loaders.get<string, Connection<Comment>>(
     `task.comments:${first}:${args.after ?? ''}`,
     async (taskIds) => {
-      const rows = await findCommentPagesByTasks(await ctx.db.transaction(), taskIds, {
+      const pages = await findCommentPagesByTasks(await ctx.db.transaction(), taskIds, {
         sort: COMMENT_SORT,
         direction: 'ASC',
         first,
         after,
       });
-      return groupByKey(taskIds, rows, (row) => row.task_id).map((group) =>
-        toConnection(group, first, 'CREATED_AT', toComment),
-      );
+      return pages.map((page) => toConnection(page, 'CREATED_AT', toComment));
     },
   );
   return loader.load(taskId);

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { fetchPage, type PageMeta, type PageRequest, type SortKey } from '../../db/keyset.js';
+import { fetchPage, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
 import type { Tx } from '../../db/operation.js';
 import type { DeliveryStatusValue, NotificationChannelValue } from '../../db/schema.js';
 
@@ -35,7 +35,7 @@ export function findNotificationPage(
   trx: Tx,
   filter: { unreadOnly: boolean },
   page: PageRequest,
-): Promise<(NotificationRow & PageMeta)[]> {
+): Promise<Page<NotificationRow>> {
   let base = trx.selectFrom('app.notifications').select(COLUMNS);
   if (filter.unreadOnly) base = base.where('read_at', 'is', null);
   return fetchPage(trx, base, page);
@@ -142,7 +142,7 @@ export function findDeliveryPage(
     channel: NotificationChannelValue | undefined;
   },
   page: PageRequest,
-): Promise<(DeliveryRow & PageMeta)[]> {
+): Promise<Page<DeliveryRow>> {
   let base = trx
     .selectFrom('app.notification_deliveries')
     .select([

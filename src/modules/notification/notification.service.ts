@@ -80,12 +80,12 @@ export async function listNotifications(
 ): Promise<Connection<Notification>> {
   await requireMember(ctx.db);
   const { first, after } = pageArgs(args, ORDER, NOTIFICATION_SORT.type);
-  const rows = await findNotificationPage(
+  const page = await findNotificationPage(
     await ctx.db.transaction(),
     { unreadOnly: args.unreadOnly },
     { sort: NOTIFICATION_SORT, direction: 'DESC', first, after },
   );
-  return toConnection(rows, first, ORDER, toNotification);
+  return toConnection(page, ORDER, toNotification);
 }
 
 /** The caller's own notifications among these ids (RLS hides everyone else's), for live updates. */
@@ -286,7 +286,7 @@ export async function listNotificationDeliveries(
   await requireTenantAdmin(ctx.db);
   const { first, after } = pageArgs(args, DELIVERY_ORDER, DELIVERY_SORT.type);
   const status = updatedValue('status', args.status);
-  const rows = await findDeliveryPage(
+  const page = await findDeliveryPage(
     await ctx.db.transaction(),
     {
       status: status && (status.toLowerCase() as DeliveryStatusValue),
@@ -294,5 +294,5 @@ export async function listNotificationDeliveries(
     },
     { sort: DELIVERY_SORT, direction: 'DESC', first, after },
   );
-  return toConnection(rows, first, DELIVERY_ORDER, toDelivery);
+  return toConnection(page, DELIVERY_ORDER, toDelivery);
 }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { fetchPage, type PageMeta, type PageRequest, type SortKey } from '../../db/keyset.js';
+import { fetchPage, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
 import type { Tx } from '../../db/operation.js';
 import type { ProjectStatusValue } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
@@ -71,7 +71,7 @@ export function findProjectPage(
   trx: Tx,
   filter: ProjectListFilter,
   page: PageRequest,
-): Promise<(ProjectRow & PageMeta)[]> {
+): Promise<Page<ProjectRow>> {
   let base = trx.selectFrom('app.projects').select(PROJECT_COLUMNS);
   if (filter.status) base = base.where('status', '=', filter.status);
   if (filter.search) {

@@ -81,12 +81,12 @@ export async function listProjects(
   const search = args.filter?.search?.trim()
     ? requireText('search', args.filter.search, SEARCH)
     : undefined;
-  const rows = await findProjectPage(
+  const page = await findProjectPage(
     await ctx.db.transaction(),
     { status: args.filter?.status ?? undefined, search },
     { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
   );
-  return toConnection(rows, first, order, toProject);
+  return toConnection(page, order, toProject);
 }
 
 export async function createProject(

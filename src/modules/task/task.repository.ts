@@ -1,5 +1,11 @@
 import { sql } from 'kysely';
-import { fetchPage, type PageMeta, type PageRequest, type SortKey } from '../../db/keyset.js';
+import {
+  fetchPage,
+  fetchPages,
+  type Page,
+  type PageRequest,
+  type SortKey,
+} from '../../db/keyset.js';
 import type { Tx } from '../../db/operation.js';
 import type { TaskPriorityValue, TaskStatusValue } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
@@ -78,7 +84,7 @@ export function findTaskPage(
   projectId: string,
   filter: TaskListFilter,
   page: PageRequest,
-): Promise<(TaskRow & PageMeta)[]> {
+): Promise<Page<TaskRow>> {
   let base = trx.selectFrom('app.tasks').select(TASK_COLUMNS).where('project_id', '=', projectId);
   if (filter.status) base = base.where('status', '=', filter.status);
   if (filter.assigneeId) base = base.where('assignee_id', '=', filter.assigneeId);
@@ -89,14 +95,10 @@ export function findTaskPage(
 export function findTaskPagesByProjects(
   trx: Tx,
   projectIds: readonly string[],
-  page: Omit<PageRequest, 'partitionBy'>,
-): Promise<(TaskRow & PageMeta)[]> {
-  if (projectIds.length === 0) return Promise.resolve([]);
-  const base = trx
-    .selectFrom('app.tasks')
-    .select(TASK_COLUMNS)
-    .where('project_id', '=', anyId(projectIds));
-  return fetchPage(trx, base, { ...page, partitionBy: 'project_id' });
+  page: PageRequest,
+): Promise<Page<TaskRow>[]> {
+  const base = trx.selectFrom('app.tasks').select(TASK_COLUMNS);
+  return fetchPages(trx, base, page, { column: 'project_id', ids: projectIds });
 }
 
 export function insertTask(trx: Tx, values: TaskValues): Promise<TaskRow> {

@@ -5,7 +5,7 @@ import {
   type Connection,
   type ConnectionArgs,
 } from '../../graphql/connection.js';
-import { byKey, groupByKey } from '../../graphql/loaders.js';
+import { byKey } from '../../graphql/loaders.js';
 import {
   definedOnly,
   optionalId,
@@ -79,18 +79,18 @@ export async function listTasks(ctx: GraphQLContext, args: TasksArgs): Promise<C
     status: args.filter?.status ?? undefined,
     assigneeId: optionalId('assigneeId', args.filter?.assigneeId) ?? undefined,
   };
-  const rows = await findTaskPage(await ctx.db.transaction(), projectId, filter, {
+  const page = await findTaskPage(await ctx.db.transaction(), projectId, filter, {
     sort,
     direction: args.orderBy?.direction ?? 'ASC',
     first,
     after,
   });
-  return toConnection(rows, first, order, toTask);
+  return toConnection(page, order, toTask);
 }
 
 /**
  * Project.tasks: every project in the operation asking for the same page shares one query, one
- * page per project (window functions partitioned by project).
+ * page per project (a LATERAL page per project).
  */
 export async function projectTasks(
   ctx: GraphQLContext,
@@ -101,15 +101,13 @@ export async function projectTasks(
   const loader = ctx.loaders.get<string, Connection<Task>>(
     `project.tasks:${first}:${args.after ?? ''}`,
     async (projectIds) => {
-      const rows = await findTaskPagesByProjects(await ctx.db.transaction(), projectIds, {
+      const pages = await findTaskPagesByProjects(await ctx.db.transaction(), projectIds, {
         sort: TASK_SORT.CREATED_AT,
         direction: 'ASC',
         first,
         after,
       });
-      return groupByKey(projectIds, rows, (row) => row.project_id).map((group) =>
-        toConnection(group, first, 'CREATED_AT', toTask),
-      );
+      return pages.map((page) => toConnection(page, 'CREATED_AT', toTask));
     },
   );
   return loader.load(projectId);
