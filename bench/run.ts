@@ -19,6 +19,7 @@ import { startApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
+import { queryAfter } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
 import { postGraphQL, postgresPids, rssMb, runLoad, withCpu, type LoadResult } from './load.js';
 import { summariseProfiles } from './profile.js';
@@ -81,7 +82,13 @@ interface Target {
   token: string;
   projectId: string;
   /** The statements the API ran for the reference operation on this project. */
-  statements: { name?: string | undefined; text: string; values: unknown[] }[];
+  statements: {
+    name?: string | undefined;
+    text: string;
+    values: unknown[];
+    /** The BEGIN the API sent in the same round trip as this statement (src/db/pool.ts). */
+    begin?: string | undefined;
+  }[];
 }
 
 /**
@@ -117,8 +124,13 @@ async function prepareTargets(
       recorded.push({ text: first, values: Array.isArray(values) ? values : [] });
     } else if (first && typeof first === 'object' && 'text' in first) {
       // A named prepared statement (DATABASE_PREPARED_STATEMENTS): replayed prepared too.
-      const query = first as { name?: string; text: string; values?: unknown[] };
-      recorded.push({ name: query.name, text: query.text, values: query.values ?? [] });
+      const query = first as { name?: string; text: string; values?: unknown[]; begin?: string };
+      recorded.push({
+        name: query.name,
+        text: query.text,
+        values: query.values ?? [],
+        begin: query.begin,
+      });
     }
     return (original as (...a: unknown[]) => unknown).apply(this, callArgs);
   };
@@ -364,8 +376,9 @@ async function benchDatabase(
           const target = pick(worker, i);
           const client = await pool.connect();
           try {
-            for (const { name, text, values } of target.statements)
-              await client.query(name ? { name, text, values } : { text, values });
+            // Round trip for round trip as the API: a BEGIN travels with the statement after it.
+            for (const { name, text, values, begin } of target.statements)
+              await queryAfter(client, name ? { name, text, values } : { text, values }, begin);
             return true;
           } finally {
             client.release();
@@ -381,7 +394,9 @@ async function benchDatabase(
     soak: soaked,
     profile,
     statementsPerOperation: targets[0]?.statements.length ?? 0,
-    statements: targets[0]?.statements.map((s) => s.text.replace(/\s+/g, ' ').slice(0, 200)),
+    statements: targets[0]?.statements.map((s) =>
+      [s.begin, s.text.replace(/\s+/g, ' ').slice(0, 200)].filter(Boolean).join(' + '),
+    ),
   };
 }
 
