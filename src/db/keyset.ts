@@ -1,4 +1,4 @@
-import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
+import { sql, type OperationNodeSource, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 import type { Tx } from './operation.js';
 
 /** How a sort key is cast back from its cursor text. */
@@ -46,6 +46,34 @@ export interface PageParents {
   ids: readonly string[];
 }
 
+/**
+ * A page of a child list fetched inside the parent page's statement (Task.comments inside a page
+ * of tasks): one json value per parent row instead of a round trip of its own.
+ */
+export interface Embed {
+  /** Its key in the parent row's `embedded` object. */
+  name: string;
+  /** The child list, not filtered by parent (any query builder; only its SQL is used). */
+  base: OperationNodeSource;
+  /** The child's column holding the parent row's id. */
+  column: string;
+  page: PageRequest;
+}
+
+/** An embedded page as it arrives: its rows in json form (timestamps are strings). */
+export interface EmbeddedPage {
+  rows: (Record<string, unknown> & PageMeta & { id: string })[];
+  has_previous: boolean;
+}
+
+/** A row as json carries it: timestamps become strings. */
+export type JsonRow<R> = { [K in keyof R]: R[K] extends Date ? string : R[K] };
+
+/** What a page with embeds adds to each of its rows. */
+export interface Embedding {
+  embedded: Record<string, EmbeddedPage> | null;
+}
+
 const SORT_KEY_TEXT: Record<SortType, (e: RawBuilder<unknown>) => RawBuilder<string>> = {
   // Microseconds and UTC, so the key reads back exactly: Date would lose the microseconds and the
   // next page would repeat or skip rows created within the same millisecond.
@@ -65,36 +93,89 @@ function ordering({ sort, direction, after }: PageRequest) {
 }
 
 /**
- * One keyset page of `base`: the rows after the cursor in order, one more than asked for to tell
- * whether more follow (an index range scan that stops early, however long the list).
+ * The rows of one page after the cursor, in order, one more than asked for to tell whether more
+ * follow: an index range scan that stops early however long the list. `parent` narrows the list
+ * to one parent's rows (an expression of the enclosing query).
+ */
+function pageRows(base: OperationNodeSource, page: PageRequest, parent?: ParentFilter) {
+  const { orderBy, isAfter } = ordering(page);
+  const ofParent = parent ? sql`f.${sql.ref(parent.column)} = ${parent.id} and ` : sql``;
+  return sql`
+    select f.*, ${SORT_KEY_TEXT[page.sort.type](page.sort.expression)} as sort_key
+      from (${base}) f
+     where ${ofParent}${isAfter}
+     order by ${orderBy}
+     limit ${page.first + 1}`;
+}
+
+interface ParentFilter {
+  column: string;
+  id: RawBuilder<unknown>;
+}
+
+/** Whether rows precede the cursor (in the parent's list); false without a cursor. */
+function rowsBefore(base: OperationNodeSource, page: PageRequest, parent?: ParentFilter) {
+  if (!page.after) return sql<boolean>`false`;
+  const ofParent = parent ? sql`b.${sql.ref(parent.column)} = ${parent.id} and ` : sql``;
+  return sql<boolean>`exists (select from (${base}) b where ${ofParent}not ${ordering(page).isAfter})`;
+}
+
+/** The embeds of each page row, as one json object keyed by embed name (or nothing). */
+function embedding(embeds: readonly Embed[], rowId: RawBuilder<unknown>) {
+  if (embeds.length === 0) return sql``;
+  const pages = embeds.map((embed) => {
+    const parent = { column: embed.column, id: rowId };
+    const { orderBy } = ordering(embed.page);
+    return sql`${embed.name}::text, (
+      select json_build_object(
+               'rows', coalesce(json_agg(c order by ${orderBy}), '[]'::json),
+               'has_previous', ${rowsBefore(embed.base, embed.page, parent)})
+        from (${pageRows(embed.base, embed.page, parent)}) c)`;
+  });
+  return sql`, json_build_object(${sql.join(pages)}) as embedded`;
+}
+
+/** Counts of a list per parent, all parents in one statement on first call. */
+export function countsPerParent(
+  trx: Tx,
+  base: OperationNodeSource,
+  column: string,
+  ids: readonly string[],
+): (id: string) => Promise<number> {
+  let counted: Promise<Map<string, number>> | undefined;
+  const countAll = () =>
+    (counted ??= sql<{ page_parent: string; count: string }>`
+      select f.${sql.ref(column)} as page_parent, count(*)
+        from (${base}) f
+       where f.${sql.ref(column)} = any(${ids}::uuid[])
+       group by 1`
+      .execute(trx)
+      .then(({ rows }) => new Map(rows.map((row) => [row.page_parent, Number(row.count)]))));
+  return async (id) => (await countAll()).get(id) ?? 0;
+}
+
+/**
+ * One keyset page of `base` with an index-ordered LIMIT, and the embeds' pages inside each row;
+ * the total is counted by its own query the first time a client asks for it.
  */
 export async function fetchPage<DB, TB extends keyof DB, O extends { id: string }>(
   trx: Tx,
   // Any database view of the base (joins and aliases add tables to it); only its SQL is used.
   base: SelectQueryBuilder<DB, TB, O>,
   page: PageRequest,
-): Promise<Page<O>> {
-  const { orderBy, isAfter } = ordering(page);
-  const rows = sql<O & PageMeta & { has_previous?: boolean }>`
-    select f.*, ${SORT_KEY_TEXT[page.sort.type](page.sort.expression)} as sort_key
-      from (${base}) f
-     where ${isAfter}
-     order by ${orderBy}
-     limit ${page.first + 1}`;
+  embeds: readonly Embed[] = [],
+): Promise<Page<O & Embedding>> {
   // Past the end the page is empty, so whether rows precede the cursor comes from a row of its own.
-  const { rows: found } = page.after
-    ? await sql<O & PageMeta & { has_previous: boolean }>`
-        select r.*, m.has_previous
-          from (select exists (select from (${base}) b where not ${isAfter}) as has_previous) m
-          left join lateral (${rows}) r on true`.execute(trx)
-    : await rows.execute(trx);
-  const hasPreviousPage = found[0]?.has_previous ?? false;
+  const { rows: found } = await sql<O & PageMeta & Embedding & { has_previous: boolean }>`
+    select r.*, m.has_previous${embedding(embeds, sql.ref('r.id'))}
+      from (select ${rowsBefore(base, page)} as has_previous) m
+      left join lateral (${pageRows(base, page)}) r on true`.execute(trx);
   const present = found.filter((row) => row.id !== null);
   let counted: Promise<number> | undefined;
   return {
     rows: present.slice(0, page.first),
     hasNextPage: present.length > page.first,
-    hasPreviousPage,
+    hasPreviousPage: found[0]?.has_previous ?? false,
     count: () =>
       (counted ??= sql<{ count: string }>`select count(*) from (${base}) f`
         .execute(trx)
@@ -103,59 +184,64 @@ export async function fetchPage<DB, TB extends keyof DB, O extends { id: string 
 }
 
 /**
- * The same page of a nested list for each of several parents in one query (Project.tasks for
- * every project of an operation): a LATERAL page per parent, so each stops after `first + 1` rows
- * of its own. Pages come back in the order of `parents.ids`; `base` must not filter by parent.
+ * The same page of a nested list for each of several parents in one statement (Project.tasks for
+ * every project of an operation): a LATERAL page per parent, each stopping after `first + 1` rows
+ * of its own, with the embeds' pages inside each row. Pages come back in the order of
+ * `parents.ids`; `base` must not filter by parent.
  */
 export async function fetchPages<DB, TB extends keyof DB, O extends { id: string }>(
   trx: Tx,
   base: SelectQueryBuilder<DB, TB, O>,
   page: PageRequest,
   parents: PageParents,
-): Promise<Page<O>[]> {
+  embeds: readonly Embed[] = [],
+): Promise<Page<O & Embedding>[]> {
   if (parents.ids.length === 0) return [];
-  const { orderBy, isAfter } = ordering(page);
-  const column = sql.ref(parents.column);
-  const previous = page.after
-    ? sql`exists (select from (${base}) b where b.${column} = p.page_parent and not ${isAfter})`
-    : sql`false`;
+  const parent = { column: parents.column, id: sql.ref('p.page_parent') };
   // The parent's columns are named so that the sort expression's bare names find the page's row.
-  const { rows: found } = await sql<O & PageMeta & { page_parent: string; has_previous: boolean }>`
-    select p.page_parent, m.has_previous, r.*
+  const { rows: found } = await sql<
+    O & PageMeta & Embedding & { page_parent: string; has_previous: boolean }
+  >`
+    select p.page_parent, m.has_previous, r.*${embedding(embeds, sql.ref('r.id'))}
       from unnest(${parents.ids}::uuid[]) with ordinality as p (page_parent, page_position)
-     cross join lateral (select ${previous} as has_previous) m
-      left join lateral (
-        select f.*, ${SORT_KEY_TEXT[page.sort.type](page.sort.expression)} as sort_key
-          from (${base}) f
-         where f.${column} = p.page_parent and ${isAfter}
-         order by ${orderBy}
-         limit ${page.first + 1}
-      ) r on true
-     order by p.page_position, ${orderBy}`.execute(trx);
-  const byParent = new Map<string, (O & PageMeta)[]>(parents.ids.map((id) => [id, []]));
+     cross join lateral (select ${rowsBefore(base, page, parent)} as has_previous) m
+      left join lateral (${pageRows(base, page, parent)}) r on true
+     order by p.page_position, ${ordering(page).orderBy}`.execute(trx);
+  const byParent = new Map<string, (O & PageMeta & Embedding)[]>(parents.ids.map((id) => [id, []]));
   const previousByParent = new Map<string, boolean>();
   for (const row of found) {
     previousByParent.set(row.page_parent, row.has_previous);
     if (row.id !== null) byParent.get(row.page_parent)?.push(row);
   }
-  let counted: Promise<Map<string, number>> | undefined;
-  const countAll = () =>
-    (counted ??= sql<{ page_parent: string; count: string }>`
-      select f.${column} as page_parent, count(*)
-        from (${base}) f
-       where f.${column} = any(${parents.ids}::uuid[])
-       group by 1`
-      .execute(trx)
-      .then(({ rows }) => new Map(rows.map((row) => [row.page_parent, Number(row.count)]))));
+  const count = countsPerParent(trx, base, parents.column, parents.ids);
   return parents.ids.map((id) => {
     const rows = byParent.get(id) ?? [];
     return {
       rows: rows.slice(0, page.first),
       hasNextPage: rows.length > page.first,
       hasPreviousPage: previousByParent.get(id) ?? false,
-      count: async () => (await countAll()).get(id) ?? 0,
+      count: () => count(id),
     };
   });
+}
+
+/**
+ * An embedded page (see Embed) as a Page: `revive` restores what json flattened (timestamps),
+ * `count` counts the parent's whole child list when a client asks.
+ */
+export function embeddedPage<R extends { id: string }>(
+  embedded: EmbeddedPage,
+  first: number,
+  revive: (row: EmbeddedPage['rows'][number]) => R,
+  count: () => Promise<number>,
+): Page<R> {
+  const rows = embedded.rows.map((row) => ({ ...revive(row), sort_key: row.sort_key }));
+  return {
+    rows: rows.slice(0, first),
+    hasNextPage: rows.length > first,
+    hasPreviousPage: embedded.has_previous,
+    count,
+  };
 }
 
 /**

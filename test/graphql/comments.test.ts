@@ -151,4 +151,85 @@ describe('comments', () => {
     expect(two.edges.map((e) => e.node.body)).toEqual(['c11', 'c12', 'c13', 'c14', 'c15']);
     expect(two.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
   });
+
+  it('answers comments fetched ahead with a page of tasks exactly as Task.comments alone', async () => {
+    const created = await as.member<{ createTask: { id: string } }>(
+      `mutation($projectId: ID!) { createTask(input: { projectId: $projectId, title: "Ahead" }) { id } }`,
+      { projectId: tenant.projectId },
+    );
+    const taskId = created.data!.createTask.id;
+    await ownerQuery(
+      db.ownerUrl,
+      `insert into app.comments (tenant_id, task_id, author_id, body, created_at)
+       select $1, $2, $3, 'a' || lpad(i::text, 2, '0'),
+              timestamptz '2024-06-01 00:00:00.000001' + make_interval(secs => i / 2)
+         from generate_series(1, 7) i`,
+      [tenant.id, taskId, tenant.users.member],
+    );
+    const PAGE = `comments(first: 3, after: $after) {
+      totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { id body createdAt updatedAt author { id } } }
+    }`;
+    type Comments = { pageInfo: { endCursor: string | null } };
+    type Node = { id: string; comments: Comments };
+    const alone = async (after: string | null) =>
+      (
+        await as.viewer<{ task: { comments: Comments } }>(
+          `query($id: ID!, $after: String) { task(id: $id) { ${PAGE} } }`,
+          { id: taskId, after },
+        )
+      ).data!.task.comments;
+    const inList = async (after: string | null) =>
+      (
+        await as.viewer<{ tasks: { edges: { node: Node }[] } }>(
+          `query($projectId: ID!, $after: String) {
+            tasks(projectId: $projectId, first: 100) { edges { node { id ...C } } }
+          }
+          fragment C on Task { ${PAGE} }`,
+          { projectId: tenant.projectId, after },
+        )
+      ).data!.tasks.edges.find((e) => e.node.id === taskId)!.node.comments;
+    const inProject = async (after: string | null) =>
+      (
+        await as.viewer<{ project: { tasks: { edges: { node: Node }[] } } }>(
+          `query($id: ID!, $after: String) {
+            project(id: $id) { tasks(first: 100) { edges { node { id ${PAGE} } } } }
+          }`,
+          { id: tenant.projectId, after },
+        )
+      ).data!.project.tasks.edges.find((e) => e.node.id === taskId)!.node.comments;
+
+    let after: string | null = null;
+    for (let page = 0; page < 3; page += 1) {
+      const expected = await alone(after);
+      expect(await inList(after)).toEqual(expected);
+      expect(await inProject(after)).toEqual(expected);
+      after = expected.pageInfo.endCursor;
+    }
+    // Past the end: no rows, rows before the cursor, the same total.
+    const end = await alone(after);
+    expect(end).toMatchObject({ totalCount: 7, pageInfo: { hasPreviousPage: true } });
+    expect(await inList(after)).toEqual(end);
+    expect(await inProject(after)).toEqual(end);
+
+    // Two pages of the same comments under aliases are not fetched ahead; both still answer.
+    type Aliased = { id: string; two: { edges: unknown[] }; five: { edges: unknown[] } };
+    const aliased = await as.viewer<{ tasks: { edges: { node: Aliased }[] } }>(
+      `query($projectId: ID!) { tasks(projectId: $projectId, first: 100) { edges { node {
+        id two: comments(first: 2) { edges { node { id } } } five: comments(first: 5) { edges { node { id } } }
+      } } } }`,
+      { projectId: tenant.projectId },
+    );
+    const node = aliased.data!.tasks.edges.find((e) => e.node.id === taskId)!.node;
+    expect([node.two.edges.length, node.five.edges.length]).toEqual([2, 5]);
+
+    // A page Task.comments refuses is refused there, not by the tasks page fetching ahead.
+    const refused = await as.viewer(
+      `query($projectId: ID!) { tasks(projectId: $projectId) { edges { node { id comments(first: 1000) { totalCount } } } } }`,
+      { projectId: tenant.projectId },
+    );
+    expect(errorCode(refused)).toBe('BAD_USER_INPUT');
+    expect(errorField(refused)).toBe('first');
+    expect(refused.errors?.[0]?.path).toEqual(['tasks', 'edges', 0, 'node', 'comments']);
+  });
 });

@@ -1,5 +1,14 @@
 import { sql } from 'kysely';
-import { fetchPages, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
+import {
+  countsPerParent,
+  fetchPages,
+  type Embed,
+  type EmbeddedPage,
+  type JsonRow,
+  type Page,
+  type PageRequest,
+  type SortKey,
+} from '../../db/keyset.js';
 import type { Tx } from '../../db/operation.js';
 import { NotFoundError } from '../../errors.js';
 
@@ -30,14 +39,33 @@ export async function getCommentById(trx: Tx, id: string): Promise<CommentRow> {
   return row;
 }
 
+function allComments(trx: Tx) {
+  return trx.selectFrom('app.comments').select(COMMENT_COLUMNS);
+}
+
 /** The same page of comments for each of several tasks, in one query (Task.comments). */
 export function findCommentPagesByTasks(
   trx: Tx,
   taskIds: readonly string[],
   page: PageRequest,
 ): Promise<Page<CommentRow>[]> {
-  const base = trx.selectFrom('app.comments').select(COMMENT_COLUMNS);
-  return fetchPages(trx, base, page, { column: 'task_id', ids: taskIds });
+  return fetchPages(trx, allComments(trx), page, { column: 'task_id', ids: taskIds });
+}
+
+/** A page of each task's comments inside the statement that fetches a page of tasks. */
+export function commentPageEmbed(trx: Tx, page: PageRequest): Embed {
+  return { name: 'comments', base: allComments(trx), column: 'task_id', page };
+}
+
+/** The total comments of each task, counted for all of them in one statement on first call. */
+export function commentCounts(trx: Tx, taskIds: readonly string[]) {
+  return countsPerParent(trx, allComments(trx), 'task_id', taskIds);
+}
+
+/** A comment row from an embedded page, where json made its timestamps strings. */
+export function commentFromJson(row: EmbeddedPage['rows'][number]): CommentRow {
+  const json = row as unknown as JsonRow<CommentRow>;
+  return { ...json, created_at: new Date(json.created_at), updated_at: new Date(json.updated_at) };
 }
 
 /** The author is always the caller: author_id defaults to app.current_user_id(). */

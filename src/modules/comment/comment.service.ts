@@ -1,4 +1,6 @@
-import type { TenantContext } from '../../db/operation.js';
+import type { GraphQLResolveInfo } from 'graphql';
+import { embeddedPage, type Embed, type Embedding } from '../../db/keyset.js';
+import type { TenantContext, Tx } from '../../db/operation.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import {
   pageArgs,
@@ -8,6 +10,7 @@ import {
 } from '../../graphql/connection.js';
 import { requireId, requireText } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
+import { argumentsBelow } from '../../graphql/selection.js';
 import { ForbiddenError, NotFoundError } from '../../errors.js';
 import { isTenantAdmin, requireWriter } from '../../tenancy/permissions.js';
 import { loadTask } from '../task/task.service.js';
@@ -17,6 +20,9 @@ import type { User } from '../user/user.type.js';
 import type { AddCommentInput } from './comment.input.js';
 import {
   COMMENT_SORT,
+  commentCounts,
+  commentFromJson,
+  commentPageEmbed,
   deleteCommentById,
   findCommentPagesByTasks,
   getCommentById,
@@ -39,18 +45,27 @@ export function toComment(row: CommentRow): Comment {
   };
 }
 
+/** Which page of a task's comments a Task.comments field asks for (its loader's name too). */
+function commentPageOf(args: { first?: number | null; after?: string | null }) {
+  const { first, after } = pageArgs(args, 'CREATED_AT', COMMENT_SORT.type);
+  return { first, after, key: `${first}:${args.after ?? ''}` };
+}
+
 /**
- * Task.comments: every task in the operation asking for the same page shares one query, one page
- * per task (a LATERAL page per task).
+ * Task.comments: a page fetched ahead with the task (see commentsAhead) when there is one for
+ * these arguments; otherwise every task in the operation asking for the same page shares one
+ * query, a LATERAL page per task.
  */
 export async function taskComments(
   ctx: GraphQLContext,
-  taskId: string,
+  task: Task,
   args: ConnectionArgs,
 ): Promise<Connection<Comment>> {
-  const { first, after } = pageArgs(args, 'CREATED_AT', COMMENT_SORT.type);
+  const { first, after, key } = commentPageOf(args);
+  const ahead = task.commentPages?.get(key);
+  if (ahead) return ahead;
   const loader = ctx.loaders.get<string, Connection<Comment>>(
-    `task.comments:${first}:${args.after ?? ''}`,
+    `task.comments:${key}`,
     async (taskIds) => {
       const pages = await findCommentPagesByTasks(await ctx.db.transaction(), taskIds, {
         sort: COMMENT_SORT,
@@ -61,7 +76,57 @@ export async function taskComments(
       return pages.map((page) => toConnection(page, 'CREATED_AT', toComment));
     },
   );
-  return loader.load(taskId);
+  return loader.load(task.id);
+}
+
+export interface CommentsAhead {
+  /** Distinguishes loaders of task pages that fetch different comment pages ahead. */
+  key: string;
+  embed: (trx: Tx) => Embed;
+  /** Gives each task its embedded page; the rows are the tasks' own, in any order. */
+  attach: (trx: Tx, tasks: readonly { task: Task; row: Embedding }[]) => void;
+}
+
+/**
+ * The page of comments every task of a page of tasks will be asked for, read from the query
+ * (`path` leads from the field being resolved to a Task), so it can be fetched in the tasks'
+ * own statement. Undefined when comments are not selected, selected with several different
+ * arguments (aliases), or with arguments Task.comments will refuse: then it loads as usual.
+ */
+export function commentsAhead(
+  info: GraphQLResolveInfo,
+  path: readonly string[],
+): CommentsAhead | undefined {
+  const asked = new Map(
+    argumentsBelow(info, [...path, 'comments']).map((args) => [JSON.stringify(args), args]),
+  );
+  const [args, ...others] = asked.values();
+  if (!args || others.length > 0) return undefined;
+  let page: ReturnType<typeof commentPageOf>;
+  try {
+    page = commentPageOf(args);
+  } catch {
+    return undefined;
+  }
+  const { first, after, key } = page;
+  const request = { sort: COMMENT_SORT, direction: 'ASC', first, after } as const;
+  return {
+    key,
+    embed: (trx) => commentPageEmbed(trx, request),
+    attach: (trx, tasks) => {
+      const count = commentCounts(
+        trx,
+        tasks.map(({ task }) => task.id),
+      );
+      for (const { task, row } of tasks) {
+        const embedded = row.embedded?.comments;
+        if (!embedded) continue;
+        const comments = embeddedPage(embedded, first, commentFromJson, () => count(task.id));
+        task.commentPages ??= new Map();
+        task.commentPages.set(key, toConnection(comments, 'CREATED_AT', toComment));
+      }
+    },
+  };
 }
 
 export async function commentTask(ctx: GraphQLContext, comment: Comment): Promise<Task> {

@@ -1,4 +1,16 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import {
+  Arg,
+  Args,
+  Ctx,
+  FieldResolver,
+  ID,
+  Info,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { ConnectionArgs, type Connection } from '../../graphql/connection.js';
 import { projectTasks } from '../task/task.service.js';
@@ -63,7 +75,8 @@ export class ProjectResolver {
     @Root() project: Project,
     @Args(() => ConnectionArgs) args: ConnectionArgs,
     @Ctx() ctx: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Connection<Task>> {
-    return projectTasks(ctx, project.id, args);
+    return projectTasks(ctx, project.id, args, info);
   }
 }

@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import {
   fetchPage,
   fetchPages,
+  type Embed,
+  type Embedding,
   type Page,
   type PageRequest,
   type SortKey,
@@ -78,17 +80,18 @@ export async function getTaskById(trx: Tx, id: string): Promise<TaskRow> {
   return row;
 }
 
-/** One page of a project's tasks. */
+/** One page of a project's tasks, with the embeds' pages (comments) inside each task. */
 export function findTaskPage(
   trx: Tx,
   projectId: string,
   filter: TaskListFilter,
   page: PageRequest,
-): Promise<Page<TaskRow>> {
+  embeds: readonly Embed[],
+): Promise<Page<TaskRow & Embedding>> {
   let base = trx.selectFrom('app.tasks').select(TASK_COLUMNS).where('project_id', '=', projectId);
   if (filter.status) base = base.where('status', '=', filter.status);
   if (filter.assigneeId) base = base.where('assignee_id', '=', filter.assigneeId);
-  return fetchPage(trx, base, page);
+  return fetchPage(trx, base, page, embeds);
 }
 
 /** The same page of tasks for each of several projects, in one query (Project.tasks). */
@@ -96,9 +99,10 @@ export function findTaskPagesByProjects(
   trx: Tx,
   projectIds: readonly string[],
   page: PageRequest,
-): Promise<Page<TaskRow>[]> {
+  embeds: readonly Embed[],
+): Promise<Page<TaskRow & Embedding>[]> {
   const base = trx.selectFrom('app.tasks').select(TASK_COLUMNS);
-  return fetchPages(trx, base, page, { column: 'project_id', ids: projectIds });
+  return fetchPages(trx, base, page, { column: 'project_id', ids: projectIds }, embeds);
 }
 
 export function insertTask(trx: Tx, values: TaskValues): Promise<TaskRow> {

@@ -1,4 +1,16 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import {
+  Arg,
+  Args,
+  Ctx,
+  FieldResolver,
+  ID,
+  Info,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { ConnectionArgs, type Connection } from '../../graphql/connection.js';
 import { taskComments } from '../comment/comment.service.js';
@@ -24,8 +36,9 @@ export class TaskResolver {
   tasks(
     @Args(() => TasksArgs) args: TasksArgs,
     @Ctx() ctx: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Connection<Task>> {
-    return listTasks(ctx, args);
+    return listTasks(ctx, args, info);
   }
 
   @Query(() => Task, { nullable: true, description: 'Null when missing or not yours to see.' })
@@ -71,6 +84,6 @@ export class TaskResolver {
     @Args(() => ConnectionArgs) args: ConnectionArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<Connection<Comment>> {
-    return taskComments(ctx, task.id, args);
+    return taskComments(ctx, task, args);
   }
 }

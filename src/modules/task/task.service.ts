@@ -1,3 +1,6 @@
+import type { GraphQLResolveInfo } from 'graphql';
+import type { Embedding } from '../../db/keyset.js';
+import type { Tx } from '../../db/operation.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import {
   pageArgs,
@@ -18,6 +21,7 @@ import type { TextRule } from '../../graphql/validate.js';
 import { NotFoundError } from '../../errors.js';
 import { enforceQuota } from '../../tenancy/quota.js';
 import { requireMember, requireWriter } from '../../tenancy/permissions.js';
+import { commentsAhead, type CommentsAhead } from '../comment/comment.service.js';
 import { loadProject } from '../project/project.service.js';
 import type { Project } from '../project/project.type.js';
 import { loadUser } from '../user/user.service.js';
@@ -68,8 +72,29 @@ export async function findTask(ctx: GraphQLContext, id: string): Promise<Task | 
   return (await loadTask(ctx, requireId('id', id))) ?? null;
 }
 
+/**
+ * Tasks as nodes of a connection, each holding the comments page fetched ahead with it (if any):
+ * the embedded pages are counted together, so all rows are handed over at once.
+ */
+function tasksOf(
+  trx: Tx,
+  rows: readonly (TaskRow & Embedding)[],
+  ahead: CommentsAhead | undefined,
+) {
+  const tasks = new Map(rows.map((row) => [row, toTask(row)]));
+  ahead?.attach(
+    trx,
+    rows.map((row) => ({ task: tasks.get(row)!, row })),
+  );
+  return (row: TaskRow & Embedding) => tasks.get(row) ?? toTask(row);
+}
+
 /** A project's tasks; a hidden or missing project simply has none. */
-export async function listTasks(ctx: GraphQLContext, args: TasksArgs): Promise<Connection<Task>> {
+export async function listTasks(
+  ctx: GraphQLContext,
+  args: TasksArgs,
+  info: GraphQLResolveInfo,
+): Promise<Connection<Task>> {
   await requireMember(ctx.db);
   const projectId = requireId('projectId', args.projectId);
   const order = args.orderBy?.field ?? 'CREATED_AT';
@@ -79,35 +104,46 @@ export async function listTasks(ctx: GraphQLContext, args: TasksArgs): Promise<C
     status: args.filter?.status ?? undefined,
     assigneeId: optionalId('assigneeId', args.filter?.assigneeId) ?? undefined,
   };
-  const page = await findTaskPage(await ctx.db.transaction(), projectId, filter, {
-    sort,
-    direction: args.orderBy?.direction ?? 'ASC',
-    first,
-    after,
-  });
-  return toConnection(page, order, toTask);
+  const ahead = commentsAhead(info, ['edges', 'node']);
+  const trx = await ctx.db.transaction();
+  const page = await findTaskPage(
+    trx,
+    projectId,
+    filter,
+    { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
+    ahead ? [ahead.embed(trx)] : [],
+  );
+  return toConnection(page, order, tasksOf(trx, page.rows, ahead));
 }
 
 /**
  * Project.tasks: every project in the operation asking for the same page shares one query, one
- * page per project (a LATERAL page per project).
+ * page per project (a LATERAL page per project), with the tasks' comments when they are asked for.
  */
 export async function projectTasks(
   ctx: GraphQLContext,
   projectId: string,
   args: ConnectionArgs,
+  info: GraphQLResolveInfo,
 ): Promise<Connection<Task>> {
   const { first, after } = pageArgs(args, 'CREATED_AT', TASK_SORT.CREATED_AT.type);
+  const ahead = commentsAhead(info, ['edges', 'node']);
   const loader = ctx.loaders.get<string, Connection<Task>>(
-    `project.tasks:${first}:${args.after ?? ''}`,
+    `project.tasks:${first}:${args.after ?? ''}:${ahead?.key ?? ''}`,
     async (projectIds) => {
-      const pages = await findTaskPagesByProjects(await ctx.db.transaction(), projectIds, {
-        sort: TASK_SORT.CREATED_AT,
-        direction: 'ASC',
-        first,
-        after,
-      });
-      return pages.map((page) => toConnection(page, 'CREATED_AT', toTask));
+      const trx = await ctx.db.transaction();
+      const pages = await findTaskPagesByProjects(
+        trx,
+        projectIds,
+        { sort: TASK_SORT.CREATED_AT, direction: 'ASC', first, after },
+        ahead ? [ahead.embed(trx)] : [],
+      );
+      const toNode = tasksOf(
+        trx,
+        pages.flatMap((page) => page.rows),
+        ahead,
+      );
+      return pages.map((page) => toConnection(page, 'CREATED_AT', toNode));
     },
   );
   return loader.load(projectId);

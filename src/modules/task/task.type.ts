@@ -1,7 +1,8 @@
 import { LocalDateResolver } from 'graphql-scalars';
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import type { TaskPriorityValue, TaskStatusValue } from '../../db/schema.js';
-import { ConnectionType } from '../../graphql/connection.js';
+import { ConnectionType, type Connection } from '../../graphql/connection.js';
+import type { Comment } from '../comment/comment.type.js';
 
 export const TaskStatus = {
   TODO: 'TODO',
@@ -51,6 +52,9 @@ export class Task {
 
   /** Resolved to `assignee` through the user loader. */
   assigneeId!: string | null;
+
+  /** Task.comments pages fetched with the task's own page, by page (see commentsAhead). */
+  commentPages?: Map<string, Connection<Comment>>;
 }
 
 @ObjectType('TaskConnection')
