@@ -57,17 +57,19 @@ export interface Embed {
   base: OperationNodeSource;
   /** The child's column holding the parent row's id. */
   column: string;
+  /** The child columns to carry, in order: each row arrives as a json array of them. */
+  columns: readonly string[];
   page: PageRequest;
 }
 
-/** An embedded page as it arrives: its rows in json form (timestamps are strings). */
+/**
+ * An embedded page as it arrives: each row a json array of the embed's columns followed by its
+ * sort key (arrays, not objects: no key repeated per row for Postgres to write and Node to read).
+ */
 export interface EmbeddedPage {
-  rows: (Record<string, unknown> & PageMeta & { id: string })[];
+  rows: unknown[][];
   has_previous: boolean;
 }
-
-/** A row as json carries it: timestamps become strings. */
-export type JsonRow<R> = { [K in keyof R]: R[K] extends Date ? string : R[K] };
 
 /** What a page with embeds adds to each of its rows. */
 export interface Embedding {
@@ -126,9 +128,13 @@ function embedding(embeds: readonly Embed[], rowId: RawBuilder<unknown>) {
   const pages = embeds.map((embed) => {
     const parent = { column: embed.column, id: rowId };
     const { orderBy } = ordering(embed.page);
+    const values = [
+      ...embed.columns.map((column) => sql.ref(`c.${column}`)),
+      sql.ref('c.sort_key'),
+    ];
     return sql`${embed.name}::text, (
       select json_build_object(
-               'rows', coalesce(json_agg(c order by ${orderBy}), '[]'::json),
+               'rows', coalesce(json_agg(json_build_array(${sql.join(values)}) order by ${orderBy}), '[]'::json),
                'has_previous', ${rowsBefore(embed.base, embed.page, parent)})
         from (${pageRows(embed.base, embed.page, parent)}) c)`;
   });
@@ -226,16 +232,20 @@ export async function fetchPages<DB, TB extends keyof DB, O extends { id: string
 }
 
 /**
- * An embedded page (see Embed) as a Page: `revive` restores what json flattened (timestamps),
- * `count` counts the parent's whole child list when a client asks.
+ * An embedded page (see Embed) as a Page: `revive` turns a row's column values (in the embed's
+ * order; json made timestamps strings) back into a row, `count` counts the parent's whole child
+ * list when a client asks.
  */
 export function embeddedPage<R extends { id: string }>(
   embedded: EmbeddedPage,
   first: number,
-  revive: (row: EmbeddedPage['rows'][number]) => R,
+  revive: (values: unknown[]) => R,
   count: () => Promise<number>,
 ): Page<R> {
-  const rows = embedded.rows.map((row) => ({ ...revive(row), sort_key: row.sort_key }));
+  const rows = embedded.rows.map((values) => ({
+    ...revive(values),
+    sort_key: values[values.length - 1] as string,
+  }));
   return {
     rows: rows.slice(0, first),
     hasNextPage: rows.length > first,

@@ -3,8 +3,6 @@ import {
   countsPerParent,
   fetchPages,
   type Embed,
-  type EmbeddedPage,
-  type JsonRow,
   type Page,
   type PageRequest,
   type SortKey,
@@ -54,7 +52,13 @@ export function findCommentPagesByTasks(
 
 /** A page of each task's comments inside the statement that fetches a page of tasks. */
 export function commentPageEmbed(trx: Tx, page: PageRequest): Embed {
-  return { name: 'comments', base: allComments(trx), column: 'task_id', page };
+  return {
+    name: 'comments',
+    base: allComments(trx),
+    column: 'task_id',
+    columns: COMMENT_COLUMNS,
+    page,
+  };
 }
 
 /** The total comments of each task, counted for all of them in one statement on first call. */
@@ -62,10 +66,13 @@ export function commentCounts(trx: Tx, taskIds: readonly string[]) {
   return countsPerParent(trx, allComments(trx), 'task_id', taskIds);
 }
 
-/** A comment row from an embedded page, where json made its timestamps strings. */
-export function commentFromJson(row: EmbeddedPage['rows'][number]): CommentRow {
-  const json = row as unknown as JsonRow<CommentRow>;
-  return { ...json, created_at: new Date(json.created_at), updated_at: new Date(json.updated_at) };
+/** A comment row from the values of an embedded page, where json made timestamps strings. */
+export function commentFromJson(values: unknown[]): CommentRow {
+  const row = Object.fromEntries(COMMENT_COLUMNS.map((column, i) => [column, values[i]])) as Omit<
+    CommentRow,
+    'created_at' | 'updated_at'
+  > & { created_at: string; updated_at: string };
+  return { ...row, created_at: new Date(row.created_at), updated_at: new Date(row.updated_at) };
 }
 
 /** The author is always the caller: author_id defaults to app.current_user_id(). */
