@@ -242,10 +242,11 @@ export function embeddedPage<R extends { id: string }>(
   revive: (values: unknown[]) => R,
   count: () => Promise<number>,
 ): Page<R> {
-  const rows = embedded.rows.map((values) => ({
-    ...revive(values),
-    sort_key: values[values.length - 1] as string,
-  }));
+  const rows = embedded.rows.map((values) => {
+    const row: R & Partial<PageMeta> = revive(values);
+    row.sort_key = values[values.length - 1] as string;
+    return row as R & PageMeta;
+  });
   return {
     rows: rows.slice(0, first),
     hasNextPage: rows.length > first,

@@ -68,11 +68,24 @@ export function commentCounts(trx: Tx, taskIds: readonly string[]) {
 
 /** A comment row from the values of an embedded page, where json made timestamps strings. */
 export function commentFromJson(values: unknown[]): CommentRow {
-  const row = Object.fromEntries(COMMENT_COLUMNS.map((column, i) => [column, values[i]])) as Omit<
-    CommentRow,
-    'created_at' | 'updated_at'
-  > & { created_at: string; updated_at: string };
-  return { ...row, created_at: new Date(row.created_at), updated_at: new Date(row.updated_at) };
+  // Positional, in COMMENT_COLUMNS order, because this runs for every comment of every embedded
+  // page; test/graphql/comments.test.ts compares these rows with Task.comments' own.
+  const [id, taskId, authorId, body, createdAt, updatedAt] = values as [
+    string,
+    string,
+    string | null,
+    string,
+    string,
+    string,
+  ];
+  return {
+    id,
+    task_id: taskId,
+    author_id: authorId,
+    body,
+    created_at: new Date(createdAt),
+    updated_at: new Date(updatedAt),
+  };
 }
 
 /** The author is always the caller: author_id defaults to app.current_user_id(). */
