@@ -60,11 +60,14 @@ export interface Embed {
   /** The child columns to carry, in order: each row arrives as a json array of them. */
   columns: readonly string[];
   page: PageRequest;
+  /** Pages of the child rows' own children (Project.tasks embedding Task.comments). */
+  embeds?: readonly Embed[];
 }
 
 /**
  * An embedded page as it arrives: each row a json array of the embed's columns followed by its
- * sort key (arrays, not objects: no key repeated per row for Postgres to write and Node to read).
+ * sort key and its own embedded pages (or null): arrays, not objects, so no key is repeated per
+ * row for Postgres to write and Node to read.
  */
 export interface EmbeddedPage {
   rows: unknown[][];
@@ -99,12 +102,23 @@ function ordering({ sort, direction, after }: PageRequest) {
  * follow: an index range scan that stops early however long the list. `parent` narrows the list
  * to one parent's rows (an expression of the enclosing query).
  */
-function pageRows(base: OperationNodeSource, page: PageRequest, parent?: ParentFilter) {
+function pageRows(
+  base: OperationNodeSource,
+  page: PageRequest,
+  parent?: ParentFilter,
+  embeds: readonly Embed[] = [],
+  // Nested embeds name their rows apart, or a child's filter would find its own row as parent.
+  alias = 'f',
+): RawBuilder<unknown> {
   const { orderBy, isAfter } = ordering(page);
-  const ofParent = parent ? sql`f.${sql.ref(parent.column)} = ${parent.id} and ` : sql``;
+  const row = sql.table(alias);
+  const ofParent = parent ? sql`${row}.${sql.ref(parent.column)} = ${parent.id} and ` : sql``;
+  // With ORDER BY and LIMIT, Postgres evaluates the (costly) embeds only for the rows kept.
+  const embedded =
+    embeds.length > 0 ? sql`, ${embeddedJson(embeds, sql.ref(`${alias}.id`))} as embedded` : sql``;
   return sql`
-    select f.*, ${SORT_KEY_TEXT[page.sort.type](page.sort.expression)} as sort_key
-      from (${base}) f
+    select ${row}.*, ${SORT_KEY_TEXT[page.sort.type](page.sort.expression)} as sort_key${embedded}
+      from (${base}) ${row}
      where ${ofParent}${isAfter}
      order by ${orderBy}
      limit ${page.first + 1}`;
@@ -122,23 +136,33 @@ function rowsBefore(base: OperationNodeSource, page: PageRequest, parent?: Paren
   return sql<boolean>`exists (select from (${base}) b where ${ofParent}not ${ordering(page).isAfter})`;
 }
 
-/** The embeds of each page row, as one json object keyed by embed name (or nothing). */
-function embedding(embeds: readonly Embed[], rowId: RawBuilder<unknown>) {
-  if (embeds.length === 0) return sql``;
-  const pages = embeds.map((embed) => {
+/**
+ * The embeds' pages for the row whose id is `rowId`, as one json object keyed by embed name: for
+ * the select list of a query over the parent rows (see Embedding).
+ */
+export function embeddedJson(
+  embeds: readonly Embed[],
+  rowId: RawBuilder<unknown>,
+): RawBuilder<Embedding['embedded']> {
+  const pages = embeds.map((embed): RawBuilder<unknown> => {
     const parent = { column: embed.column, id: rowId };
-    const { orderBy } = ordering(embed.page);
+    const nested = embed.embeds ?? [];
     const values = [
       ...embed.columns.map((column) => sql.ref(`c.${column}`)),
       sql.ref('c.sort_key'),
+      nested.length > 0 ? sql.ref('c.embedded') : sql`null`,
     ];
     return sql`${embed.name}::text, (
       select json_build_object(
-               'rows', coalesce(json_agg(json_build_array(${sql.join(values)}) order by ${orderBy}), '[]'::json),
+               'rows', coalesce(json_agg(json_build_array(${sql.join(values)}) order by ${ordering(embed.page).orderBy}), '[]'::json),
                'has_previous', ${rowsBefore(embed.base, embed.page, parent)})
-        from (${pageRows(embed.base, embed.page, parent)}) c)`;
+        from (${pageRows(embed.base, embed.page, parent, nested, `${embed.name}_row`)}) c)`;
   });
-  return sql`, json_build_object(${sql.join(pages)}) as embedded`;
+  return sql<Embedding['embedded']>`json_build_object(${sql.join(pages)})`;
+}
+
+function embedding(embeds: readonly Embed[], rowId: RawBuilder<unknown>) {
+  return embeds.length > 0 ? sql`, ${embeddedJson(embeds, rowId)} as embedded` : sql``;
 }
 
 /** Counts of a list per parent, all parents in one statement on first call. */
@@ -241,11 +265,12 @@ export function embeddedPage<R extends { id: string }>(
   first: number,
   revive: (values: unknown[]) => R,
   count: () => Promise<number>,
-): Page<R> {
+): Page<R & Embedding> {
   const rows = embedded.rows.map((values) => {
-    const row: R & Partial<PageMeta> = revive(values);
-    row.sort_key = values[values.length - 1] as string;
-    return row as R & PageMeta;
+    const row: R & Partial<PageMeta & Embedding> = revive(values);
+    row.sort_key = values[values.length - 2] as string;
+    row.embedded = values[values.length - 1] as Embedding['embedded'];
+    return row as R & PageMeta & Embedding;
   });
   return {
     rows: rows.slice(0, first),

@@ -55,3 +55,15 @@ export function argumentsBelow(
   if (!target) return [];
   return nodes.map((node) => getArgumentValues(target, node, info.variableValues));
 }
+
+/**
+ * The arguments of the field at `path`, when it is selected below with one set of arguments;
+ * undefined when not selected, or selected (under aliases) with several.
+ */
+export function soleArgumentsBelow(
+  info: GraphQLResolveInfo,
+  path: readonly string[],
+): Record<string, unknown> | undefined {
+  const asked = new Map(argumentsBelow(info, path).map((args) => [JSON.stringify(args), args]));
+  return asked.size === 1 ? [...asked.values()][0] : undefined;
+}

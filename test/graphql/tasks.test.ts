@@ -318,6 +318,26 @@ describe('task lists', () => {
       },
     });
   });
+
+  it('answers Project.tasks fetched with the project exactly as the tasks list', async () => {
+    const FIELDS = `totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      edges { cursor node { id title description status priority dueDate createdAt updatedAt assignee { id } } }`;
+    type Page = { pageInfo: { endCursor: string | null; hasNextPage: boolean } };
+    let after: string | null = null;
+    for (let page = 0; page < 6; page += 1) {
+      const list = await as.viewer<{ tasks: Page }>(
+        `query($projectId: ID!, $after: String) { tasks(projectId: $projectId, first: 7, after: $after) { ${FIELDS} } }`,
+        { projectId, after },
+      );
+      const nested = await as.viewer<{ project: { tasks: Page } }>(
+        `query($id: ID!, $after: String) { project(id: $id) { tasks(first: 7, after: $after) { ${FIELDS} } } }`,
+        { id: projectId, after },
+      );
+      expect(nested.data?.project.tasks).toEqual(list.data?.tasks);
+      after = list.data!.tasks.pageInfo.endCursor;
+      if (!list.data!.tasks.pageInfo.hasNextPage) break;
+    }
+  });
 });
 
 describe('batching', () => {
@@ -390,10 +410,10 @@ describe('batching', () => {
     ).data.project.tasks.edges;
     expect(edges).toHaveLength(20);
     expect(edges.every((e) => e.node.comments.edges.length === 3)).toBe(true);
-    // start transaction, set_operation_context, project, tasks page with each task's comments
-    // page inside (fetched ahead), commit
-    expect(manyStatements).toHaveLength(5);
-    expect(fewStatements).toHaveLength(5);
+    // start transaction (sent with the next), set_operation_context, the project with its tasks
+    // page and each task's comments page inside (fetched ahead), commit
+    expect(manyStatements).toHaveLength(4);
+    expect(fewStatements).toHaveLength(4);
 
     // Users (creator, assignees, comment authors) add at most one batched lookup per level.
     const withUsers = await countStatements(() => as.viewer(WITH_USERS, { id: many }));

@@ -10,7 +10,7 @@ import {
 } from '../../graphql/connection.js';
 import { requireId, requireText } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
-import { argumentsBelow } from '../../graphql/selection.js';
+import { soleArgumentsBelow } from '../../graphql/selection.js';
 import { ForbiddenError, NotFoundError } from '../../errors.js';
 import { isTenantAdmin, requireWriter } from '../../tenancy/permissions.js';
 import { loadTask } from '../task/task.service.js';
@@ -97,11 +97,8 @@ export function commentsAhead(
   info: GraphQLResolveInfo,
   path: readonly string[],
 ): CommentsAhead | undefined {
-  const asked = new Map(
-    argumentsBelow(info, [...path, 'comments']).map((args) => [JSON.stringify(args), args]),
-  );
-  const [args, ...others] = asked.values();
-  if (!args || others.length > 0) return undefined;
+  const args = soleArgumentsBelow(info, [...path, 'comments']);
+  if (!args) return undefined;
   let page: ReturnType<typeof commentPageOf>;
   try {
     page = commentPageOf(args);

@@ -1,5 +1,13 @@
 import { sql } from 'kysely';
-import { fetchPage, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
+import {
+  embeddedJson,
+  fetchPage,
+  type Embed,
+  type Embedding,
+  type Page,
+  type PageRequest,
+  type SortKey,
+} from '../../db/keyset.js';
 import type { Tx } from '../../db/operation.js';
 import type { ProjectStatusValue } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
@@ -49,6 +57,21 @@ export function findProjectsByIds(trx: Tx, ids: readonly string[]): Promise<Proj
   return trx
     .selectFrom('app.projects')
     .select(PROJECT_COLUMNS)
+    .where('id', '=', anyId(ids))
+    .execute();
+}
+
+/** Projects by id with the embeds' pages (their tasks) inside each row, in one statement. */
+export function findProjectsWithEmbeds(
+  trx: Tx,
+  ids: readonly string[],
+  embeds: readonly Embed[],
+): Promise<(ProjectRow & Embedding)[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return trx
+    .selectFrom('app.projects')
+    .select(PROJECT_COLUMNS)
+    .select(embeddedJson(embeds, sql.ref('projects.id')).as('embedded'))
     .where('id', '=', anyId(ids))
     .execute();
 }

@@ -39,8 +39,12 @@ export class ProjectResolver {
   }
 
   @Query(() => Project, { nullable: true, description: 'Null when missing or not yours to see.' })
-  project(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Project | null> {
-    return findProject(ctx, id);
+  project(
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<Project | null> {
+    return findProject(ctx, id, info);
   }
 
   @Mutation(() => Project)
@@ -77,6 +81,6 @@ export class ProjectResolver {
     @Ctx() ctx: GraphQLContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<Connection<Task>> {
-    return projectTasks(ctx, project.id, args, info);
+    return projectTasks(ctx, project, args, info);
   }
 }

@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { pageArgs, toConnection, type Connection } from '../../graphql/connection.js';
 import { byKey } from '../../graphql/loaders.js';
@@ -19,10 +20,12 @@ import {
   deleteProjectById,
   findProjectPage,
   findProjectsByIds,
+  findProjectsWithEmbeds,
   insertProject,
   updateProjectById,
   type ProjectRow,
 } from './project.repository.js';
+import { tasksAhead } from '../task/task.service.js';
 import { transitionProject } from '../workflow/workflow.service.js';
 import type { Project } from './project.type.js';
 
@@ -64,9 +67,31 @@ export async function loadProject(ctx: GraphQLContext, id: string): Promise<Proj
   return loader.load(id);
 }
 
-export async function findProject(ctx: GraphQLContext, id: string): Promise<Project | null> {
+/** project(id): with the page of tasks (and comments) the query asks for in the same statement. */
+export async function findProject(
+  ctx: GraphQLContext,
+  rawId: string,
+  info: GraphQLResolveInfo,
+): Promise<Project | null> {
   await requireMember(ctx.db);
-  return (await loadProject(ctx, requireId('id', id))) ?? null;
+  const id = requireId('id', rawId);
+  const ahead = tasksAhead(info, []);
+  if (!ahead) return (await loadProject(ctx, id)) ?? null;
+  const loader = ctx.loaders.get<string, Project | undefined>(
+    `project.ahead:${ahead.key}`,
+    async (ids) => {
+      const trx = await ctx.db.transaction();
+      const rows = await findProjectsWithEmbeds(trx, ids, [ahead.embed(trx)]);
+      const projects = rows.map((row) => ({ project: toProject(row), row }));
+      ahead.attach(trx, projects);
+      return byKey(
+        ids,
+        projects.map(({ project }) => project),
+        (project) => project.id,
+      );
+    },
+  );
+  return (await loader.load(id)) ?? null;
 }
 
 export async function listProjects(

@@ -1,6 +1,7 @@
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import type { ProjectStatusValue } from '../../db/schema.js';
-import { ConnectionType } from '../../graphql/connection.js';
+import { ConnectionType, type Connection } from '../../graphql/connection.js';
+import type { Task } from '../task/task.type.js';
 
 export const ProjectStatus = {
   DRAFT: 'DRAFT',
@@ -41,6 +42,9 @@ export class Project {
 
   /** Resolved to `createdBy` through the user loader. */
   createdById!: string | null;
+
+  /** Project.tasks pages fetched with the project, by page (see tasksAhead). */
+  taskPages?: Map<string, Connection<Task>>;
 }
 
 @ObjectType('ProjectConnection')

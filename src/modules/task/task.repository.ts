@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import {
+  countsPerParent,
   fetchPage,
   fetchPages,
   type Embed,
@@ -94,6 +95,10 @@ export function findTaskPage(
   return fetchPage(trx, base, page, embeds);
 }
 
+function allTasks(trx: Tx) {
+  return trx.selectFrom('app.tasks').select(TASK_COLUMNS);
+}
+
 /** The same page of tasks for each of several projects, in one query (Project.tasks). */
 export function findTaskPagesByProjects(
   trx: Tx,
@@ -101,8 +106,52 @@ export function findTaskPagesByProjects(
   page: PageRequest,
   embeds: readonly Embed[],
 ): Promise<Page<TaskRow & Embedding>[]> {
-  const base = trx.selectFrom('app.tasks').select(TASK_COLUMNS);
-  return fetchPages(trx, base, page, { column: 'project_id', ids: projectIds }, embeds);
+  return fetchPages(trx, allTasks(trx), page, { column: 'project_id', ids: projectIds }, embeds);
+}
+
+/** A page of each project's tasks (with their own embeds) inside the statement reading projects. */
+export function taskPageEmbed(trx: Tx, page: PageRequest, embeds: readonly Embed[]): Embed {
+  return {
+    name: 'tasks',
+    base: allTasks(trx),
+    column: 'project_id',
+    columns: TASK_COLUMNS,
+    page,
+    embeds,
+  };
+}
+
+/** The total tasks of each project, counted for all of them in one statement on first call. */
+export function taskCounts(trx: Tx, projectIds: readonly string[]) {
+  return countsPerParent(trx, allTasks(trx), 'project_id', projectIds);
+}
+
+/** A task row from the values of an embedded page, where json made timestamps strings. */
+export function taskFromJson(values: unknown[]): TaskRow {
+  // Positional, in TASK_COLUMNS order (see commentFromJson); test/graphql/tasks.test.ts compares
+  // these rows with Project.tasks' own.
+  const [id, projectId, title, description, status, priority, assigneeId, dueDate] = values as [
+    string,
+    string,
+    string,
+    string,
+    TaskStatusValue,
+    TaskPriorityValue,
+    string | null,
+    string | null,
+  ];
+  return {
+    id,
+    project_id: projectId,
+    title,
+    description,
+    status,
+    priority,
+    assignee_id: assigneeId,
+    due_date: dueDate,
+    created_at: new Date(values[8] as string),
+    updated_at: new Date(values[9] as string),
+  };
 }
 
 export function insertTask(trx: Tx, values: TaskValues): Promise<TaskRow> {

@@ -1,5 +1,5 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import type { Embedding } from '../../db/keyset.js';
+import { embeddedPage, type Embed, type Embedding } from '../../db/keyset.js';
 import type { Tx } from '../../db/operation.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import {
@@ -18,6 +18,7 @@ import {
   updatedValue,
 } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
+import { soleArgumentsBelow } from '../../graphql/selection.js';
 import { NotFoundError } from '../../errors.js';
 import { enforceQuota } from '../../tenancy/quota.js';
 import { requireMember, requireWriter } from '../../tenancy/permissions.js';
@@ -35,6 +36,9 @@ import {
   findTaskPagesByProjects,
   findTasksByIds,
   insertTask,
+  taskCounts,
+  taskFromJson,
+  taskPageEmbed,
   updateTaskById,
   type TaskRow,
 } from './task.repository.js';
@@ -116,37 +120,103 @@ export async function listTasks(
   return toConnection(page, order, tasksOf(trx, page.rows, ahead));
 }
 
+/** Which page of a project's tasks a Project.tasks field asks for (its loader's name too). */
+function projectTaskPageOf(args: { first?: number | null; after?: string | null }) {
+  const { first, after } = pageArgs(args, 'CREATED_AT', TASK_SORT.CREATED_AT.type);
+  return { first, after, key: `${first}:${args.after ?? ''}` };
+}
+
 /**
- * Project.tasks: every project in the operation asking for the same page shares one query, one
- * page per project (a LATERAL page per project), with the tasks' comments when they are asked for.
+ * Project.tasks: a page fetched ahead with the project (see tasksAhead) when there is one for
+ * these arguments; otherwise every project in the operation asking for the same page shares one
+ * query (a LATERAL page per project), with the tasks' comments when they are asked for.
  */
 export async function projectTasks(
   ctx: GraphQLContext,
-  projectId: string,
+  project: Project,
   args: ConnectionArgs,
   info: GraphQLResolveInfo,
 ): Promise<Connection<Task>> {
-  const { first, after } = pageArgs(args, 'CREATED_AT', TASK_SORT.CREATED_AT.type);
-  const ahead = commentsAhead(info, ['edges', 'node']);
+  const { first, after, key } = projectTaskPageOf(args);
+  const fetched = project.taskPages?.get(key);
+  if (fetched) return fetched;
+  const comments = commentsAhead(info, ['edges', 'node']);
   const loader = ctx.loaders.get<string, Connection<Task>>(
-    `project.tasks:${first}:${args.after ?? ''}:${ahead?.key ?? ''}`,
+    `project.tasks:${key}:${comments?.key ?? ''}`,
     async (projectIds) => {
       const trx = await ctx.db.transaction();
       const pages = await findTaskPagesByProjects(
         trx,
         projectIds,
         { sort: TASK_SORT.CREATED_AT, direction: 'ASC', first, after },
-        ahead ? [ahead.embed(trx)] : [],
+        comments ? [comments.embed(trx)] : [],
       );
       const toNode = tasksOf(
         trx,
         pages.flatMap((page) => page.rows),
-        ahead,
+        comments,
       );
       return pages.map((page) => toConnection(page, 'CREATED_AT', toNode));
     },
   );
-  return loader.load(projectId);
+  return loader.load(project.id);
+}
+
+export interface TasksAhead {
+  /** Distinguishes loaders of projects that fetch different task pages ahead. */
+  key: string;
+  embed: (trx: Tx) => Embed;
+  /** Gives each project its embedded page of tasks (and those tasks their comments). */
+  attach: (trx: Tx, projects: readonly { project: Project; row: Embedding }[]) => void;
+}
+
+/**
+ * The page of tasks (and of their comments) the projects being resolved will be asked for, read
+ * from the query (`path` leads from the field being resolved to a Project), so it can be fetched
+ * in the projects' own statement. Undefined when not selected, selected with several different
+ * arguments, or with arguments Project.tasks will refuse: then it loads as usual.
+ */
+export function tasksAhead(
+  info: GraphQLResolveInfo,
+  path: readonly string[],
+): TasksAhead | undefined {
+  const args = soleArgumentsBelow(info, [...path, 'tasks']);
+  if (!args) return undefined;
+  let page: ReturnType<typeof projectTaskPageOf>;
+  try {
+    page = projectTaskPageOf(args);
+  } catch {
+    return undefined;
+  }
+  const { first, after, key } = page;
+  const comments = commentsAhead(info, [...path, 'tasks', 'edges', 'node']);
+  const request = { sort: TASK_SORT.CREATED_AT, direction: 'ASC', first, after } as const;
+  return {
+    key: `${key}:${comments?.key ?? ''}`,
+    embed: (trx) => taskPageEmbed(trx, request, comments ? [comments.embed(trx)] : []),
+    attach: (trx, projects) => {
+      const count = taskCounts(
+        trx,
+        projects.map(({ project }) => project.id),
+      );
+      const pages = projects.flatMap(({ project, row }) => {
+        const embedded = row.embedded?.tasks;
+        if (!embedded) return [];
+        return [
+          { project, page: embeddedPage(embedded, first, taskFromJson, () => count(project.id)) },
+        ];
+      });
+      const toNode = tasksOf(
+        trx,
+        pages.flatMap(({ page }) => page.rows),
+        comments,
+      );
+      for (const { project, page } of pages) {
+        project.taskPages ??= new Map();
+        project.taskPages.set(key, toConnection(page, 'CREATED_AT', toNode));
+      }
+    },
+  };
 }
 
 export async function taskProject(ctx: GraphQLContext, task: Task): Promise<Project> {
