@@ -3,7 +3,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../../src/db/pool.js';
 import type { Database } from '../../src/db/schema.js';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
 import { callersOf, errorCode, errorField, ownerQuery, type Call } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
@@ -325,7 +325,7 @@ describe('task lists', () => {
     type Page = { pageInfo: { endCursor: string | null; hasNextPage: boolean } };
     let after: string | null = null;
     for (let page = 0; page < 6; page += 1) {
-      const list = await as.viewer<{ tasks: Page }>(
+      const list: GraphQLResult<{ tasks: Page }> = await as.viewer<{ tasks: Page }>(
         `query($projectId: ID!, $after: String) { tasks(projectId: $projectId, first: 7, after: $after) { ${FIELDS} } }`,
         { projectId, after },
       );
