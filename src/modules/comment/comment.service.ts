@@ -1,6 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { embeddedPage, type Embed, type Embedding } from '../../db/keyset.js';
-import type { TenantContext, Tx } from '../../db/operation.js';
+import type { TenantContext } from '../../db/operation.js';
+import { pageAhead, type PageAhead } from '../../graphql/ahead.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import {
   pageArgs,
@@ -10,7 +10,6 @@ import {
 } from '../../graphql/connection.js';
 import { requireId, requireText } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
-import { soleArgumentsBelow } from '../../graphql/selection.js';
 import { ForbiddenError, NotFoundError } from '../../errors.js';
 import { isTenantAdmin, requireWriter } from '../../tenancy/permissions.js';
 import { loadTask } from '../task/task.service.js';
@@ -79,51 +78,28 @@ export async function taskComments(
   return loader.load(task.id);
 }
 
-export interface CommentsAhead {
-  /** Distinguishes loaders of task pages that fetch different comment pages ahead. */
-  key: string;
-  embed: (trx: Tx) => Embed;
-  /** Gives each task its embedded page; the rows are the tasks' own, in any order. */
-  attach: (trx: Tx, tasks: readonly { task: Task; row: Embedding }[]) => void;
-}
-
 /**
- * The page of comments every task of a page of tasks will be asked for, read from the query
- * (`path` leads from the field being resolved to a Task), so it can be fetched in the tasks'
- * own statement. Undefined when comments are not selected, selected with several different
- * arguments (aliases), or with arguments Task.comments will refuse: then it loads as usual.
+ * The page of comments every task of a page of tasks will be asked for (`path` leads from the
+ * field being resolved to a Task), fetched in the tasks' own statement; see pageAhead.
  */
 export function commentsAhead(
   info: GraphQLResolveInfo,
   path: readonly string[],
-): CommentsAhead | undefined {
-  const args = soleArgumentsBelow(info, [...path, 'comments']);
-  if (!args) return undefined;
-  let page: ReturnType<typeof commentPageOf>;
-  try {
-    page = commentPageOf(args);
-  } catch {
-    return undefined;
-  }
-  const { first, after, key } = page;
-  const request = { sort: COMMENT_SORT, direction: 'ASC', first, after } as const;
-  return {
-    key,
-    embed: (trx) => commentPageEmbed(trx, request),
-    attach: (trx, tasks) => {
-      const count = commentCounts(
-        trx,
-        tasks.map(({ task }) => task.id),
-      );
-      for (const { task, row } of tasks) {
-        const embedded = row.embedded?.comments;
-        if (!embedded) continue;
-        const comments = embeddedPage(embedded, first, commentFromJson, () => count(task.id));
-        task.commentPages ??= new Map();
-        task.commentPages.set(key, toConnection(comments, 'CREATED_AT', toComment));
-      }
+): PageAhead<Task> | undefined {
+  return pageAhead(info, path, {
+    field: 'comments',
+    pageOf: commentPageOf,
+    order: 'CREATED_AT',
+    sort: COMMENT_SORT,
+    embed: commentPageEmbed,
+    fromJson: commentFromJson,
+    count: commentCounts,
+    nodes: () => toComment,
+    keep: (task, key, connection) => {
+      task.commentPages ??= new Map();
+      task.commentPages.set(key, connection);
     },
-  };
+  });
 }
 
 export async function commentTask(ctx: GraphQLContext, comment: Comment): Promise<Task> {

@@ -82,11 +82,11 @@ export async function findProject(
     async (ids) => {
       const trx = await ctx.db.transaction();
       const rows = await findProjectsWithEmbeds(trx, ids, [ahead.embed(trx)]);
-      const projects = rows.map((row) => ({ project: toProject(row), row }));
+      const projects = rows.map((row) => ({ parent: toProject(row), row }));
       ahead.attach(trx, projects);
       return byKey(
         ids,
-        projects.map(({ project }) => project),
+        projects.map(({ parent }) => parent),
         (project) => project.id,
       );
     },

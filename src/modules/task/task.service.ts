@@ -1,5 +1,5 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { embeddedPage, type Embed, type Embedding } from '../../db/keyset.js';
+import type { Embedding } from '../../db/keyset.js';
 import type { Tx } from '../../db/operation.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import {
@@ -18,11 +18,11 @@ import {
   updatedValue,
 } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
-import { soleArgumentsBelow } from '../../graphql/selection.js';
+import { pageAhead, type PageAhead } from '../../graphql/ahead.js';
 import { NotFoundError } from '../../errors.js';
 import { enforceQuota } from '../../tenancy/quota.js';
 import { requireMember, requireWriter } from '../../tenancy/permissions.js';
-import { commentsAhead, type CommentsAhead } from '../comment/comment.service.js';
+import { commentsAhead } from '../comment/comment.service.js';
 import { loadProject } from '../project/project.service.js';
 import type { Project } from '../project/project.type.js';
 import { loadUser } from '../user/user.service.js';
@@ -83,12 +83,12 @@ export async function findTask(ctx: GraphQLContext, id: string): Promise<Task | 
 function tasksOf(
   trx: Tx,
   rows: readonly (TaskRow & Embedding)[],
-  ahead: CommentsAhead | undefined,
+  ahead: PageAhead<Task> | undefined,
 ) {
   const tasks = new Map(rows.map((row) => [row, toTask(row)]));
   ahead?.attach(
     trx,
-    rows.map((row) => ({ task: tasks.get(row)!, row })),
+    rows.map((row) => ({ parent: tasks.get(row)!, row })),
   );
   return (row: TaskRow & Embedding) => tasks.get(row) ?? toTask(row);
 }
@@ -162,61 +162,31 @@ export async function projectTasks(
   return loader.load(project.id);
 }
 
-export interface TasksAhead {
-  /** Distinguishes loaders of projects that fetch different task pages ahead. */
-  key: string;
-  embed: (trx: Tx) => Embed;
-  /** Gives each project its embedded page of tasks (and those tasks their comments). */
-  attach: (trx: Tx, projects: readonly { project: Project; row: Embedding }[]) => void;
-}
-
 /**
- * The page of tasks (and of their comments) the projects being resolved will be asked for, read
- * from the query (`path` leads from the field being resolved to a Project), so it can be fetched
- * in the projects' own statement. Undefined when not selected, selected with several different
- * arguments, or with arguments Project.tasks will refuse: then it loads as usual.
+ * The page of tasks, and of their comments, the projects being resolved will be asked for
+ * (`path` leads from the field being resolved to a Project), fetched in the projects' own
+ * statement; see pageAhead.
  */
 export function tasksAhead(
   info: GraphQLResolveInfo,
   path: readonly string[],
-): TasksAhead | undefined {
-  const args = soleArgumentsBelow(info, [...path, 'tasks']);
-  if (!args) return undefined;
-  let page: ReturnType<typeof projectTaskPageOf>;
-  try {
-    page = projectTaskPageOf(args);
-  } catch {
-    return undefined;
-  }
-  const { first, after, key } = page;
+): PageAhead<Project> | undefined {
   const comments = commentsAhead(info, [...path, 'tasks', 'edges', 'node']);
-  const request = { sort: TASK_SORT.CREATED_AT, direction: 'ASC', first, after } as const;
-  return {
-    key: `${key}:${comments?.key ?? ''}`,
-    embed: (trx) => taskPageEmbed(trx, request, comments ? [comments.embed(trx)] : []),
-    attach: (trx, projects) => {
-      const count = taskCounts(
-        trx,
-        projects.map(({ project }) => project.id),
-      );
-      const pages = projects.flatMap(({ project, row }) => {
-        const embedded = row.embedded?.tasks;
-        if (!embedded) return [];
-        return [
-          { project, page: embeddedPage(embedded, first, taskFromJson, () => count(project.id)) },
-        ];
-      });
-      const toNode = tasksOf(
-        trx,
-        pages.flatMap(({ page }) => page.rows),
-        comments,
-      );
-      for (const { project, page } of pages) {
-        project.taskPages ??= new Map();
-        project.taskPages.set(key, toConnection(page, 'CREATED_AT', toNode));
-      }
+  return pageAhead(info, path, {
+    field: 'tasks',
+    pageOf: projectTaskPageOf,
+    order: 'CREATED_AT',
+    sort: TASK_SORT.CREATED_AT,
+    embed: (trx, page) => taskPageEmbed(trx, page, comments ? [comments.embed(trx)] : []),
+    fromJson: taskFromJson,
+    count: taskCounts,
+    nodes: (trx, rows) => tasksOf(trx, rows, comments),
+    keep: (project, key, connection) => {
+      project.taskPages ??= new Map();
+      project.taskPages.set(key, connection);
     },
-  };
+    nestedKey: comments?.key,
+  });
 }
 
 export async function taskProject(ctx: GraphQLContext, task: Task): Promise<Project> {

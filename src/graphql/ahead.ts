@@ -1,0 +1,89 @@
+import type { GraphQLResolveInfo } from 'graphql';
+import {
+  embeddedPage,
+  type Embed,
+  type Embedding,
+  type Keyset,
+  type PageRequest,
+  type SortKey,
+} from '../db/keyset.js';
+import type { Tx } from '../db/operation.js';
+import { toConnection, type Connection } from './connection.js';
+import { soleArgumentsBelow } from './selection.js';
+
+/** A page of a child list fetched inside the statement that reads its parents. */
+export interface PageAhead<P> {
+  /** Names what is fetched ahead, for the parents' loader (different pages, different loaders). */
+  key: string;
+  embed: (trx: Tx) => Embed;
+  /** Gives each parent its embedded page; `row` is the parent's own row, in any order. */
+  attach: (trx: Tx, parents: readonly { parent: P; row: Embedding }[]) => void;
+}
+
+export interface PageAheadSpec<P, R, N> {
+  /** The connection field on the parent type whose arguments are read from the query. */
+  field: string;
+  /** Validates the field's arguments as the field itself will, throwing the same error. */
+  pageOf: (args: Record<string, unknown>) => { first: number; after?: Keyset; key: string };
+  /** The cursor's order name and its sort. */
+  order: string;
+  sort: SortKey;
+  embed: (trx: Tx, page: PageRequest) => Embed;
+  /** A row from the values of an embedded page. */
+  fromJson: (values: unknown[]) => R;
+  /** The total of each parent's whole list, counted when a client asks. */
+  count: (trx: Tx, parentIds: readonly string[]) => (id: string) => Promise<number>;
+  /** The node of each row (handing the rows' own embedded pages on), all rows at once. */
+  nodes: (trx: Tx, rows: readonly (R & Embedding)[]) => (row: R & Embedding) => N;
+  /** Keeps the connection on the parent, where the field's resolver looks for it by `key`. */
+  keep: (parent: P, key: string, connection: Connection<N>) => void;
+  /** What the nodes fetch ahead themselves, to tell loaders apart. */
+  nestedKey?: string | undefined;
+}
+
+/**
+ * The page of `spec.field` every parent being resolved will be asked for, read from the query
+ * (`path` leads from the field being resolved to a parent), so it can be fetched in the parents'
+ * own statement. Undefined when the field is not selected, is selected with several different
+ * arguments (aliases), or with arguments the field will refuse: then it loads as usual.
+ */
+export function pageAhead<P extends { id: string }, R extends { id: string }, N>(
+  info: GraphQLResolveInfo,
+  path: readonly string[],
+  spec: PageAheadSpec<P, R, N>,
+): PageAhead<P> | undefined {
+  const args = soleArgumentsBelow(info, [...path, spec.field]);
+  if (!args) return undefined;
+  let page: ReturnType<PageAheadSpec<P, R, N>['pageOf']>;
+  try {
+    page = spec.pageOf(args);
+  } catch {
+    return undefined;
+  }
+  const { first, after, key } = page;
+  const request: PageRequest = { sort: spec.sort, direction: 'ASC', first, after };
+  return {
+    key: `${key}:${spec.nestedKey ?? ''}`,
+    embed: (trx) => spec.embed(trx, request),
+    attach: (trx, parents) => {
+      const count = spec.count(
+        trx,
+        parents.map(({ parent }) => parent.id),
+      );
+      const pages = parents.flatMap(({ parent, row }) => {
+        const embedded = row.embedded?.[spec.field];
+        if (!embedded) return [];
+        return [
+          { parent, page: embeddedPage(embedded, first, spec.fromJson, () => count(parent.id)) },
+        ];
+      });
+      const toNode = spec.nodes(
+        trx,
+        pages.flatMap(({ page }) => page.rows),
+      );
+      for (const { parent, page } of pages) {
+        spec.keep(parent, key, toConnection(page, spec.order, toNode));
+      }
+    },
+  };
+}
