@@ -21,7 +21,11 @@ export type ClusterMessage =
   /** Primary → worker: drain and exit. */
   | { type: 'tenantql:shutdown' }
   /** Worker → primary: the instance's metrics, please; the primary answers with `body` or `error`. */
-  | { type: 'tenantql:metrics'; id: number; body?: string; error?: string };
+  | { type: 'tenantql:metrics'; id: number; body?: string; error?: string }
+  /** Primary → worker: your registry, please (for the aggregate). */
+  | { type: 'tenantql:collect'; id: number }
+  /** Worker → primary: its registry, as prom-client's getMetricsAsJSON(). */
+  | { type: 'tenantql:collected'; id: number; metrics: object[] };
 
 /** Set in each worker's environment by the primary: its slot, 1…N, kept by its replacements. */
 export const WORKER_SLOT_ENV = 'TENANTQL_WORKER_SLOT';

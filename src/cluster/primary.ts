@@ -1,8 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { existsSync } from 'node:fs';
-import { AggregatorRegistry } from 'prom-client';
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import type { Logger } from '../logger.js';
+import { ClusterMetrics } from './metrics.js';
 import { isClusterMessage, WORKER_SLOT_ENV, type ClusterMessage } from './messages.js';
 
 /** A worker that dies sooner than this after its fork counts as crash-looping. */
@@ -46,7 +46,8 @@ interface Slot {
  * delay while replacements keep dying young (a broken configuration must not fork-loop). Resolves
  * once every worker has started or failed, with at least one serving; rejects with a worker's
  * error when none could start. The primary also answers the workers' metrics requests (the
- * aggregate of all of them) and keeps the in-memory rate-limit budgets they share.
+ * aggregate of all of them, see ClusterMetrics) and keeps the in-memory rate-limit budgets they
+ * share.
  */
 export function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool> {
   const { log } = options;
@@ -54,7 +55,7 @@ export function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool>
   if (options.entry) cluster.setupPrimary({ exec: options.entry, execArgv });
   // Workers ask, the primary counts: every worker spends from the same budgets.
   new RateLimiterClusterMaster();
-  const aggregator = new AggregatorRegistry();
+  const metrics = new ClusterMetrics();
 
   const slots: Slot[] = Array.from({ length: options.workers }, (_, i) => ({
     index: i + 1,
@@ -98,8 +99,13 @@ export function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool>
           checkSettled();
         } else if (isClusterMessage(message, 'tenantql:failed')) {
           slot.lastError = message.error;
+        } else if (isClusterMessage(message, 'tenantql:collected')) {
+          metrics.collected(worker, message);
         } else if (isClusterMessage(message, 'tenantql:metrics')) {
-          aggregator.clusterMetrics().then(
+          const serving = slots.flatMap((s) =>
+            s.ready && s.worker?.isConnected() ? [s.worker] : [],
+          );
+          metrics.collect(serving).then(
             (body) => send(worker, { type: 'tenantql:metrics', id: message.id, body }),
             (error: Error) =>
               send(worker, { type: 'tenantql:metrics', id: message.id, error: error.message }),
@@ -112,6 +118,7 @@ export function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool>
     function exited(slot: Slot, worker: Worker, code: number | null, signal: string | null) {
       if (slot.worker !== worker) return;
       slot.worker = undefined;
+      metrics.exited(worker);
       if (stopping) {
         if (slots.every((s) => s.worker === undefined)) allExited?.();
         return;

@@ -30,7 +30,7 @@ export function runWorker(config: Config, baseLog: Logger): void {
       await sendToPrimary({ type: 'tenantql:ready', url: app.url });
       return app;
     } catch (error) {
-      log.error({ err: error }, 'API worker failed to start');
+      log.error({ err: error }, 'API worker could not start');
       await sendToPrimary({ type: 'tenantql:failed', error: (error as Error).message });
       process.exit(1);
     }

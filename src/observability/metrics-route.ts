@@ -1,11 +1,10 @@
 import cluster from 'node:cluster';
 import type http from 'node:http';
-import { AggregatorRegistry } from 'prom-client';
 import { isClusterMessage, sendToPrimary } from '../cluster/messages.js';
 import type { RouteHandler } from '../http/server.js';
 import type { Metrics } from './metrics.js';
 
-/** How long a worker waits for the primary's aggregate (prom-client gives up on workers at 5 s). */
+/** How long a worker waits for the primary's aggregate (the primary gives up on workers at 5 s). */
 const AGGREGATE_TIMEOUT_MS = 7_000;
 
 type Render = () => Promise<{ contentType: string; body: string }>;
@@ -24,18 +23,21 @@ export function createMetricsRoute(metrics: Metrics): RouteHandler {
 
 /**
  * In a cluster worker a scrape reaches whichever worker the primary hands the connection to, so
- * the worker asks the primary, which collects every worker's registry (prom-client's
- * AggregatorRegistry: counters and histograms summed, gauges summed unless a metric says
- * otherwise) and answers with the aggregate.
+ * the worker asks the primary, which collects every worker's registry (src/cluster/metrics.ts)
+ * and answers with the aggregate. This worker answers the primary's collections too.
  */
 function renderThroughPrimary(metrics: Metrics): Render {
-  AggregatorRegistry.setRegistries([metrics.registry]);
-  // NOTE: constructing one is what makes prom-client answer the primary's collection requests.
-  new AggregatorRegistry();
   let nextId = 0;
   const pending = new Map<number, (answer: { body?: string; error?: string }) => void>();
   process.on('message', (message: unknown) => {
     if (isClusterMessage(message, 'tenantql:metrics')) pending.get(message.id)?.(message);
+    if (isClusterMessage(message, 'tenantql:collect')) {
+      metrics.registry.getMetricsAsJSON().then(
+        (json) => sendToPrimary({ type: 'tenantql:collected', id: message.id, metrics: json }),
+        // Unanswered, the primary's collection times out and the scrape fails: as it should.
+        () => undefined,
+      );
+    }
   });
   return async () => {
     const id = nextId++;
