@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { spawnServer, type ServerProcess } from '../support/server-process.js';
 import type { TestDatabase } from '../support/database.js';
@@ -144,4 +144,12 @@ export async function startCluster(
     45_000,
   );
   return server;
+}
+
+/** Processes whose command line mentions `text` (a data directory: its PostgreSQL). */
+export function processesMentioning(text: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => pid !== process.pid && commandLine(pid).includes(text));
 }
