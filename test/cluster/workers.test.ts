@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTokenKeys, TokenService } from '../../src/auth/jwt.js';
-import { loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant } from '../support/fixtures.js';
 import { spawnServer, type ServerProcess } from '../support/server-process.js';
@@ -32,7 +32,11 @@ beforeAll(async () => {
   db = await createTestDatabase();
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-cluster-'));
   // Debug: the primary then logs each worker it sees ready.
-  server = await startCluster(db, dataDir, { WEB_CONCURRENCY: '2', LOG_LEVEL: 'debug' });
+  server = await startCluster(db, dataDir, {
+    WEB_CONCURRENCY: '2',
+    LOG_LEVEL: 'debug',
+    LOGIN_ACCOUNT_ATTEMPTS: '3',
+  });
 });
 afterAll(async () => {
   if (server.child.exitCode === null) {
@@ -99,6 +103,21 @@ describe('WEB_CONCURRENCY=2', () => {
     expect(after[2]).toBeGreaterThan(before[2]);
   });
 
+  it('keeps one sign-in budget per account for the instance', async () => {
+    const login = `mutation { login(input: {email: "nobody-${Date.now()}@example.test", password: "wrong password"}) { token } }`;
+    const codes: (string | undefined)[] = [];
+    for (let i = 0; i < 5; i++) {
+      codes.push((await graphql(server.port, login)).json.errors?.[0]?.extensions?.code);
+    }
+    expect(codes).toEqual([
+      'UNAUTHENTICATED',
+      'UNAUTHENTICATED',
+      'UNAUTHENTICATED',
+      'RATE_LIMITED',
+      'RATE_LIMITED',
+    ]);
+  });
+
   it('replaces a worker that dies, and requests keep succeeding', async () => {
     const workers = childPids(server.child.pid!);
     expect(workers).toHaveLength(2);
@@ -118,10 +137,19 @@ describe('WEB_CONCURRENCY=2', () => {
     // The replacement takes its share of new connections once it listens.
     const slot = String(replaced.apiWorker);
     await waitFor('the replacement to serve', async () => {
-      expect((await graphql(server.port, '{ __typename }')).status).toBe(200);
+      // Connections alternate between the workers: several in a row reach both, whatever the
+      // scrape's turn.
+      for (let i = 0; i < 3; i++) {
+        expect((await graphql(server.port, '{ __typename }')).status).toBe(200);
+      }
       return metricValue(await scrape(server.port), WORKER_OPERATIONS, { worker: slot }) > 0;
     }).catch((error: Error) => {
-      throw new Error(`${error.message}; the server said:\n${server.output().slice(-4000)}`);
+      const said = server
+        .output()
+        .split('\n')
+        .filter((line) => !line.includes('"msg":"operation"'))
+        .join('\n');
+      throw new Error(`${error.message}; the server said:\n${said.slice(-4000)}`);
     });
     expect(isRunning(replacement)).toBe(true);
   });
@@ -160,14 +188,30 @@ describe('WEB_CONCURRENCY=2', () => {
   });
 });
 
+describe('WEB_CONCURRENCY', () => {
+  it('is 1 (no cluster) unless set, a count, or auto for every core', () => {
+    expect(loadConfig({}).webConcurrency).toBe(1);
+    expect(loadConfig({ WEB_CONCURRENCY: '' }).webConcurrency).toBe(1);
+    expect(loadConfig({ WEB_CONCURRENCY: '3' }).webConcurrency).toBe(3);
+    expect(loadConfig({ WEB_CONCURRENCY: 'auto' }).webConcurrency).toBe(os.availableParallelism());
+    for (const value of ['0', 'abc', '-2', '1.5', '2x']) {
+      expect(() => loadConfig({ WEB_CONCURRENCY: value })).toThrow(ConfigError);
+    }
+  });
+});
+
 describe('cluster startup failures', () => {
-  it.each(['0', 'abc', '-2'])('refuses WEB_CONCURRENCY=%s with a clear message', async (value) => {
-    const refused = await spawnServer(db, dataDir, { WEB_CONCURRENCY: value });
-    expect(await refused.exited).toBe(1);
-    expect(logLines(refused).map((line) => line.msg)).toContainEqual(
-      expect.stringMatching(
-        new RegExp(`^Configuration problem: WEB_CONCURRENCY must be .* got "${value}"$`),
-      ),
+  it('refuses WEB_CONCURRENCY=0, abc or -2 with a clear message', async () => {
+    await Promise.all(
+      ['0', 'abc', '-2'].map(async (value) => {
+        const refused = await spawnServer(db, dataDir, { WEB_CONCURRENCY: value });
+        expect(await refused.exited).toBe(1);
+        expect(logLines(refused).map((line) => line.msg)).toContainEqual(
+          expect.stringMatching(
+            new RegExp(`^Configuration problem: WEB_CONCURRENCY must be .* got "${value}"$`),
+          ),
+        );
+      }),
     );
   });
 
