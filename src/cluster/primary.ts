@@ -113,6 +113,11 @@ export function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool>
         }
       });
       worker.on('exit', (code, signal) => exited(slot, worker, code, signal));
+      // A message to a worker that is exiting fails (EPIPE); its exit is handled above. Without a
+      // listener the error would take the primary down with it.
+      worker.on('error', (error: Error) =>
+        log.warn({ apiWorker: slot.index, err: error }, 'API worker channel error'),
+      );
     }
 
     function exited(slot: Slot, worker: Worker, code: number | null, signal: string | null) {
