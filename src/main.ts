@@ -117,10 +117,10 @@ async function startCluster(
     {
       url: workers.url,
       database: database.embedded ? 'embedded' : 'external',
-      workers: config.webConcurrency,
+      workers: workers.serving,
       startupMs: Date.now() - started,
     },
-    `tenantql is serving ${workers.url} with ${config.webConcurrency} workers`,
+    `tenantql is serving ${workers.url} with ${workers.serving} of ${config.webConcurrency} workers`,
   );
 }
 

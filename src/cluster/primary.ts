@@ -26,6 +26,8 @@ export interface WorkerPoolOptions {
 export interface WorkerPool {
   /** The URL the first worker reported (they share the port). */
   url: string;
+  /** Workers serving now. */
+  serving: number;
   /** Asks every worker to drain, and resolves once all have exited. */
   close(): Promise<void>;
 }
@@ -75,6 +77,9 @@ export function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool>
     const pool: WorkerPool = {
       get url() {
         return url;
+      },
+      get serving() {
+        return slots.filter((s) => s.ready).length;
       },
       close,
     };

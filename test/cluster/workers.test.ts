@@ -2,7 +2,9 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { createClient } from 'graphql-ws';
 import pg from 'pg';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTokenKeys, TokenService } from '../../src/auth/jwt.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
@@ -116,6 +118,56 @@ describe('WEB_CONCURRENCY=2', () => {
       'RATE_LIMITED',
       'RATE_LIMITED',
     ]);
+  });
+
+  it('delivers live updates on every worker (each has its own LISTEN)', async () => {
+    const tenant = await seedTenant(db.ownerUrl, 'cluster-live');
+    const config = loadConfig({ JWT_SECRET, TENANTQL_DATA_DIR: dataDir });
+    const tokens = new TokenService(await loadTokenKeys(config.auth, dataDir), config.auth);
+    const viewer = await tokens.signAccess(tenant.users.viewer, tenant.id);
+    // Two WebSocket connections opened together: the cluster gives them to different workers.
+    const clients = [0, 1].map(() =>
+      createClient({
+        url: `ws://127.0.0.1:${server.port}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${viewer}` },
+        retryAttempts: 0,
+        lazy: true,
+      }),
+    );
+    const received: string[][] = [[], []];
+    clients.forEach((client, i) =>
+      client.subscribe<{ taskChanged: { kind: string; taskId: string } }>(
+        {
+          query: `subscription ($projectId: ID!) { taskChanged(projectId: $projectId) { kind taskId } }`,
+          variables: { projectId: tenant.projectId },
+        },
+        {
+          next: (result) => received[i].push(result.data?.taskChanged.kind ?? 'error'),
+          error: () => received[i].push('error'),
+          complete: () => undefined,
+        },
+      ),
+    );
+    try {
+      await waitFor(
+        'both subscriptions to start',
+        async () => metricValue(await scrape(server.port), 'tenantql_live_subscriptions') === 2,
+      );
+      const owner = await tokens.signAccess(tenant.users.owner, tenant.id);
+      const created = await graphql(
+        server.port,
+        `mutation { createTask(input: {projectId: "${tenant.projectId}", title: "Live in a cluster"}) { id } }`,
+        { authorization: `Bearer ${owner}` },
+      );
+      expect(created.json.errors).toBeUndefined();
+      await waitFor('both subscribers to hear of it', () =>
+        received.every((kinds) => kinds.length > 0),
+      );
+      expect(received).toEqual([['CREATED'], ['CREATED']]);
+    } finally {
+      for (const client of clients) await client.dispose();
+    }
   });
 
   it('replaces a worker that dies, and requests keep succeeding', async () => {
