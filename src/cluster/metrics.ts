@@ -1,5 +1,10 @@
 import type { Worker } from 'node:cluster';
-import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
+import {
+  AggregatorRegistry,
+  collectDefaultMetrics,
+  Registry,
+  type PrometheusContentType,
+} from 'prom-client';
 import type { ClusterMessage } from './messages.js';
 
 /** A worker that has not answered by then fails the scrape (Prometheus then records it as down). */
@@ -19,17 +24,24 @@ interface Collection {
  * NOTE: not AggregatorRegistry#clusterMetrics(), which asks every connected worker: a replacement
  * still starting up cannot answer yet, so each scrape during a restart would wait 5 s and fail.
  * Only workers that reported ready are asked here, and one that exits meanwhile is left out.
+ * The primary's own process metrics (CPU, memory) are added, so they cover the whole instance.
  */
 export class ClusterMetrics {
   #nextId = 0;
   readonly #collections = new Map<number, Collection>();
+  readonly #primary = new Registry();
 
-  collect(workers: Worker[]): Promise<string> {
+  constructor() {
+    collectDefaultMetrics({ register: this.#primary, prefix: 'tenantql_' });
+  }
+
+  async collect(workers: Worker[]): Promise<string> {
     const id = this.#nextId++;
+    const own = await this.#primary.getMetricsAsJSON();
     return new Promise<string>((resolve, reject) => {
       const collection: Collection = {
         waiting: new Set(workers),
-        answers: [],
+        answers: [own],
         done: (error) => {
           this.#collections.delete(id);
           clearTimeout(timer);
