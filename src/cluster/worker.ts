@@ -56,8 +56,8 @@ export function runWorker(config: Config, baseLog: Logger): void {
     if (isClusterMessage(message, 'tenantql:start')) startup ??= start(message);
     else if (isClusterMessage(message, 'tenantql:shutdown')) stop('asked by the primary');
   });
-  // The primary is gone (killed hard): nobody will replace or stop us, so finish and leave.
-  process.on('disconnect', () => stop('primary disconnected'));
+  // NOTE: no 'disconnect' handler: if the primary dies, node:cluster ends the worker at once
+  // (process.exit in its own handler), so no worker outlives it.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop(signal));
   void sendToPrimary({ type: 'tenantql:hello' });
 }
