@@ -127,15 +127,23 @@ export function rssMb(pid: number): number {
   }
 }
 
+/** A process and its direct children (Linux); none once it has exited. */
+export function processAndChildren(pid: number): number[] {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+    return [pid, ...children];
+  } catch {
+    return [];
+  }
+}
+
 /** The postmaster and all its children (backends, background workers). */
 export function postgresPids(postmasterPid: number): number[] {
-  const pids = [postmasterPid];
-  const children = readFileSync(`/proc/${postmasterPid}/task/${postmasterPid}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number);
-  return pids.concat(children);
+  return processAndChildren(postmasterPid);
 }
 
 /** CPU used by a set of processes while `run` runs, as a share of one core. */

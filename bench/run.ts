@@ -1,15 +1,17 @@
 /**
- * npm run bench [-- --tenants 1000 --small 10 --duration 10 --concurrency 16 --rotate 50]
+ * npm run bench [-- --tenants 1000 --small 10 --duration 10 --concurrency 16 --rotate 50 --workers 1]
  *
  * Seeds an embedded PostgreSQL (bench/.data, kept between runs) with N tenants and with a small
  * database of the same per-tenant data, starts the real API as a child process and measures the
  * reference operation, `{ __typename }` and the raw-SQL ceiling (the very statements the API
  * issues for the operation, replayed with pg), all in one run. Loopback traffic only, bounded by
- * --duration per measurement. Results go to bench/results/<date>.json.
+ * --duration per measurement. Results go to bench/results/<date>.json. `--workers N` runs the API
+ * with WEB_CONCURRENCY=N; its CPU and memory are then those of the primary and all its workers.
  */
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +23,15 @@ import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
 import { queryAfter } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
-import { postGraphQL, postgresPids, rssMb, runLoad, withCpu, type LoadResult } from './load.js';
+import {
+  postGraphQL,
+  postgresPids,
+  processAndChildren,
+  rssMb,
+  runLoad,
+  withCpu,
+  type LoadResult,
+} from './load.js';
 import { summariseProfiles } from './profile.js';
 import { benchIds, seedBench } from './seed.js';
 
@@ -39,6 +49,8 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'typename,reference,raw,small' },
     /** Profile the API process during the reference operation (Node --cpu-prof). */
     profile: { type: 'boolean', default: false },
+    /** API worker processes (WEB_CONCURRENCY); 1 is the single process. */
+    workers: { type: 'string', default: '1' },
     'data-dir': { type: 'string', default: path.join(import.meta.dirname, '.data') },
   },
 });
@@ -50,6 +62,7 @@ const CONCURRENCY = Number(args.concurrency);
 const ROTATE = Math.min(Number(args.rotate), TENANTS);
 const ONLY = new Set(args.only.split(','));
 const SOAK = Number(args.soak);
+const WORKERS = Number(args.workers);
 /** Issue 7: the API's resident memory under load, and its growth from minute 2 to the end. */
 const RSS_LIMIT_MB = 250;
 const SOAK_GROWTH_LIMIT = 0.1;
@@ -188,6 +201,7 @@ async function startApiProcess(
       JWT_SECRET,
       JWT_ACCESS_TTL_SECONDS: '86400',
       TENANTQL_DATA_DIR: dataDir,
+      WEB_CONCURRENCY: String(WORKERS),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -204,6 +218,7 @@ async function startApiProcess(
     if (Date.now() > deadline) throw new Error('API did not start within 30 s');
     await new Promise((r) => setTimeout(r, 200));
   }
+  if (WORKERS > 1) await untilEveryWorkerServes(url, deadline);
   return {
     child,
     url,
@@ -217,9 +232,49 @@ async function startApiProcess(
   };
 }
 
+/** A request on a connection of its own, so the cluster hands it to its next worker. */
+function freshRequest(url: URL, path: string, body?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      { agent: false, host: url.hostname, port: url.port, path, method: body ? 'POST' : 'GET' },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve(text));
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    if (body) request.setHeader('content-type', 'application/json');
+    request.end(body);
+  });
+}
+
+/** The first answer may come from the first worker up: wait until all of them have served. */
+async function untilEveryWorkerServes(url: URL, deadline: number): Promise<void> {
+  for (;;) {
+    await freshRequest(url, url.pathname, '{"query":"{ __typename }"}');
+    const metrics = await freshRequest(url, '/metrics');
+    const serving = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('tenantql_worker_operations_total{'));
+    if (serving.length >= WORKERS) return;
+    if (Date.now() > deadline) throw new Error(`not all ${WORKERS} API workers served within 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Resident memory of several processes together, in MB. */
+function totalRssMb(pids: number[]): number {
+  return pids.reduce((total, pid) => total + rssMb(pid), 0);
+}
+
 interface Measured extends LoadResult {
   cpu: Record<string, number>;
-  /** Highest resident memory of the API process during the measurement, when one was measured. */
+  /**
+   * Highest resident memory of the API during the measurement, when one was measured: of all its
+   * processes together with --workers.
+   */
   apiPeakRssMb?: number;
 }
 
@@ -236,14 +291,18 @@ interface SoakSample {
  */
 async function soak(
   seconds: number,
-  apiPid: number,
+  apiPids: () => number[],
   task: (worker: number, i: number) => Promise<boolean>,
 ) {
   const samples: SoakSample[] = [];
   const step = 10;
   for (let second = step; second <= seconds; second += step) {
     const result = await runLoad(CONCURRENCY, step, task);
-    const sample = { second, rssMb: rssMb(apiPid), requestsPerSecond: result.requestsPerSecond };
+    const sample = {
+      second,
+      rssMb: totalRssMb(apiPids()),
+      requestsPerSecond: result.requestsPerSecond,
+    };
     samples.push(sample);
     if (second % 60 === 0 || result.errors > 0) {
       console.log(
@@ -282,10 +341,10 @@ async function measure(
   task: (worker: number, i: number) => Promise<boolean>,
 ): Promise<Measured> {
   await runLoad(CONCURRENCY, WARMUP, task);
-  const apiPid = pids.api?.()[0];
+  const apiPids = 'api' in pids ? pids.api : undefined;
   let apiPeakRssMb = 0;
-  const sampler = apiPid
-    ? setInterval(() => (apiPeakRssMb = Math.max(apiPeakRssMb, rssMb(apiPid))), 250)
+  const sampler = apiPids
+    ? setInterval(() => (apiPeakRssMb = Math.max(apiPeakRssMb, totalRssMb(apiPids()))), 250)
     : undefined;
   const { result, cpu } = await withCpu(pids, () => runLoad(CONCURRENCY, DURATION, task)).finally(
     () => clearInterval(sampler),
@@ -294,9 +353,9 @@ async function measure(
     cpu,
   )
     .map(([k, v]) => `${k} ${v}`)
-    .join(', ')}${apiPid ? `  api rss ${apiPeakRssMb} MB` : ''}`;
+    .join(', ')}${apiPids ? `  api rss ${apiPeakRssMb} MB` : ''}`;
   console.log(line);
-  return { ...result, cpu, ...(apiPid ? { apiPeakRssMb } : {}) };
+  return { ...result, cpu, ...(apiPids ? { apiPeakRssMb } : {}) };
 }
 
 async function benchDatabase(
@@ -310,7 +369,9 @@ async function benchDatabase(
   const api = await startApiProcess(database.apiUrl);
   const pick = (worker: number, i: number) => targets[(worker + i * CONCURRENCY) % targets.length];
   const pids = {
-    api: () => [api.child.pid ?? 0],
+    // With --workers the primary and its workers; the API gets an external DATABASE_URL here,
+    // so its only children are workers.
+    api: () => processAndChildren(api.child.pid ?? 0),
     postgres: () => postgresPids(postmasterPid),
   };
   const results: Record<string, Measured> = {};
@@ -338,7 +399,7 @@ async function benchDatabase(
       });
     }
     results.reference = await measure(`${label}: reference operation`, pids, reference(api.url));
-    if (options.soak) soaked = await soak(options.soak, api.child.pid ?? 0, reference(api.url));
+    if (options.soak) soaked = await soak(options.soak, pids.api, reference(api.url));
   } finally {
     await api.stop();
   }
@@ -350,7 +411,7 @@ async function benchDatabase(
     try {
       await measure(
         `${label}: reference, profiled`,
-        { api: () => [profiled.child.pid ?? 0] },
+        { api: () => processAndChildren(profiled.child.pid ?? 0) },
         reference(profiled.url),
       );
     } finally {
@@ -558,6 +619,7 @@ async function main() {
         warmupSeconds: WARMUP,
         concurrency: CONCURRENCY,
         rotate: ROTATE,
+        workers: WORKERS,
         apiPoolSize: 10,
         rawSqlPoolSize: CONCURRENCY,
       },

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { parseTrustProxy, type TrustProxy } from './http/client-address.js';
 
@@ -151,6 +152,11 @@ export interface DeliveryConfig {
 
 export interface Config {
   port: number;
+  /**
+   * API worker processes (WEB_CONCURRENCY). 1 is a single process with no cluster at all; more
+   * makes `npm start` a primary that forks them (see src/cluster/).
+   */
+  webConcurrency: number;
   /** Schema introspection; on by default except in production. */
   introspection: boolean;
   playground: PlaygroundConfig;
@@ -226,10 +232,25 @@ function readDelivery(env: NodeJS.ProcessEnv): DeliveryConfig {
   return delivery;
 }
 
+/** WEB_CONCURRENCY, the Heroku and PM2 convention: a worker count, or `auto` for every core. */
+function readWebConcurrency(env: NodeJS.ProcessEnv): number {
+  const raw = env.WEB_CONCURRENCY?.trim();
+  if (raw === undefined || raw === '') return 1;
+  if (raw.toLowerCase() === 'auto') return os.availableParallelism();
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(
+      `WEB_CONCURRENCY must be a number of API worker processes (1 or more) or "auto", got "${env.WEB_CONCURRENCY}"`,
+    );
+  }
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.TENANTQL_DATA_DIR ?? '.data');
   return {
     port: readInt(env, 'PORT', 4000),
+    webConcurrency: readWebConcurrency(env),
     introspection: readBool(env, 'INTROSPECTION_ENABLED', env.NODE_ENV !== 'production'),
     playground: {
       enabled: readBool(env, 'PLAYGROUND_ENABLED', env.NODE_ENV !== 'production'),

@@ -1,10 +1,14 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startApp, type App } from './app.js';
 import { PasswordHasher } from './auth/password.js';
-import { ConfigError, loadConfig } from './config.js';
+import { startWorkerPool, type WorkerPool } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { migrateDatabase, resolveDatabase, type DatabaseEndpoints } from './db/bootstrap.js';
 import { createKysely, createPool } from './db/pool.js';
 import { seedDemo } from './db/seed.js';
@@ -12,13 +16,25 @@ import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
 import { createLogger } from './logger.js';
 import { ensureDefaultTenant } from './tenancy/default-tenant.js';
 
-const config = loadConfig();
+function readConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    createLogger(process.env.LOG_LEVEL || 'info').error(`Configuration problem: ${error.message}`);
+    process.exit(1);
+  }
+}
+
+const config = readConfig();
 // The drain may take the whole grace period; closing pools and PostgreSQL then gets 15 s more.
 const SHUTDOWN_TIMEOUT_MS = config.http.shutdownGraceMs + 15_000;
 const log = createLogger(config.logLevel);
 
 let endpoints: DatabaseEndpoints | undefined;
 let app: App | undefined;
+/** WEB_CONCURRENCY > 1: the forked API workers, in place of `app`. */
+let workers: WorkerPool | undefined;
 let worker: DeliveryWorker | undefined;
 
 /** Seeds the demo once per embedded data directory, before the API accepts requests. */
@@ -55,6 +71,10 @@ async function start(): Promise<void> {
   if (config.database.migrateOnStart) await migrateDatabase(endpoints, log);
   await seedOnFirstStart(endpoints);
   const defaultTenantId = await ensureDefaultTenant(config.tenancy, endpoints.migrationUrl);
+  if (config.webConcurrency > 1) {
+    await startCluster(endpoints, defaultTenantId, started);
+    return;
+  }
   app = await startApp({
     config,
     log,
@@ -75,43 +95,83 @@ async function start(): Promise<void> {
   );
 }
 
-const startup = start();
-
-let stopping: Promise<void> | undefined;
-function shutdown(reason: string, exitCode: number): Promise<void> {
-  stopping ??= (async () => {
-    log.info({ reason }, 'shutting down');
-    setTimeout(() => {
-      log.error('shutdown took too long; exiting anyway');
-      process.exit(1);
-    }, SHUTDOWN_TIMEOUT_MS).unref();
-    // A signal during startup waits for it, so a half-created cluster or seed is never abandoned.
-    await startup.catch(() => undefined);
-    try {
-      // Sends in flight finish and are recorded before the pools and PostgreSQL go away.
-      await worker?.stop();
-      await app?.close();
-    } finally {
-      await endpoints?.embedded?.stop();
-    }
-    log.info('stopped');
-    process.exit(exitCode);
-  })().catch((error: unknown) => {
-    log.error({ err: error }, 'unclean shutdown');
-    process.exit(1);
-  });
-  return stopping;
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => void shutdown(signal, 0));
-}
-
-startup.catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    log.error(`Configuration problem: ${error.message}`);
-  } else {
-    log.error({ err: error }, 'tenantql failed to start');
+/** This process becomes the primary: it keeps the database and delivery, workers serve the API. */
+async function startCluster(
+  database: DatabaseEndpoints,
+  defaultTenantId: string | undefined,
+  started: number,
+): Promise<void> {
+  if (config.delivery.workerEnabled) {
+    worker = startDeliveryWorker(config, log, database.workerUrl);
   }
-  void shutdown('startup failed', 1);
-});
+  const entry = fileURLToPath(import.meta.url);
+  workers = await startWorkerPool({
+    log,
+    workers: config.webConcurrency,
+    start: { apiUrl: database.apiUrl, adminUrl: database.adminUrl, defaultTenantId },
+    shutdownTimeoutMs: config.http.shutdownGraceMs + 5_000,
+    // The bundle bin/start.js built; from the TypeScript sources (tsx) workers re-run the command.
+    entry: entry.endsWith('.mjs') ? entry : undefined,
+  });
+  log.info(
+    {
+      url: workers.url,
+      database: database.embedded ? 'embedded' : 'external',
+      workers: workers.serving,
+      startupMs: Date.now() - started,
+    },
+    `tenantql is serving ${workers.url} with ${workers.serving} of ${config.webConcurrency} workers`,
+  );
+}
+
+if (cluster.isWorker) {
+  runWorker(config, log);
+} else {
+  runServer();
+}
+
+/** The single API process, or the primary of a cluster (WEB_CONCURRENCY > 1). */
+function runServer(): void {
+  const startup = start();
+
+  let stopping: Promise<void> | undefined;
+  function shutdown(reason: string, exitCode: number): Promise<void> {
+    stopping ??= (async () => {
+      log.info({ reason }, 'shutting down');
+      setTimeout(() => {
+        log.error('shutdown took too long; exiting anyway');
+        process.exit(1);
+      }, SHUTDOWN_TIMEOUT_MS).unref();
+      // A signal during startup waits for it, so a half-created cluster or seed is never abandoned.
+      await startup.catch(() => undefined);
+      try {
+        // API workers drain first: they may still be writing what the delivery worker sends.
+        await workers?.close();
+        // Sends in flight finish and are recorded before the pools and PostgreSQL go away.
+        await worker?.stop();
+        await app?.close();
+      } finally {
+        await endpoints?.embedded?.stop();
+      }
+      log.info('stopped');
+      process.exit(exitCode);
+    })().catch((error: unknown) => {
+      log.error({ err: error }, 'unclean shutdown');
+      process.exit(1);
+    });
+    return stopping;
+  }
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => void shutdown(signal, 0));
+  }
+
+  startup.catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      log.error(`Configuration problem: ${error.message}`);
+    } else {
+      log.error({ err: error }, 'tenantql failed to start');
+    }
+    void shutdown('startup failed', 1);
+  });
+}

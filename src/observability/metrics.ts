@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { workerSlot } from '../cluster/messages.js';
 
 export const OTHER_LABEL = 'other';
 
@@ -112,6 +113,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** In a cluster worker (WEB_CONCURRENCY > 1) only: its slot, and the operations it handled. */
+  readonly #worker = workerSlot();
+  readonly #workerOperations = this.#worker
+    ? new Counter({
+        name: 'tenantql_worker_operations_total',
+        help: 'GraphQL operations handled by each API worker process (WEB_CONCURRENCY > 1), by worker slot.',
+        labelNames: ['worker'] as const,
+        registers: [this.registry],
+      })
+    : undefined;
+
   constructor(options: MetricsOptions) {
     this.#tenants = new BoundedLabel(options.tenantLabelLimit, options.pinnedTenants);
     this.#operations = new BoundedLabel(options.operationLabelLimit);
@@ -126,6 +138,7 @@ export class Metrics {
       tenant: this.#tenants.of(sample.tenantId),
       outcome: sample.outcome,
     });
+    if (this.#worker) this.#workerOperations?.inc({ worker: this.#worker });
     for (const code of sample.errorCodes) this.#errorsTotal.inc({ code });
     this.#duration.observe({ type, outcome: sample.outcome }, sample.durationMs / 1000);
     this.#dbTime.observe({ type }, sample.dbTimeMs / 1000);

@@ -1,6 +1,8 @@
+import cluster from 'node:cluster';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import {
+  RateLimiterCluster,
   RateLimiterMemory,
   RateLimiterRedis,
   RateLimiterRes,
@@ -39,6 +41,9 @@ export interface Budget {
 /**
  * Where budgets are counted: in this process's memory, or in Redis (REDIS_URL) so every API
  * instance spends from the same budget. rate-limiter-flexible does the counting either way.
+ * Without Redis, the workers of a cluster (WEB_CONCURRENCY > 1) ask the primary, which counts for
+ * all of them (RateLimiterCluster here, RateLimiterClusterMaster in src/cluster/primary.ts): an
+ * instance keeps one budget, not one per worker.
  *
  * NOTE: when Redis is unreachable each Redis limiter falls back to its insuranceLimiter, an
  * in-memory limiter with the same budget: requests keep being served (never a 500) and are limited
@@ -78,8 +83,9 @@ export class RateLimitStore {
     }
   }
 
-  get backend(): 'redis' | 'memory' {
-    return this.#redis ? 'redis' : 'memory';
+  get backend(): 'redis' | 'cluster' | 'memory' {
+    if (this.#redis) return 'redis';
+    return cluster.isWorker ? 'cluster' : 'memory';
   }
 
   #markDown(error: Error): void {
@@ -115,6 +121,8 @@ export class RateLimitStore {
         rejectIfRedisNotReady: true,
         insuranceLimiter: new Insurance({ keyPrefix, points, duration: durationSeconds }),
       });
+    } else if (cluster.isWorker) {
+      limiter = new RateLimiterCluster({ keyPrefix, points, duration: durationSeconds });
     } else {
       limiter = new RateLimiterMemory({ keyPrefix, points, duration: durationSeconds });
     }
