@@ -215,10 +215,18 @@ async function startApiProcess(
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error('API did not start within 30 s');
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new Error('API did not start within 30 s');
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
-  if (WORKERS > 1) await untilEveryWorkerServes(url, deadline);
+  if (WORKERS > 1) {
+    await untilEveryWorkerServes(url, deadline).catch((error: unknown) => {
+      child.kill('SIGTERM');
+      throw error;
+    });
+  }
   return {
     child,
     url,
@@ -253,7 +261,11 @@ function freshRequest(url: URL, path: string, body?: string): Promise<string> {
 /** The first answer may come from the first worker up: wait until all of them have served. */
 async function untilEveryWorkerServes(url: URL, deadline: number): Promise<void> {
   for (;;) {
-    await freshRequest(url, url.pathname, '{"query":"{ __typename }"}');
+    // As many requests as workers: the cluster hands connections round, and the /metrics request
+    // takes a turn too, so one request per round would keep landing on the same worker.
+    for (let i = 0; i < WORKERS; i += 1) {
+      await freshRequest(url, url.pathname, '{"query":"{ __typename }"}');
+    }
     const metrics = await freshRequest(url, '/metrics');
     const serving = metrics
       .split('\n')
