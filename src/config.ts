@@ -41,6 +41,8 @@ export interface DatabaseConfig {
   listenUrl: string | undefined;
   poolSize: number;
   statementTimeoutMs: number;
+  /** An operation's transaction idle this long ends its connection (a stalled client or bug). */
+  idleInTransactionTimeoutMs: number;
   /** Named prepared statements per connection; off for PgBouncer (transaction mode) before 1.21. */
   preparedStatements: boolean;
   migrateOnStart: boolean;
@@ -287,6 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       listenUrl: env.LISTEN_DATABASE_URL || undefined,
       poolSize: readInt(env, 'DATABASE_POOL_SIZE', 10),
       statementTimeoutMs: readInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000),
+      idleInTransactionTimeoutMs: readInt(env, 'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000),
       preparedStatements: readBool(env, 'DATABASE_PREPARED_STATEMENTS', true),
       migrateOnStart: readBool(env, 'MIGRATE_ON_START', true),
     },

@@ -63,7 +63,17 @@ export const CONSTRAINT_ERRORS: Record<string, { field: string; message: string 
   comments_body_length: { field: 'body', message: 'A comment is 1–10,000 characters.' },
 };
 
-const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08003', '08006']);
+// 25P03: the server ended a session idle in its transaction too long (see OperationScope).
+const UNAVAILABLE_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '25P03',
+  '53300',
+  '08000',
+  '08003',
+  '08006',
+]);
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

@@ -37,6 +37,12 @@ export interface OperationScope {
    * in transaction mode too, where a connection-level setting never reaches the server. 0 is none.
    */
   statementTimeoutMs?: number | undefined;
+  /**
+   * Also per transaction: Postgres ends the session of a transaction left idle this long (a
+   * client that stopped reading a subscription, a resolver that never finishes), so it cannot
+   * hold its connection and snapshot for good. 0 is none.
+   */
+  idleInTransactionTimeoutMs?: number | undefined;
 }
 
 export interface TenantContext {
@@ -270,9 +276,12 @@ export class OperationDatabase {
       // Acquiring the connection and BEGIN happen outside the query timer.
       this.stats.dbTimeMs += performance.now() - started;
     }
-    const { userId, tenant, statementTimeoutMs } = this.scope;
-    const timeout = statementTimeoutMs
+    const { userId, tenant, statementTimeoutMs, idleInTransactionTimeoutMs } = this.scope;
+    const statementTimeout = statementTimeoutMs
       ? sql`, set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`
+      : sql``;
+    const idleTimeout = idleInTransactionTimeoutMs
+      ? sql`, set_config('idle_in_transaction_session_timeout', ${String(idleInTransactionTimeoutMs)}, true)`
       : sql``;
     try {
       const { rows } = await sql<{
@@ -280,7 +289,7 @@ export class OperationDatabase {
         tenant_slug: string | null;
         member_role: MembershipRoleValue | null;
         tenant_status: string | null;
-      }>`select tenant_id, tenant_slug, member_role, tenant_status${timeout}
+      }>`select tenant_id, tenant_slug, member_role, tenant_status${statementTimeout}${idleTimeout}
            from app.set_operation_context(${userId ?? null}::uuid, ${tenant?.id ?? null}::uuid,
                                           ${tenant?.slug ?? null}::text)`.execute(trx);
       const row = rows[0];

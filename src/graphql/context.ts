@@ -118,6 +118,7 @@ export function createContextFactory(deps: AppDependencies) {
         tenantHint: hint,
         allowlist: deps.config.tenancy.allowlist,
         statementTimeoutMs: deps.config.database.statementTimeoutMs,
+        idleInTransactionTimeoutMs: deps.config.database.idleInTransactionTimeoutMs,
       }),
       loaders: new LoaderRegistry(),
       authError,
