@@ -466,7 +466,8 @@ async function benchDatabase(
     results,
     soak: soaked,
     profile,
-    statementsPerOperation: targets[0]?.statements.length ?? 0,
+    // A BEGIN travels with the statement after it, so each recorded entry is one round trip.
+    roundTripsPerOperation: targets[0]?.statements.length ?? 0,
     statements: targets[0]?.statements.map((s) =>
       [s.begin, s.text.replace(/\s+/g, ' ').slice(0, 200)].filter(Boolean).join(' + '),
     ),
@@ -636,7 +637,7 @@ async function main() {
         rawSqlPoolSize: CONCURRENCY,
       },
       operation: REFERENCE_OPERATION.replace(/\s+/g, ' '),
-      statementsPerOperation: large.statementsPerOperation,
+      roundTripsPerOperation: large.roundTripsPerOperation,
       statements: large.statements,
       apiProfile: large.profile,
       large: large.results,
