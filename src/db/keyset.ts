@@ -161,8 +161,14 @@ export function embeddedJson(
   return sql<Embedding['embedded']>`json_build_object(${sql.join(pages)})`;
 }
 
-function embedding(embeds: readonly Embed[], rowId: RawBuilder<unknown>) {
-  return embeds.length > 0 ? sql`, ${embeddedJson(embeds, rowId)} as embedded` : sql``;
+/** A page from the rows fetched for it: one more than asked for tells whether more follow. */
+function toPage<R>(
+  rows: (R & PageMeta)[],
+  first: number,
+  hasPreviousPage: boolean,
+  count: () => Promise<number>,
+): Page<R> {
+  return { rows: rows.slice(0, first), hasNextPage: rows.length > first, hasPreviousPage, count };
 }
 
 /** Counts of a list per parent, all parents in one statement on first call. */
@@ -185,32 +191,40 @@ export function countsPerParent(
 }
 
 /**
- * One keyset page of `base` with an index-ordered LIMIT, and the embeds' pages inside each row;
- * the total is counted by its own query the first time a client asks for it.
+ * One keyset page of `base` with an index-ordered LIMIT, and the embeds' pages inside each row.
+ * The total is counted by its own query the first time a client asks for it, or with `countNow`
+ * in this same statement (for transactions that end before the response is built: the audited
+ * admin ones, where a count asked for later would find them closed).
  */
 export async function fetchPage<DB, TB extends keyof DB, O extends { id: string }>(
   trx: Tx,
   // Any database view of the base (joins and aliases add tables to it); only its SQL is used.
   base: SelectQueryBuilder<DB, TB, O>,
   page: PageRequest,
-  embeds: readonly Embed[] = [],
+  options: { embeds?: readonly Embed[]; countNow?: boolean } = {},
 ): Promise<Page<O & Embedding>> {
+  const total = options.countNow ? sql`(select count(*) from (${base}) c)` : sql`null`;
   // Past the end the page is empty, so whether rows precede the cursor comes from a row of its own.
-  const { rows: found } = await sql<O & PageMeta & Embedding & { has_previous: boolean }>`
-    select r.*, m.has_previous${embedding(embeds, sql.ref('r.id'))}
-      from (select ${rowsBefore(base, page)} as has_previous) m
-      left join lateral (${pageRows(base, page)}) r on true`.execute(trx);
-  const present = found.filter((row) => row.id !== null);
-  let counted: Promise<number> | undefined;
-  return {
-    rows: present.slice(0, page.first),
-    hasNextPage: present.length > page.first,
-    hasPreviousPage: found[0]?.has_previous ?? false,
-    count: () =>
+  const { rows: found } = await sql<
+    O & PageMeta & Embedding & { has_previous: boolean; total_count: string | null }
+  >`
+    select r.*, m.has_previous, m.total_count
+      from (select ${rowsBefore(base, page)} as has_previous, ${total} as total_count) m
+      left join lateral (${pageRows(base, page, undefined, options.embeds)}) r on true`.execute(
+    trx,
+  );
+  const head = found[0];
+  let counted =
+    typeof head?.total_count === 'string' ? Promise.resolve(Number(head.total_count)) : undefined;
+  return toPage(
+    found.filter((row) => row.id !== null),
+    page.first,
+    head?.has_previous ?? false,
+    () =>
       (counted ??= sql<{ count: string }>`select count(*) from (${base}) f`
         .execute(trx)
         .then(({ rows: [row] }) => Number(row?.count ?? 0))),
-  };
+  );
 }
 
 /**
@@ -232,10 +246,10 @@ export async function fetchPages<DB, TB extends keyof DB, O extends { id: string
   const { rows: found } = await sql<
     O & PageMeta & Embedding & { page_parent: string; has_previous: boolean }
   >`
-    select p.page_parent, m.has_previous, r.*${embedding(embeds, sql.ref('r.id'))}
+    select p.page_parent, m.has_previous, r.*
       from unnest(${parents.ids}::uuid[]) with ordinality as p (page_parent, page_position)
      cross join lateral (select ${rowsBefore(base, page, parent)} as has_previous) m
-      left join lateral (${pageRows(base, page, parent)}) r on true
+      left join lateral (${pageRows(base, page, parent, embeds)}) r on true
      order by p.page_position, ${ordering(page).orderBy}`.execute(trx);
   const byParent = new Map<string, (O & PageMeta & Embedding)[]>(parents.ids.map((id) => [id, []]));
   const previousByParent = new Map<string, boolean>();
@@ -244,15 +258,9 @@ export async function fetchPages<DB, TB extends keyof DB, O extends { id: string
     if (row.id !== null) byParent.get(row.page_parent)?.push(row);
   }
   const count = countsPerParent(trx, base, parents.column, parents.ids);
-  return parents.ids.map((id) => {
-    const rows = byParent.get(id) ?? [];
-    return {
-      rows: rows.slice(0, page.first),
-      hasNextPage: rows.length > page.first,
-      hasPreviousPage: previousByParent.get(id) ?? false,
-      count: () => count(id),
-    };
-  });
+  return parents.ids.map((id) =>
+    toPage(byParent.get(id) ?? [], page.first, previousByParent.get(id) ?? false, () => count(id)),
+  );
 }
 
 /**
@@ -272,19 +280,5 @@ export function embeddedPage<R extends { id: string }>(
     row.embedded = values[values.length - 1] as Embedding['embedded'];
     return row as R & PageMeta & Embedding;
   });
-  return {
-    rows: rows.slice(0, first),
-    hasNextPage: rows.length > first,
-    hasPreviousPage: embedded.has_previous,
-    count,
-  };
-}
-
-/**
- * The page with its count taken now: for transactions that end before the GraphQL response is
- * built (the audited admin ones), where a count asked for later would find them closed.
- */
-export async function countNow<R>(page: Page<R>): Promise<Page<R>> {
-  const total = await page.count();
-  return { ...page, count: () => Promise.resolve(total) };
+  return toPage(rows, first, embedded.has_previous, count);
 }

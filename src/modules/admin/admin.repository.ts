@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { AdminTx } from '../../db/admin.js';
-import { countNow, fetchPage, type Page, type PageRequest } from '../../db/keyset.js';
+import { fetchPage, type Page, type PageRequest } from '../../db/keyset.js';
 import type { MembershipRoleValue, PlanValue, TenantStatusValue } from '../../db/schema.js';
 
 // Every function here runs on the bypass role: no policy narrows what it sees, so each one names
@@ -143,7 +143,7 @@ function tenantSummaries(trx: AdminTx) {
     ]);
 }
 
-export async function findTenantPage(
+export function findTenantPage(
   trx: AdminTx,
   filter: TenantListFilter,
   page: PageRequest,
@@ -157,7 +157,7 @@ export async function findTenantPage(
       eb.or([eb('t.slug', 'ilike', pattern), eb('t.name', 'ilike', pattern)]),
     );
   }
-  return countNow(await fetchPage(trx, base, page));
+  return fetchPage(trx, base, page, { countNow: true });
 }
 
 export function findTenantSummary(
@@ -267,7 +267,7 @@ export async function insertMembership(
     .execute();
 }
 
-export async function findAuditPage(
+export function findAuditPage(
   trx: AdminTx,
   filter: AuditFilter,
   page: PageRequest,
@@ -289,7 +289,7 @@ export async function findAuditPage(
   if (filter.actorId) base = base.where('actor_id', '=', filter.actorId);
   if (filter.since) base = base.where('created_at', '>=', filter.since);
   if (filter.until) base = base.where('created_at', '<', filter.until);
-  return countNow(await fetchPage(trx, base, page));
+  return fetchPage(trx, base, page, { countNow: true });
 }
 
 /** Tenant-owned tables in an export, in foreign-key order, with the key each is paged by. */

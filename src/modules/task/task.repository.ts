@@ -92,7 +92,7 @@ export function findTaskPage(
   let base = trx.selectFrom('app.tasks').select(TASK_COLUMNS).where('project_id', '=', projectId);
   if (filter.status) base = base.where('status', '=', filter.status);
   if (filter.assigneeId) base = base.where('assignee_id', '=', filter.assigneeId);
-  return fetchPage(trx, base, page, embeds);
+  return fetchPage(trx, base, page, { embeds });
 }
 
 function allTasks(trx: Tx) {
