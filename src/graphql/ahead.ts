@@ -3,12 +3,11 @@ import {
   embeddedPage,
   type Embed,
   type Embedding,
-  type Keyset,
   type PageRequest,
   type SortKey,
 } from '../db/keyset.js';
 import type { Tx } from '../db/operation.js';
-import { toConnection, type Connection } from './connection.js';
+import { toConnection, type Connection, type PageArgs } from './connection.js';
 import { soleArgumentsBelow } from './selection.js';
 
 /** A page of a child list fetched inside the statement that reads its parents. */
@@ -24,7 +23,7 @@ export interface PageAheadSpec<P, R, N> {
   /** The connection field on the parent type whose arguments are read from the query. */
   field: string;
   /** Validates the field's arguments as the field itself will, throwing the same error. */
-  pageOf: (args: Record<string, unknown>) => { first: number; after?: Keyset; key: string };
+  pageOf: (args: Record<string, unknown>) => PageArgs;
   /** The cursor's order name and its sort. */
   order: string;
   sort: SortKey;

@@ -85,6 +85,8 @@ export class ConnectionArgs {
 export interface PageArgs {
   first: number;
   after: Keyset | undefined;
+  /** Names the page asked for: loaders and pages fetched ahead are kept by it. */
+  key: string;
 }
 
 /** Whether a calendar date or UTC timestamp names a real instant (2024-02-30 does not). */
@@ -147,7 +149,12 @@ export function pageArgs(
   order: string,
   type: SortType,
 ): PageArgs {
-  return { first: pageSize(args.first), after: decodeCursor(args.after, order, type) };
+  const first = pageSize(args.first);
+  return {
+    first,
+    after: decodeCursor(args.after, order, type),
+    key: `${first}:${args.after ?? ''}`,
+  };
 }
 
 /** Builds a connection from a page fetchPage or fetchPages returned. */

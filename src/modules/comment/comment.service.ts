@@ -44,11 +44,9 @@ export function toComment(row: CommentRow): Comment {
   };
 }
 
-/** Which page of a task's comments a Task.comments field asks for (its loader's name too). */
-function commentPageOf(args: { first?: number | null; after?: string | null }) {
-  const { first, after } = pageArgs(args, 'CREATED_AT', COMMENT_SORT.type);
-  return { first, after, key: `${first}:${args.after ?? ''}` };
-}
+/** Which page of a task's comments a Task.comments field asks for. */
+const commentPageOf = (args: { first?: number | null; after?: string | null }) =>
+  pageArgs(args, 'CREATED_AT', COMMENT_SORT.type);
 
 /**
  * Task.comments: a page fetched ahead with the task (see commentsAhead) when there is one for

@@ -120,11 +120,9 @@ export async function listTasks(
   return toConnection(page, order, tasksOf(trx, page.rows, ahead));
 }
 
-/** Which page of a project's tasks a Project.tasks field asks for (its loader's name too). */
-function projectTaskPageOf(args: { first?: number | null; after?: string | null }) {
-  const { first, after } = pageArgs(args, 'CREATED_AT', TASK_SORT.CREATED_AT.type);
-  return { first, after, key: `${first}:${args.after ?? ''}` };
-}
+/** Which page of a project's tasks a Project.tasks field asks for. */
+const projectTaskPageOf = (args: { first?: number | null; after?: string | null }) =>
+  pageArgs(args, 'CREATED_AT', TASK_SORT.CREATED_AT.type);
 
 /**
  * Project.tasks: a page fetched ahead with the project (see tasksAhead) when there is one for
