@@ -1,5 +1,6 @@
 import { sql, type OperationNodeSource, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 import type { Tx } from './operation.js';
+import { anyId } from './any-id.js';
 
 /** How a sort key is cast back from its cursor text. */
 export type SortType = 'timestamptz' | 'text' | 'date';
@@ -183,7 +184,7 @@ export function countsPerParent(
     (counted ??= sql<{ page_parent: string; count: string }>`
       select f.${sql.ref(column)} as page_parent, count(*)
         from (${base}) f
-       where f.${sql.ref(column)} = any(${ids}::uuid[])
+       where f.${sql.ref(column)} = ${anyId(ids)}
        group by 1`
       .execute(trx)
       .then(({ rows }) => new Map(rows.map((row) => [row.page_parent, Number(row.count)]))));
