@@ -1,9 +1,7 @@
 import { Writable } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMailer } from '../../src/delivery/mailer.js';
 import type { DeliveryWorker } from '../../src/delivery/worker.js';
-import { createLogger } from '../../src/logger.js';
 import type { MembershipRoleValue } from '../../src/db/schema.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { callersOf, ownerQuery, type Call } from '../support/callers.js';
@@ -100,11 +98,7 @@ describe('email notifications', () => {
       SMTP_URL: smtpUrl,
       SMTP_FROM: 'tenantql <n@tenantql.test>',
     });
-    const worker: DeliveryWorker = testWorker(
-      db,
-      config,
-      createMailer(config, createLogger('silent')),
-    );
+    const worker: DeliveryWorker = testWorker(db, config);
     worker.start();
     try {
       await waitFor('the email', async () =>

@@ -178,6 +178,7 @@ describe('notification channel settings', () => {
       [{ webhook: { url: 'not a url' } }, 'webhook.url'],
       [{ webhook: { url: 'https://user:pw@example.com/x' } }, 'webhook.url'],
       [{ webhook: { url: `https://example.com/${'x'.repeat(2100)}` } }, 'webhook.url'],
+      [{ webhook: { url: 'https://example.com/a\u0000b' } }, 'webhook.url'],
       // Private and loopback addresses: the server would be made to call its own network.
       [{ webhook: { url: 'http://127.0.0.1:8080/x' } }, 'webhook.url'],
       [{ webhook: { url: 'http://localhost/x' } }, 'webhook.url'],

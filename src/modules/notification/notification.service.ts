@@ -2,10 +2,10 @@ import type { Config } from '../../config.js';
 import type { Tx } from '../../db/operation.js';
 import type { DeliveryStatusValue } from '../../db/schema.js';
 import { generateWebhookSecret } from '../../delivery/signature.js';
-import { webhookUrlProblem } from '../../delivery/url-policy.js';
+import { MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from '../../delivery/url-policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { pageArgs, toConnection, type Connection } from '../../graphql/connection.js';
-import { requireId, updatedValue } from '../../graphql/validate.js';
+import { requireId, requireText, updatedValue } from '../../graphql/validate.js';
 import { BadUserInputError } from '../../errors.js';
 import { requireMember, requireTenantAdmin } from '../../tenancy/permissions.js';
 import type { NotificationDeliveriesArgs, NotificationsArgs } from './notification.args.js';
@@ -156,7 +156,8 @@ function checkedKinds(
 
 function checkedUrl(field: string, url: string | null | undefined, config: Config) {
   if (url === undefined || url === null) return url;
-  const trimmed = url.trim();
+  // requireText refuses NUL, which new URL() accepts but Postgres text cannot hold.
+  const trimmed = requireText(field, url, { min: 0, max: MAX_WEBHOOK_URL_LENGTH });
   const problem = webhookUrlProblem(trimmed, config.delivery);
   if (problem) throw new BadUserInputError(field, `${field} ${problem}.`);
   return trimmed;
