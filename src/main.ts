@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { startApp, type App } from './app.js';
 import { PasswordHasher } from './auth/password.js';
 import { startWorkerPool, type WorkerPool } from './cluster/primary.js';
+import { createShutdown } from './cluster/shutdown.js';
 import { runWorker } from './cluster/worker.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { migrateDatabase, resolveDatabase, type DatabaseEndpoints } from './db/bootstrap.js';
@@ -134,14 +135,11 @@ if (cluster.isWorker) {
 function runServer(): void {
   const startup = start();
 
-  let stopping: Promise<void> | undefined;
-  function shutdown(reason: string, exitCode: number): Promise<void> {
-    stopping ??= (async () => {
-      log.info({ reason }, 'shutting down');
-      setTimeout(() => {
-        log.error('shutdown took too long; exiting anyway');
-        process.exit(1);
-      }, SHUTDOWN_TIMEOUT_MS).unref();
+  const shutdown = createShutdown({
+    log,
+    message: 'shutting down',
+    timeoutMs: SHUTDOWN_TIMEOUT_MS,
+    async close() {
       // A signal during startup waits for it, so a half-created cluster or seed is never abandoned.
       await startup.catch(() => undefined);
       try {
@@ -154,13 +152,8 @@ function runServer(): void {
         await endpoints?.embedded?.stop();
       }
       log.info('stopped');
-      process.exit(exitCode);
-    })().catch((error: unknown) => {
-      log.error({ err: error }, 'unclean shutdown');
-      process.exit(1);
-    });
-    return stopping;
-  }
+    },
+  });
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => void shutdown(signal, 0));
