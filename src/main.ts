@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { startApp, type App } from './app.js';
 import { PasswordHasher } from './auth/password.js';
 import { startWorkerPool, type WorkerPool } from './cluster/primary.js';
+import { createShutdown } from './cluster/shutdown.js';
 import { runWorker } from './cluster/worker.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { migrateDatabase, resolveDatabase, type DatabaseEndpoints } from './db/bootstrap.js';
@@ -71,56 +72,42 @@ async function start(): Promise<void> {
   if (config.database.migrateOnStart) await migrateDatabase(endpoints, log);
   await seedOnFirstStart(endpoints);
   const defaultTenantId = await ensureDefaultTenant(config.tenancy, endpoints.migrationUrl);
+  // WEB_CONCURRENCY > 1: this process becomes the primary (database and delivery), workers serve.
+  let url: string;
   if (config.webConcurrency > 1) {
-    await startCluster(endpoints, defaultTenantId, started);
-    return;
+    const entry = fileURLToPath(import.meta.url);
+    workers = await startWorkerPool({
+      log,
+      workers: config.webConcurrency,
+      start: { apiUrl: endpoints.apiUrl, adminUrl: endpoints.adminUrl, defaultTenantId },
+      shutdownTimeoutMs: config.http.shutdownGraceMs + 5_000,
+      // The bundle bin/start.js built; from the TypeScript sources (tsx) workers re-run the command.
+      entry: entry.endsWith('.mjs') ? entry : undefined,
+    });
+    url = workers.url;
+  } else {
+    app = await startApp({
+      config,
+      log,
+      apiUrl: endpoints.apiUrl,
+      adminUrl: endpoints.adminUrl,
+      defaultTenantId,
+    });
+    url = app.url;
   }
-  app = await startApp({
-    config,
-    log,
-    apiUrl: endpoints.apiUrl,
-    adminUrl: endpoints.adminUrl,
-    defaultTenantId,
-  });
   if (config.delivery.workerEnabled) {
     worker = startDeliveryWorker(config, log, endpoints.workerUrl);
   }
   log.info(
     {
-      url: app.url,
+      url,
       database: endpoints.embedded ? 'embedded' : 'external',
+      workers: workers?.serving,
       startupMs: Date.now() - started,
     },
-    `tenantql is serving ${app.url}`,
-  );
-}
-
-/** This process becomes the primary: it keeps the database and delivery, workers serve the API. */
-async function startCluster(
-  database: DatabaseEndpoints,
-  defaultTenantId: string | undefined,
-  started: number,
-): Promise<void> {
-  if (config.delivery.workerEnabled) {
-    worker = startDeliveryWorker(config, log, database.workerUrl);
-  }
-  const entry = fileURLToPath(import.meta.url);
-  workers = await startWorkerPool({
-    log,
-    workers: config.webConcurrency,
-    start: { apiUrl: database.apiUrl, adminUrl: database.adminUrl, defaultTenantId },
-    shutdownTimeoutMs: config.http.shutdownGraceMs + 5_000,
-    // The bundle bin/start.js built; from the TypeScript sources (tsx) workers re-run the command.
-    entry: entry.endsWith('.mjs') ? entry : undefined,
-  });
-  log.info(
-    {
-      url: workers.url,
-      database: database.embedded ? 'embedded' : 'external',
-      workers: workers.serving,
-      startupMs: Date.now() - started,
-    },
-    `tenantql is serving ${workers.url} with ${workers.serving} of ${config.webConcurrency} workers`,
+    workers
+      ? `tenantql is serving ${url} with ${workers.serving} of ${config.webConcurrency} workers`
+      : `tenantql is serving ${url}`,
   );
 }
 
@@ -134,14 +121,11 @@ if (cluster.isWorker) {
 function runServer(): void {
   const startup = start();
 
-  let stopping: Promise<void> | undefined;
-  function shutdown(reason: string, exitCode: number): Promise<void> {
-    stopping ??= (async () => {
-      log.info({ reason }, 'shutting down');
-      setTimeout(() => {
-        log.error('shutdown took too long; exiting anyway');
-        process.exit(1);
-      }, SHUTDOWN_TIMEOUT_MS).unref();
+  const shutdown = createShutdown({
+    log,
+    message: 'shutting down',
+    timeoutMs: SHUTDOWN_TIMEOUT_MS,
+    async close() {
       // A signal during startup waits for it, so a half-created cluster or seed is never abandoned.
       await startup.catch(() => undefined);
       try {
@@ -154,13 +138,8 @@ function runServer(): void {
         await endpoints?.embedded?.stop();
       }
       log.info('stopped');
-      process.exit(exitCode);
-    })().catch((error: unknown) => {
-      log.error({ err: error }, 'unclean shutdown');
-      process.exit(1);
-    });
-    return stopping;
-  }
+    },
+  });
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => void shutdown(signal, 0));

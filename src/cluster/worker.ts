@@ -1,6 +1,7 @@
 import { startApp, type App } from '../app.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { createShutdown } from './shutdown.js';
 import { isClusterMessage, sendToPrimary, workerSlot, type ClusterMessage } from './messages.js';
 
 /**
@@ -16,7 +17,6 @@ export function runWorker(config: Config, baseLog: Logger): void {
   // Past SHUTDOWN_GRACE_MS connections are cut; closing the pool then gets a little more.
   const shutdownTimeoutMs = config.http.shutdownGraceMs + 5_000;
   let startup: Promise<App> | undefined;
-  let stopping: Promise<void> | undefined;
 
   async function start(message: Extract<ClusterMessage, { type: 'tenantql:start' }>) {
     try {
@@ -36,28 +36,22 @@ export function runWorker(config: Config, baseLog: Logger): void {
     }
   }
 
-  function stop(reason: string): void {
-    stopping ??= (async () => {
-      log.info({ reason }, 'API worker draining');
-      setTimeout(() => {
-        log.error('API worker shutdown took too long; exiting anyway');
-        process.exit(1);
-      }, shutdownTimeoutMs).unref();
+  const stop = createShutdown({
+    log,
+    message: 'API worker draining',
+    timeoutMs: shutdownTimeoutMs,
+    async close() {
       const app = await startup?.catch(() => undefined);
       await app?.close();
-      process.exit(0);
-    })().catch((error: unknown) => {
-      log.error({ err: error }, 'API worker: unclean shutdown');
-      process.exit(1);
-    });
-  }
+    },
+  });
 
   process.on('message', (message: unknown) => {
     if (isClusterMessage(message, 'tenantql:start')) startup ??= start(message);
-    else if (isClusterMessage(message, 'tenantql:shutdown')) stop('asked by the primary');
+    else if (isClusterMessage(message, 'tenantql:shutdown')) void stop('asked by the primary');
   });
   // NOTE: no 'disconnect' handler: if the primary dies, node:cluster ends the worker at once
   // (process.exit in its own handler), so no worker outlives it.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop(signal));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(signal));
   void sendToPrimary({ type: 'tenantql:hello' });
 }

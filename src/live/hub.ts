@@ -66,7 +66,14 @@ class EventQueue {
   #items: LiveEvent[] = [];
   #overflowed = false;
   #wake: (() => void) | undefined;
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly signal: AbortSignal,
+  ) {
+    // Registered once: a listener added per wait would pile up on the signal for as long as the
+    // subscription lives (one per idle spell between batches).
+    signal.addEventListener('abort', () => this.#notify(), { once: true });
+  }
 
   push(event: LiveEvent): void {
     if (this.#items.length >= this.limit) this.#overflowed = true;
@@ -75,15 +82,12 @@ class EventQueue {
   }
 
   /** Up to max events, waiting for at least one; none once the signal aborts. */
-  async take(max: number, signal: AbortSignal): Promise<LiveEvent[]> {
-    while (this.#items.length === 0 && !this.#overflowed && !signal.aborted) {
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        signal.addEventListener('abort', () => resolve(), { once: true });
-      });
+  async take(max: number): Promise<LiveEvent[]> {
+    while (this.#items.length === 0 && !this.#overflowed && !this.signal.aborted) {
+      await new Promise<void>((resolve) => (this.#wake = resolve));
       this.#wake = undefined;
     }
-    if (signal.aborted) return [];
+    if (this.signal.aborted) return [];
     if (this.#overflowed) {
       throw new ServiceUnavailableError(
         'This subscription fell behind and was ended. Subscribe again and refetch what you show.',
@@ -143,7 +147,7 @@ export class LiveHub {
   ): AsyncIterableIterator<T> {
     const controller = new AbortController();
     const { signal } = controller;
-    const queue = new EventQueue(this.options.queueLimit ?? QUEUE_LIMIT);
+    const queue = new EventQueue(this.options.queueLimit ?? QUEUE_LIMIT, signal);
     let markDone!: () => void;
     const subscriber: Subscriber = {
       accepts: () => false,
@@ -191,7 +195,7 @@ export class LiveHub {
       subscriber.accepts = accepts;
       this.#subscribers.add(subscriber);
       while (!signal.aborted) {
-        const events = await subscriber.queue.take(this.options.batchSize ?? BATCH_SIZE, signal);
+        const events = await subscriber.queue.take(this.options.batchSize ?? BATCH_SIZE);
         if (events.length === 0) continue;
         const release = await this.#slots.acquire();
         let fresh: GraphQLContext | undefined;

@@ -149,11 +149,6 @@ export class Metrics {
     }
   }
 
-  /**
-   * Reports the pool's connections at each scrape, and times every promise-style connect()
-   * (the only kind kysely makes). NOTE: pg.Pool has no acquire-timing hook, so connect is wrapped
-   * on this one instance.
-   */
   /** Live updates: WebSocket connections, running subscriptions, and this instance's LISTEN. */
   observeLive(live: {
     connections: () => number;
@@ -187,6 +182,11 @@ export class Metrics {
     });
   }
 
+  /**
+   * Reports the pool's connections at each scrape, and times every promise-style connect()
+   * (the only kind kysely makes). NOTE: pg.Pool has no acquire-timing hook, so connect is wrapped
+   * on this one instance.
+   */
   observePool(pool: pg.Pool, name = 'api'): void {
     new Gauge({
       name: `tenantql_db_pool_connections`,

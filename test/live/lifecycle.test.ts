@@ -68,6 +68,26 @@ describe('a subscription', () => {
     }
   });
 
+  it('waits between batches without piling listeners on its abort signal', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const received = await subscribe(writer);
+      // One change at a time, each delivered before the next: a dozen idle waits in one stream.
+      for (let i = 1; i <= 12; i += 1) {
+        await change(`LiveLife wait ${i}`);
+        await until(() => received.results.length === i, `change ${i}`);
+      }
+      received.unsubscribe();
+      await until(() => writer.app.live.hub.subscriberCount === 0, 'the subscription to end');
+      await sleep(50);
+      expect(warnings.filter((w) => w.includes('abort listeners'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('shows in the metrics', async () => {
     const received = await subscribe(writer);
     const metrics = await (await fetch(writer.url.replace('/graphql', '/metrics'))).text();
