@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../app.js';
 import { callerFor, errorCode, type Call } from '../callers.js';
-import { createTestDatabase, type TestDatabase } from '../database.js';
+import { apiConnectionsInTransaction, createTestDatabase, type TestDatabase } from '../database.js';
 import { seedTenant, type SeededTenant } from '../fixtures.js';
 import type { Route, RoutedApi } from './route.js';
 
@@ -17,7 +17,6 @@ export interface StatementTimeoutFixture {
   asB: Call;
   /** A migrator connection straight to PostgreSQL. */
   owner: pg.Client;
-  apiConnectionsInTransaction(): Promise<number>;
 }
 
 /** Connections the API's own pool has handed out and not taken back, from its /metrics. */
@@ -64,14 +63,6 @@ export function statementTimeoutSuite(route: Route): () => StatementTimeoutFixtu
     await db?.drop();
   });
 
-  async function apiConnectionsInTransaction(): Promise<number> {
-    const { rows } = await owner.query<{ n: number }>(
-      `select count(*)::int as n from pg_stat_activity
-        where usename = 'tenantql_api' and datname = current_database() and state like '%in transaction%'`,
-    );
-    return rows[0]?.n ?? -1;
-  }
-
   describe(`statement_timeout${route.suffix}`, () => {
     it('cancels statements stuck behind a lock, answers SERVICE_UNAVAILABLE and keeps no connection', async () => {
       // Another session holds the table: every API read waits until its statement times out.
@@ -94,17 +85,17 @@ export function statementTimeoutSuite(route: Route): () => StatementTimeoutFixtu
       }
       // Each wait ends at the timeout: three rounds on two connections, not a hang.
       expect(elapsed).toBeLessThan(10 * TIMEOUT_MS + 3_000);
-      expect(await apiConnectionsInTransaction()).toBe(0);
+      expect(await apiConnectionsInTransaction(owner)).toBe(0);
       expect(await checkedOut(routed.api)).toBe(0);
 
       // The same pooled connections serve both tenants correctly afterwards.
       const [afterA, afterB] = await Promise.all([asA(READ), asB(READ)]);
       expect(afterA.data).toEqual({ projects: { edges: [{ node: { name: 'tmoa project' } }] } });
       expect(afterB.data).toEqual({ projects: { edges: [{ node: { name: 'tmob project' } }] } });
-      expect(await apiConnectionsInTransaction()).toBe(0);
+      expect(await apiConnectionsInTransaction(owner)).toBe(0);
       expect(await checkedOut(routed.api)).toBe(0);
     });
   });
 
-  return () => ({ db, routed, asA, asB, owner, apiConnectionsInTransaction });
+  return () => ({ db, routed, asA, asB, owner });
 }
