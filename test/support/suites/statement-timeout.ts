@@ -4,6 +4,7 @@ import type { TestApp } from '../app.js';
 import { callerFor, errorCode, type Call } from '../callers.js';
 import { apiConnectionsInTransaction, createTestDatabase, type TestDatabase } from '../database.js';
 import { seedTenant, type SeededTenant } from '../fixtures.js';
+import { metricSample } from '../metrics.js';
 import type { Route, RoutedApi } from './route.js';
 
 export const TIMEOUT_MS = 300;
@@ -23,12 +24,9 @@ export interface StatementTimeoutFixture {
 async function checkedOut(api: TestApp): Promise<number> {
   const text = await (await fetch(new URL('/metrics', api.url))).text();
   const sample = (state: string) => {
-    const match = new RegExp(
-      `^tenantql_db_pool_connections\\{pool="api",state="${state}"\\} (\\d+)$`,
-      'm',
-    ).exec(text);
-    if (!match) throw new Error(`no ${state} pool sample in /metrics`);
-    return Number(match[1]);
+    const value = metricSample(text, 'tenantql_db_pool_connections', { pool: 'api', state });
+    if (value === undefined) throw new Error(`no ${state} pool sample in /metrics`);
+    return value;
   };
   return sample('total') - sample('idle');
 }
