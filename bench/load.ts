@@ -141,11 +141,6 @@ export function processAndChildren(pid: number): number[] {
   }
 }
 
-/** The postmaster and all its children (backends, background workers). */
-export function postgresPids(postmasterPid: number): number[] {
-  return processAndChildren(postmasterPid);
-}
-
 /** CPU used by a set of processes while `run` runs, as a share of one core. */
 export async function withCpu<T>(
   processes: Record<string, () => number[]>,

@@ -25,7 +25,6 @@ import { queryAfter } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
 import {
   postGraphQL,
-  postgresPids,
   processAndChildren,
   rssMb,
   runLoad,
@@ -384,7 +383,8 @@ async function benchDatabase(
     // With --workers the primary and its workers; the API gets an external DATABASE_URL here,
     // so its only children are workers.
     api: () => processAndChildren(api.child.pid ?? 0),
-    postgres: () => postgresPids(postmasterPid),
+    // The postmaster and its backends and background workers.
+    postgres: () => processAndChildren(postmasterPid),
   };
   const results: Record<string, Measured> = {};
   let soaked: Awaited<ReturnType<typeof soak>> | undefined;

@@ -101,7 +101,7 @@ export class RateLimitStore {
     const id = `${name}:${points}:${durationSeconds}`;
     let limiter = this.#limiters.get(id);
     if (limiter) return limiter;
-    const keyPrefix = `${KEY_PREFIX}:${id}`;
+    const options = { keyPrefix: `${KEY_PREFIX}:${id}`, points, duration: durationSeconds };
     if (this.#redis) {
       const fallbacks = this.#metrics;
       const markDown = (error: Error) => this.#markDown(error);
@@ -114,17 +114,15 @@ export class RateLimitStore {
         }
       }
       limiter = new RateLimiterRedis({
+        ...options,
         storeClient: this.#redis,
-        keyPrefix,
-        points,
-        duration: durationSeconds,
         rejectIfRedisNotReady: true,
-        insuranceLimiter: new Insurance({ keyPrefix, points, duration: durationSeconds }),
+        insuranceLimiter: new Insurance(options),
       });
-    } else if (cluster.isWorker) {
-      limiter = new RateLimiterCluster({ keyPrefix, points, duration: durationSeconds });
+    } else if (this.backend === 'cluster') {
+      limiter = new RateLimiterCluster(options);
     } else {
-      limiter = new RateLimiterMemory({ keyPrefix, points, duration: durationSeconds });
+      limiter = new RateLimiterMemory(options);
     }
     this.#limiters.set(id, limiter);
     return limiter;

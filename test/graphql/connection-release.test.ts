@@ -1,7 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import {
+  apiConnectionsInTransaction,
+  createTestDatabase,
+  type TestDatabase,
+} from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
 
 let db: TestDatabase;
@@ -23,15 +27,6 @@ afterAll(async () => {
   await db.drop();
 });
 
-/** API connections of this database that are inside a transaction right now. */
-async function connectionsInTransaction(): Promise<number> {
-  const { rows } = await owner.query<{ n: number }>(
-    `select count(*)::int as n from pg_stat_activity
-      where usename = 'tenantql_api' and datname = current_database() and state like '%in transaction%'`,
-  );
-  return rows[0]?.n ?? -1;
-}
-
 async function meOf(userId: string, tenantId?: string) {
   const token = await api.app.deps.tokens.signAccess(userId, undefined);
   return api.request<{ me: { id: string } | null }>('{ me { id } }', undefined, {
@@ -49,7 +44,7 @@ describe('connections go back to the pool', () => {
     }
     const results = await Promise.all(Array.from({ length: 10 }, () => meOf(a.users.member, a.id)));
     for (const result of results) expect(result.data).toEqual({ me: { id: a.users.member } });
-    expect(await connectionsInTransaction()).toBe(0);
+    expect(await apiConnectionsInTransaction(owner)).toBe(0);
   });
 
   it('after clients that disconnect in the middle of an operation', async () => {
@@ -77,9 +72,9 @@ describe('connections go back to the pool', () => {
     for (const result of after) expect(result.data).toEqual({ me: { id: a.users.owner } });
     // A leaked connection would make these wait for the 5 s pool timeout and fail.
     expect(Date.now() - started).toBeLessThan(3_000);
-    for (let i = 0; i < 20 && (await connectionsInTransaction()) > 0; i++) {
+    for (let i = 0; i < 20 && (await apiConnectionsInTransaction(owner)) > 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(await connectionsInTransaction()).toBe(0);
+    expect(await apiConnectionsInTransaction(owner)).toBe(0);
   });
 });

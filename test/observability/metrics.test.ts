@@ -4,6 +4,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { callerFor } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { metricSample as sample } from '../support/metrics.js';
 
 let db: TestDatabase;
 let api: TestApp;
@@ -27,28 +28,6 @@ async function scrape(): Promise<string> {
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toContain('text/plain');
   return response.text();
-}
-
-/** The value of one sample, or undefined; labels must match exactly, in any order. */
-function sample(
-  text: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries(
-      [...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
-    );
-    if (
-      Object.keys(found).length === Object.keys(labels).length &&
-      Object.entries(labels).every(([k, v]) => found[k] === v)
-    ) {
-      return Number(match[3]);
-    }
-  }
-  return undefined;
 }
 
 async function settle(): Promise<void> {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRoleValue } from '../../src/db/schema.js';
 import type { GraphQLResult } from '../support/app.js';
-import { callersOf, errorCode, ownerQuery, type Call } from '../support/callers.js';
+import { callersOf, errorCode, ownerQuery, texts, type Call } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
 import { THROUGH_PGBOUNCER, type RoutedApi } from '../support/suites/route.js';
@@ -31,18 +31,6 @@ afterAll(async () => {
   await routed?.close();
   await db?.drop();
 });
-
-function texts(value: unknown, out: string[] = []): string[] {
-  if (Array.isArray(value)) for (const item of value) texts(item, out);
-  else if (value && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) {
-      if ((key === 'title' || key === 'body' || key === 'pname') && typeof inner === 'string') {
-        out.push(inner);
-      } else texts(inner, out);
-    }
-  }
-  return out;
-}
 
 describe('behind PgBouncer in transaction-pooling mode', () => {
   it('transaction-local settings end with their transaction on the shared server connections', async () => {
@@ -92,7 +80,9 @@ describe('behind PgBouncer in transaction-pooling mode', () => {
           const other = tenants[(i + 3) % TENANTS];
           const call = tenant.as[i % 3 === 0 ? 'viewer' : 'member'];
           const own = (result: GraphQLResult<unknown>, what: string) => {
-            const foreign = texts(result.data).filter((t) => !t.startsWith(tenant.label));
+            const foreign = texts(result.data, ['title', 'body', 'pname']).filter(
+              (t) => !t.startsWith(tenant.label),
+            );
             check(
               foreign.length === 0,
               `${what} #${i} of ${tenant.label} saw ${foreign.join(', ')}`,

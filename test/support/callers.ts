@@ -37,6 +37,18 @@ export function errorField(result: GraphQLResult<unknown>): unknown {
   return result.errors?.[0]?.extensions?.field;
 }
 
+/** Every string under one of `keys` in a response, however deeply nested. */
+export function texts(value: unknown, keys: readonly string[], out: string[] = []): string[] {
+  if (Array.isArray(value)) for (const item of value) texts(item, keys, out);
+  else if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      if (keys.includes(key) && typeof inner === 'string') out.push(inner);
+      else texts(inner, keys, out);
+    }
+  }
+  return out;
+}
+
 /** Runs one query as the migrator (RLS does not apply), to check what is really stored. */
 export async function ownerQuery<R extends pg.QueryResultRow = Record<string, unknown>>(
   ownerUrl: string,

@@ -53,3 +53,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** API-role connections to `owner`'s database that are inside a transaction right now. */
+export async function apiConnectionsInTransaction(owner: pg.Client): Promise<number> {
+  const { rows } = await owner.query<{ n: number }>(
+    `select count(*)::int as n from pg_stat_activity
+      where usename = 'tenantql_api' and datname = current_database() and state like '%in transaction%'`,
+  );
+  return rows[0]?.n ?? -1;
+}

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRoleValue } from '../../../src/db/schema.js';
 import type { GraphQLResult, TestApp } from '../app.js';
-import { errorCode, ownerQuery } from '../callers.js';
+import { errorCode, ownerQuery, texts } from '../callers.js';
 import { createTestDatabase, type TestDatabase } from '../database.js';
 import { seedTenant } from '../fixtures.js';
 import type { Route, RoutedApi } from './route.js';
@@ -166,17 +166,7 @@ async function freshTenants(ownerUrl: string, run: number): Promise<TenantModel[
 }
 
 /** Titles, bodies and project names anywhere in a response (user names may be other tenants'). */
-function tenantTexts(value: unknown, out: string[] = []): string[] {
-  if (Array.isArray(value)) for (const item of value) tenantTexts(item, out);
-  else if (value && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) {
-      if (['title', 'body', 'projectName'].includes(key) && typeof inner === 'string') {
-        out.push(inner);
-      } else tenantTexts(inner, out);
-    }
-  }
-  return out;
-}
+const TENANT_TEXT_KEYS = ['title', 'body', 'projectName'];
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
@@ -221,7 +211,9 @@ class Runner {
   }
 
   ownOnly(tenant: TenantModel, result: GraphQLResult<unknown>, what = 'response'): void {
-    const foreign = tenantTexts(result.data).filter((t) => !t.startsWith(`${tenant.label} `));
+    const foreign = texts(result.data, TENANT_TEXT_KEYS).filter(
+      (t) => !t.startsWith(`${tenant.label} `),
+    );
     if (foreign.length > 0) this.fail(`${tenant.label} ${what} held ${foreign.join(', ')}`);
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRoleValue } from '../../../src/db/schema.js';
 import type { GraphQLResult, TestApp } from '../app.js';
-import { callersOf, errorCode, ownerQuery, type Call } from '../callers.js';
+import { callersOf, errorCode, ownerQuery, texts, type Call } from '../callers.js';
 import { createTestDatabase, type TestDatabase } from '../database.js';
 import { seedTenant, type SeededTenant } from '../fixtures.js';
 import type { Route, RoutedApi } from './route.js';
@@ -13,18 +13,8 @@ const CONCURRENCY = 16;
 const SERVER_CONNECTIONS = 2;
 const ROLES: MembershipRoleValue[] = ['owner', 'admin', 'member', 'viewer'];
 
-/** Every name, title and body in a response, wherever it is nested. */
-function texts(value: unknown, out: string[] = []): string[] {
-  if (Array.isArray(value)) for (const item of value) texts(item, out);
-  else if (value && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) {
-      if ((key === 'name' || key === 'title' || key === 'body') && typeof inner === 'string') {
-        out.push(inner);
-      } else texts(inner, out);
-    }
-  }
-  return out;
-}
+/** Where a response carries a tenant's own text. */
+const TEXT_KEYS = ['name', 'title', 'body'];
 
 const READ_ALL = `{
   projects { edges { node { id name tasks { edges { node { id title comments { edges { node { body author { name } } } } } } } } } }
@@ -81,7 +71,7 @@ export function poolLeakSuite(route: Route): void {
         const call = tenant.as[role];
         const writer = role !== 'viewer';
         const own = (result: GraphQLResult<unknown>, what: string) => {
-          const found = texts(result.data);
+          const found = texts(result.data, TEXT_KEYS);
           check(
             found.every(
               (text) => text.startsWith(tenant.label) || text.startsWith(`Tenant ${tenant.label}`),
@@ -94,7 +84,7 @@ export function poolLeakSuite(route: Route): void {
             const result = await call(READ_ALL);
             check(result.errors === undefined, `read #${i}: ${JSON.stringify(result.errors)}`);
             own(result, 'read');
-            check(texts(result.data).length >= 3, `read #${i} saw too little`);
+            check(texts(result.data, TEXT_KEYS).length >= 3, `read #${i} saw too little`);
             break;
           }
           case 1: {

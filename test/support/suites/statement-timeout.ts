@@ -2,8 +2,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../app.js';
 import { callerFor, errorCode, type Call } from '../callers.js';
-import { createTestDatabase, type TestDatabase } from '../database.js';
+import { apiConnectionsInTransaction, createTestDatabase, type TestDatabase } from '../database.js';
 import { seedTenant, type SeededTenant } from '../fixtures.js';
+import { metricSample } from '../metrics.js';
 import type { Route, RoutedApi } from './route.js';
 
 export const TIMEOUT_MS = 300;
@@ -17,19 +18,15 @@ export interface StatementTimeoutFixture {
   asB: Call;
   /** A migrator connection straight to PostgreSQL. */
   owner: pg.Client;
-  apiConnectionsInTransaction(): Promise<number>;
 }
 
 /** Connections the API's own pool has handed out and not taken back, from its /metrics. */
 async function checkedOut(api: TestApp): Promise<number> {
   const text = await (await fetch(new URL('/metrics', api.url))).text();
   const sample = (state: string) => {
-    const match = new RegExp(
-      `^tenantql_db_pool_connections\\{pool="api",state="${state}"\\} (\\d+)$`,
-      'm',
-    ).exec(text);
-    if (!match) throw new Error(`no ${state} pool sample in /metrics`);
-    return Number(match[1]);
+    const value = metricSample(text, 'tenantql_db_pool_connections', { pool: 'api', state });
+    if (value === undefined) throw new Error(`no ${state} pool sample in /metrics`);
+    return value;
   };
   return sample('total') - sample('idle');
 }
@@ -64,14 +61,6 @@ export function statementTimeoutSuite(route: Route): () => StatementTimeoutFixtu
     await db?.drop();
   });
 
-  async function apiConnectionsInTransaction(): Promise<number> {
-    const { rows } = await owner.query<{ n: number }>(
-      `select count(*)::int as n from pg_stat_activity
-        where usename = 'tenantql_api' and datname = current_database() and state like '%in transaction%'`,
-    );
-    return rows[0]?.n ?? -1;
-  }
-
   describe(`statement_timeout${route.suffix}`, () => {
     it('cancels statements stuck behind a lock, answers SERVICE_UNAVAILABLE and keeps no connection', async () => {
       // Another session holds the table: every API read waits until its statement times out.
@@ -94,17 +83,17 @@ export function statementTimeoutSuite(route: Route): () => StatementTimeoutFixtu
       }
       // Each wait ends at the timeout: three rounds on two connections, not a hang.
       expect(elapsed).toBeLessThan(10 * TIMEOUT_MS + 3_000);
-      expect(await apiConnectionsInTransaction()).toBe(0);
+      expect(await apiConnectionsInTransaction(owner)).toBe(0);
       expect(await checkedOut(routed.api)).toBe(0);
 
       // The same pooled connections serve both tenants correctly afterwards.
       const [afterA, afterB] = await Promise.all([asA(READ), asB(READ)]);
       expect(afterA.data).toEqual({ projects: { edges: [{ node: { name: 'tmoa project' } }] } });
       expect(afterB.data).toEqual({ projects: { edges: [{ node: { name: 'tmob project' } }] } });
-      expect(await apiConnectionsInTransaction()).toBe(0);
+      expect(await apiConnectionsInTransaction(owner)).toBe(0);
       expect(await checkedOut(routed.api)).toBe(0);
     });
   });
 
-  return () => ({ db, routed, asA, asB, owner, apiConnectionsInTransaction });
+  return () => ({ db, routed, asA, asB, owner });
 }
