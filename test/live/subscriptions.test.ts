@@ -3,7 +3,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { callerFor, errorCode, ownerQuery, type Call } from '../support/callers.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import {
+  apiConnectionsInTransaction,
+  createTestDatabase,
+  type TestDatabase,
+} from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
 import { liveClient, sleep, until, type LiveClient, type Received } from './client.js';
 
@@ -284,15 +288,7 @@ describe('refusals', () => {
 });
 
 describe('connections', () => {
-  /** API connections of this database inside a transaction right now. */
-  async function connectionsInTransaction(): Promise<number> {
-    const { rows } = await owner.query<{ n: number }>(
-      `select count(*)::int as n from pg_stat_activity
-        where usename = 'tenantql_api' and datname = current_database()
-          and state like '%in transaction%'`,
-    );
-    return rows[0]?.n ?? -1;
-  }
+  const connectionsInTransaction = () => apiConnectionsInTransaction(owner);
 
   it('leave no transaction open when clients go away in the middle of a burst', async () => {
     const t = await seedTenant(db.ownerUrl, 'LiveBurst');
