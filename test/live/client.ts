@@ -2,6 +2,7 @@ import type { FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { TestApp } from '../support/app.js';
+import { waitFor } from '../support/wait.js';
 
 /** What one subscription received, as a graphql-ws client sees it. */
 export interface Received<T> {
@@ -72,16 +73,10 @@ export function liveClient(api: TestApp, connectionParams: Record<string, string
   };
 }
 
-export async function until(
+export const until = (
   condition: () => boolean | Promise<boolean>,
   what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+  timeoutMs?: number,
+): Promise<void> => waitFor(what, condition, timeoutMs);
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
