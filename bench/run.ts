@@ -21,7 +21,7 @@ import { startApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate } from '../src/db/migrate.js';
-import { queryAfter } from '../src/db/pool.js';
+import { queryAfter, type AheadStatement } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
 import {
   postGraphQL,
@@ -98,8 +98,8 @@ interface Target {
     name?: string | undefined;
     text: string;
     values: unknown[];
-    /** The BEGIN the API sent in the same round trip as this statement (src/db/pool.ts). */
-    begin?: string | undefined;
+    /** What the API sent ahead of it in the same round trip: BEGIN, the context statement. */
+    ahead: AheadStatement[];
   }[];
 }
 
@@ -133,15 +133,21 @@ async function prepareTargets(
   const patched = function (this: pg.Client, ...callArgs: unknown[]) {
     const [first, values] = callArgs;
     if (typeof first === 'string') {
-      recorded.push({ text: first, values: Array.isArray(values) ? values : [] });
+      recorded.push({ text: first, values: Array.isArray(values) ? values : [], ahead: [] });
     } else if (first && typeof first === 'object' && 'text' in first) {
       // A named prepared statement (DATABASE_PREPARED_STATEMENTS): replayed prepared too.
-      const query = first as { name?: string; text: string; values?: unknown[]; begin?: string };
+      const query = first as {
+        name?: string;
+        text: string;
+        values?: unknown[];
+        ahead?: readonly AheadStatement[];
+      };
       recorded.push({
         name: query.name,
         text: query.text,
         values: query.values ?? [],
-        begin: query.begin,
+        // Replayed for the round trip only: their results went to the API.
+        ahead: (query.ahead ?? []).map(({ text, values }) => ({ text, values })),
       });
     }
     return (original as (...a: unknown[]) => unknown).apply(this, callArgs);
@@ -449,9 +455,10 @@ async function benchDatabase(
           const target = pick(worker, i);
           const client = await pool.connect();
           try {
-            // Round trip for round trip as the API: a BEGIN travels with the statement after it.
-            for (const { name, text, values, begin } of target.statements)
-              await queryAfter(client, name ? { name, text, values } : { text, values }, begin);
+            // Round trip for round trip as the API: BEGIN and the context statement travel with
+            // the statement after them.
+            for (const { name, text, values, ahead } of target.statements)
+              await queryAfter(client, name ? { name, text, values } : { text, values }, ahead);
             return true;
           } finally {
             client.release();
@@ -466,10 +473,12 @@ async function benchDatabase(
     results,
     soak: soaked,
     profile,
-    // A BEGIN travels with the statement after it, so each recorded entry is one round trip.
+    // BEGIN and the context statement travel with the statement after them: one entry, one round trip.
     roundTripsPerOperation: targets[0]?.statements.length ?? 0,
     statements: targets[0]?.statements.map((s) =>
-      [s.begin, s.text.replace(/\s+/g, ' ').slice(0, 200)].filter(Boolean).join(' + '),
+      [...s.ahead.map((a) => a.text), s.text]
+        .map((text) => text.replace(/\s+/g, ' ').slice(0, 200))
+        .join(' + '),
     ),
   };
 }

@@ -15,6 +15,7 @@ import {
   type AppError,
 } from '../errors.js';
 import { toAppError } from './errors.js';
+import { HOLD, heldResult } from './pool.js';
 import type { Database, MembershipRoleValue } from './schema.js';
 
 /** The transaction handle repositories receive. */
@@ -79,11 +80,37 @@ class QueryTimer implements KyselyPlugin {
   };
 }
 
-interface Opened {
-  trx: ControlledTransaction<Database>;
+/** What the context statement decided. */
+interface Verdict {
   tenant: TenantContext | undefined;
   /** Why the requested tenant was not made current, if one was requested. */
   tenantError: AppError | undefined;
+}
+
+interface Opened {
+  trx: ControlledTransaction<Database>;
+  /** The same transaction, its results held back until the verdict and refused if it refused. */
+  gated: Transaction<Database>;
+  /** Settles when the context statement has answered (it travels with the first statement). */
+  verdict: Promise<Verdict>;
+  /** Sends the context statement alone if no statement has taken it along yet. */
+  flush: () => void;
+}
+
+/**
+ * Lets a read travel with the context statement (one round trip instead of two) yet hands its
+ * rows out only once the context statement has verified the membership, and never when it
+ * refused the tenant. RLS already confines the read to the tenant made current, if any; this
+ * keeps out rows of a tenant that is suspended or outside the allowlist, which are checked here.
+ */
+class TenantGate implements KyselyPlugin {
+  constructor(private readonly verdict: Promise<Verdict>) {}
+  transformQuery: KyselyPlugin['transformQuery'] = (args) => args.node;
+  transformResult: KyselyPlugin['transformResult'] = async (args) => {
+    const { tenantError } = await this.verdict;
+    if (tenantError) throw tenantError;
+    return args.result;
+  };
 }
 
 /**
@@ -126,6 +153,13 @@ export class OperationDatabase {
     return this.scope.tenant !== undefined;
   }
 
+  /** Who names which tenant (unverified), when the request names one with a user; else undefined. */
+  get claim(): string | undefined {
+    const { userId, tenant } = this.scope;
+    if (!userId || !tenant) return undefined;
+    return `${userId} ${tenant.id ?? ''} ${tenant.slug ?? ''}`;
+  }
+
   get tenantHint(): string {
     return this.scope.tenantHint;
   }
@@ -136,12 +170,16 @@ export class OperationDatabase {
   }
 
   /**
-   * The operation's transaction. Throws FORBIDDEN (or TENANT_SUSPENDED) when the request named a
-   * tenant the caller may not use, so such a request reads nothing at all.
+   * The operation's transaction. When the request named a tenant the caller may not use, a
+   * mutation gets FORBIDDEN (or TENANT_SUSPENDED) here, before it can write; a read-only
+   * operation gets it from its first query instead, whose rows it never sees (TenantGate), so
+   * that read can share the context statement's round trip.
    */
   async transaction(): Promise<Tx> {
     const opened = await this.#open();
-    if (opened.tenantError) throw opened.tenantError;
+    if (this.#readOnly) return opened.gated;
+    const { tenantError } = await this.#verdict(opened);
+    if (tenantError) throw tenantError;
     return opened.trx;
   }
 
@@ -149,10 +187,20 @@ export class OperationDatabase {
   async tenant(): Promise<TenantContext> {
     if (!this.scope.tenant) throw new TenantRequiredError(this.scope.tenantHint);
     if (!this.scope.userId) throw new UnauthenticatedError();
-    const opened = await this.#open();
-    if (opened.tenantError) throw opened.tenantError;
-    if (!opened.tenant) throw new ForbiddenError();
-    return opened.tenant;
+    const { tenant, tenantError } = await this.#verdict(await this.#open());
+    if (tenantError) throw tenantError;
+    if (!tenant) throw new ForbiddenError();
+    return tenant;
+  }
+
+  /**
+   * The context statement's verdict. It goes out with the operation's next statement; one
+   * issued in this same turn of the event loop (a read started alongside the membership check)
+   * takes it along, otherwise it goes alone.
+   */
+  #verdict(opened: Opened): Promise<Verdict> {
+    setImmediate(opened.flush);
+    return opened.verdict;
   }
 
   /**
@@ -197,10 +245,11 @@ export class OperationDatabase {
                      set_config('app.tenant_id', '', true), set_config('app.role', '', true)`.execute(
       opened.trx,
     );
-    if (this.scope.tenant && !opened.tenantError) {
-      opened.tenantError = new ForbiddenError('You are not a member of this tenant.');
+    const verdict = await opened.verdict;
+    if (this.scope.tenant && !verdict.tenantError) {
+      verdict.tenantError = new ForbiddenError('You are not a member of this tenant.');
     }
-    opened.tenant = undefined;
+    verdict.tenant = undefined;
     this.stats.tenantId = undefined;
     return opened.trx;
   }
@@ -283,53 +332,70 @@ export class OperationDatabase {
     const idleTimeout = idleInTransactionTimeoutMs
       ? sql`, set_config('idle_in_transaction_session_timeout', ${String(idleInTransactionTimeoutMs)}, true)`
       : sql``;
-    try {
-      const { rows } = await sql<{
-        tenant_id: string | null;
-        tenant_slug: string | null;
-        member_role: MembershipRoleValue | null;
-        tenant_status: string | null;
-      }>`select tenant_id, tenant_slug, member_role, tenant_status${statementTimeout}${idleTimeout}
-           from app.set_operation_context(${userId ?? null}::uuid, ${tenant?.id ?? null}::uuid,
-                                          ${tenant?.slug ?? null}::text)`.execute(trx);
-      const row = rows[0];
-      if (!tenant || !userId) return { trx, tenant: undefined, tenantError: undefined };
-      if (!row?.member_role || !row.tenant_id) {
-        // Not a member, or no such tenant: the same answer, so tenants cannot be probed.
-        return {
-          trx,
-          tenant: undefined,
-          tenantError: new ForbiddenError('You are not a member of this tenant.'),
-        };
-      }
-      const { allowlist } = this.scope;
-      if (allowlist && !allowlist.some((e) => e === row.tenant_id || e === row.tenant_slug)) {
-        await sql`select set_config('app.tenant_id', '', true), set_config('app.role', '', true)`.execute(
-          trx,
-        );
-        return {
-          trx,
-          tenant: undefined,
-          tenantError: new TenantNotAllowedError('This API does not serve that tenant.'),
-        };
-      }
-      if (row.tenant_status !== 'active') {
-        return { trx, tenant: undefined, tenantError: new TenantSuspendedError() };
-      }
-      this.stats.tenantId = row.tenant_id;
-      return {
-        trx,
-        tenant: { tenantId: row.tenant_id, userId, role: row.member_role },
-        tenantError: undefined,
-      };
-    } catch (error) {
-      await trx
-        .rollback()
-        .execute()
-        .catch(() => undefined);
-      // The rejected #opened stays cached: every later field of this operation gets this same
-      // coded error (SERVICE_UNAVAILABLE during an outage), not a generic "already finished".
-      throw toAppError(error) ?? error;
-    }
+    // Our pool (createKysely) holds it back (HOLD) and sends it with the operation's next
+    // statement, like BEGIN; another pool runs it at once.
+    const context = sql<ContextRow>`${sql.raw(HOLD)}select tenant_id, tenant_slug,
+             member_role, tenant_status${statementTimeout}${idleTimeout}
+        from app.set_operation_context(${userId ?? null}::uuid, ${tenant?.id ?? null}::uuid,
+                                       ${tenant?.slug ?? null}::text)`
+      .execute(trx)
+      .catch(async (error: unknown) => {
+        await trx
+          .rollback()
+          .execute()
+          .catch(() => undefined);
+        throw toAppError(error) ?? error;
+      });
+    const { rows } = await context;
+    const held = heldResult(rows) ?? { result: context, flush: () => undefined };
+    const verdict = held.result.then(
+      ({ rows }) => this.#decide(trx, rows[0] as ContextRow | undefined),
+      (error: unknown) => {
+        // Every later field of this operation gets this same coded error (SERVICE_UNAVAILABLE
+        // during an outage), not a generic "already finished".
+        throw toAppError(error) ?? error;
+      },
+    );
+    // Read-only operations may never ask for the verdict; its failure reaches them through
+    // their own statements, which travelled in the same batch.
+    verdict.catch(() => undefined);
+    return { trx, gated: trx.withPlugin(new TenantGate(verdict)), verdict, flush: held.flush };
   }
+
+  async #decide(trx: Tx, row: ContextRow | undefined): Promise<Verdict> {
+    const { userId, tenant } = this.scope;
+    if (!tenant || !userId) return { tenant: undefined, tenantError: undefined };
+    if (!row?.member_role || !row.tenant_id) {
+      // Not a member, or no such tenant: the same answer, so tenants cannot be probed.
+      return {
+        tenant: undefined,
+        tenantError: new ForbiddenError('You are not a member of this tenant.'),
+      };
+    }
+    const { allowlist } = this.scope;
+    if (allowlist && !allowlist.some((e) => e === row.tenant_id || e === row.tenant_slug)) {
+      await sql`select set_config('app.tenant_id', '', true), set_config('app.role', '', true)`.execute(
+        trx,
+      );
+      return {
+        tenant: undefined,
+        tenantError: new TenantNotAllowedError('This API does not serve that tenant.'),
+      };
+    }
+    if (row.tenant_status !== 'active') {
+      return { tenant: undefined, tenantError: new TenantSuspendedError() };
+    }
+    this.stats.tenantId = row.tenant_id;
+    return {
+      tenant: { tenantId: row.tenant_id, userId, role: row.member_role },
+      tenantError: undefined,
+    };
+  }
+}
+
+interface ContextRow {
+  tenant_id: string | null;
+  tenant_slug: string | null;
+  member_role: MembershipRoleValue | null;
+  tenant_status: string | null;
 }

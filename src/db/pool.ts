@@ -37,10 +37,11 @@ const MAX_PREPARED_PER_CONNECTION = 256;
 const BEGIN = /^\s*(begin|start transaction)\b/i;
 const END = /^\s*(commit|rollback)\s*$/i;
 
-/** What QueryAfterBegin uses of pg's Query and Connection beyond their published types. */
+/** What queryAfterAhead uses of pg's Query and Connection beyond their published types. */
 interface WireConnection {
   parse(query: { text: string; name?: string; types?: unknown[] }): void;
-  bind(config: { portal: string; statement: string; values: unknown[] }): void;
+  bind(config: { portal: string; statement: string; values: readonly (string | null)[] }): void;
+  describe(config: { type: 'P'; name: string }): void;
   execute(config: { portal: string; rows: number }): void;
   parsedStatements: Record<string, string>;
 }
@@ -53,17 +54,27 @@ interface QueryInternals {
 
 type Callback = (error: Error | undefined, result: pg.QueryResult | pg.QueryResult[]) => void;
 
+/** A statement sent ahead of another, in the same round trip. */
+export interface AheadStatement {
+  text: string;
+  /** Sent as text, as pg sends strings. */
+  values?: readonly (string | null)[];
+  /** Receives this statement's own result, or the batch's error; without it the result is dropped. */
+  settle?: (error: Error | undefined, result?: pg.QueryResult) => void;
+}
+
 /**
- * A query sent together with the BEGIN that opened its transaction: both go in one extended-
- * protocol batch ending in a single Sync, so the server runs them in order and answers once. The
- * client pays one round trip where it paid two; the server still sees BEGIN first.
+ * A query sent together with the statements ahead of it (the BEGIN that opened its transaction,
+ * the operation's context statement): all go in one extended-protocol batch ending in a single
+ * Sync, so the server runs them in order and answers once. The client pays one round trip where
+ * it paid one per statement. When one fails the server skips the rest, and all get its error.
  */
-function queryAfterBegin(
-  begin: string,
+function queryAfterAhead(
+  ahead: readonly AheadStatement[],
   config: pg.QueryConfig,
   callback: Callback,
-): pg.Query & { begin: string } {
-  // Extended protocol even without parameters: a simple query would skip prepare() and BEGIN.
+): pg.Query & { ahead: readonly AheadStatement[] } {
+  // Extended protocol even without parameters: a simple query would skip prepare() and the rest.
   const extended = { ...config, queryMode: 'extended' } as pg.QueryConfig;
   const query = new pg.Query(extended, callback as never) as pg.Query & QueryInternals;
   const prepare = query.prepare.bind(query);
@@ -71,46 +82,80 @@ function queryAfterBegin(
   let parsedHere = false;
   query.prepare = (connection) => {
     parsedHere = Boolean(query.name) && !query.hasBeenParsed(connection);
-    connection.parse({ text: begin });
-    connection.bind({ portal: '', statement: '', values: [] });
-    connection.execute({ portal: '', rows: 0 });
+    for (const statement of ahead) {
+      connection.parse({ text: statement.text });
+      connection.bind({ portal: '', statement: '', values: statement.values ?? [] });
+      // Without a description pg would read this statement's rows with the previous one's.
+      connection.describe({ type: 'P', name: '' });
+      connection.execute({ portal: '', rows: 0 });
+    }
     prepare(connection);
   };
   // pg records a named statement as parsed on the first ParseComplete of the batch, which is
-  // BEGIN's; if the statement itself then failed to parse, that record must not outlive it.
+  // the first ahead statement's; if the statement itself then failed to parse, that record must
+  // not outlive it.
   query.handleError = (error, connection) => {
     if (parsedHere && query.name) delete connection.parsedStatements[query.name];
     handleError(error, connection);
   };
-  // Named so that tools recording pg's queries (the benchmark's raw-SQL replay) see the BEGIN.
-  return Object.assign(query, { begin });
+  // Named so that tools recording pg's queries (the benchmark's raw-SQL replay) see them.
+  return Object.assign(query, { ahead });
 }
 
-/** Runs `config` on `client`, preceded in the same round trip by `begin` when given. */
+/** Runs `config` on `client`, preceded in the same round trip by the `ahead` statements. */
 export function queryAfter(
   client: pg.ClientBase,
   config: pg.QueryConfig,
-  begin: string | undefined,
+  ahead: readonly AheadStatement[] = [],
 ): Promise<pg.QueryResult> {
-  if (begin === undefined) return client.query(config);
+  if (ahead.length === 0) return client.query(config);
   return new Promise<pg.QueryResult>((resolve, reject) => {
     void client.query(
-      queryAfterBegin(begin, config, (error, results) => {
+      queryAfterAhead(ahead, config, (error, results) => {
+        const all = Array.isArray(results) ? results : [results];
+        ahead.forEach((statement, i) => statement.settle?.(error, error ? undefined : all[i]));
         if (error) reject(error);
-        else resolve(Array.isArray(results) ? results[results.length - 1] : results);
+        else resolve(all[all.length - 1]);
       }),
     );
   });
 }
 
 /**
+ * Marks a statement (as its text's start) that the connection holds back and sends with the next
+ * one, like BEGIN; kysely gets an empty result at once and heldResult() the real one.
+ */
+export const HOLD = '/* held */ ';
+
+/** The real result of a held statement, and a way to send it now if nothing else comes. */
+export interface Held {
+  result: Promise<pg.QueryResult>;
+  /** Sends the held statements alone now, unless a statement already took them along. */
+  flush: () => void;
+}
+
+const held = new WeakMap<readonly unknown[], Held>();
+
+/** The Held behind the (empty) rows kysely returned for a HOLD statement. */
+export function heldResult(rows: readonly unknown[]): Held | undefined {
+  return held.get(rows);
+}
+
+function asText(values: readonly unknown[]): (string | null)[] {
+  return values.map((value) => {
+    if (value === null || typeof value === 'string') return value;
+    throw new TypeError('A held statement takes text or null parameters only.');
+  });
+}
+
+/**
  * Wraps each pooled client for kysely. A transaction's BEGIN is held back and sent with its
- * first statement (one round trip fewer per operation: every operation begins with the context
- * statement). With `prepare`, every parameterised query is a named prepared statement, so each
- * connection parses and plans a statement once instead of on every operation (about a third of
- * Postgres' CPU time in the benchmark's reference operation). Plans stay correct under RLS:
- * policies read the tenant through `(select app.current_tenant_id())`, an InitPlan evaluated per
- * execution.
+ * first statement, and so is a statement marked HOLD (the operation's context statement goes
+ * with its first read: see OperationDatabase). With `prepare`, every parameterised query is a
+ * named prepared statement, so each connection parses and plans a statement once instead of on
+ * every operation (about a third of Postgres' CPU time in the benchmark's reference operation).
+ * Plans stay correct under RLS: policies read the tenant through
+ * `(select app.current_tenant_id())`, an InitPlan evaluated per execution.
  * NOTE: PgBouncer in transaction mode before 1.21 cannot carry prepared statements across its
  * server connections; turn `prepare` off there (DATABASE_PREPARED_STATEMENTS=false).
  */
@@ -138,21 +183,53 @@ function kyselyPool(pool: pg.Pool, prepare: boolean): PostgresPool {
       let kyselyClient = wrapped.get(client);
       if (!kyselyClient) {
         const prepared = new Set<string>();
-        let pendingBegin: string | undefined;
+        let ahead: AheadStatement[] = [];
+        const flush = () => {
+          const batch = ahead;
+          ahead = [];
+          const last = batch.pop();
+          if (!last) return;
+          void queryAfter(client, { text: last.text, values: last.values?.slice() }, batch).then(
+            (result) => last.settle?.(undefined, result),
+            (error: Error) => last.settle?.(error),
+          );
+        };
         // Only kysely's (text, parameters) form is implemented: no cursor is configured, so the
         // streaming overload is never called.
         kyselyClient = {
           query(text: string, values: readonly unknown[]) {
-            if (values.length === 0 && BEGIN.test(text) && pendingBegin === undefined) {
-              pendingBegin = text;
+            if (values.length === 0 && BEGIN.test(text) && ahead.length === 0) {
+              ahead.push({ text });
               return Promise.resolve(empty('BEGIN'));
             }
-            const begin = pendingBegin;
-            pendingBegin = undefined;
+            if (text.startsWith(HOLD)) {
+              let entry: AheadStatement | undefined;
+              const result = new Promise<pg.QueryResult>((resolve, reject) => {
+                entry = {
+                  text,
+                  values: asText(values),
+                  settle: (error, result) => {
+                    if (result) resolve(result);
+                    else reject(error ?? new Error('The held statement returned no result.'));
+                  },
+                };
+                ahead.push(entry);
+              });
+              const answer = empty('SELECT');
+              held.set(answer.rows, {
+                result,
+                // Only while still held: the connection may serve another transaction by then.
+                flush: () => entry && ahead.includes(entry) && flush(),
+              });
+              return Promise.resolve(answer);
+            }
             // A transaction that never ran a statement has nothing to end on the server.
-            if (begin !== undefined && values.length === 0 && END.test(text)) {
+            if (ahead.length === 1 && !ahead[0]?.settle && values.length === 0 && END.test(text)) {
+              ahead = [];
               return Promise.resolve(empty(text.trim().toUpperCase()));
             }
+            const batch = ahead;
+            ahead = [];
             let config: pg.QueryConfig = { text, values: values as unknown[] };
             if (prepare && values.length > 0) {
               const name = nameOf(text);
@@ -161,10 +238,16 @@ function kyselyPool(pool: pg.Pool, prepare: boolean): PostgresPool {
                 config = { ...config, name };
               }
             }
-            return queryAfter(client, config, begin);
+            return queryAfter(client, config, batch);
           },
           release: () => {
-            pendingBegin = undefined;
+            const unsent = ahead;
+            ahead = [];
+            for (const statement of unsent) {
+              statement.settle?.(
+                new Error('The connection was released before this statement ran.'),
+              );
+            }
             client.release();
           },
         } as unknown as PostgresPoolClient;

@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { RateLimitedError } from '../errors.js';
 import { findRequestsPerMinute, type TenantRateLimiter } from '../tenancy/rate-limit.js';
 import type { GraphQLContext } from './context.js';
 
@@ -16,15 +17,32 @@ export function tenantRateLimitPlugin(
       return Promise.resolve({
         async didResolveOperation({ contextValue }) {
           const { db } = contextValue;
-          if (!db.hasTenant || !db.userId) return;
-          let tenantId: string;
-          try {
-            ({ tenantId } = await db.tenant());
-          } catch {
-            return; // not a member, suspended…: the fields report that themselves
+          const { claim } = db;
+          if (claim === undefined) return;
+          let tenantId = limiter.verifiedTenant(claim);
+          if (tenantId === undefined) {
+            try {
+              ({ tenantId } = await db.tenant());
+            } catch {
+              return; // not a member, suspended…: the fields report that themselves
+            }
+            limiter.rememberVerified(claim, tenantId);
           }
           const trx = await db.transaction();
-          await limiter.consume(tenantId, () => findRequestsPerMinute(trx));
+          try {
+            await limiter.consume(tenantId, () => findRequestsPerMinute(trx));
+          } catch (error) {
+            if (error instanceof RateLimitedError) throw error;
+            // A remembered member may have been refused this time: the fields report that.
+            if (
+              !(await db.tenant().then(
+                () => true,
+                () => false,
+              ))
+            )
+              return;
+            throw error;
+          }
         },
       });
     },

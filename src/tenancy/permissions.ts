@@ -16,6 +16,19 @@ export function requireMember(db: OperationDatabase): Promise<TenantContext> {
   return db.tenant();
 }
 
+/**
+ * A read for members, started alongside the membership check instead of after it, so that its
+ * statement carries the operation's context statement (one round trip fewer). Its rows reach the
+ * caller only once the check passed (see OperationDatabase.transaction); when both fail, the
+ * check's error is the one reported, as if it had run first.
+ */
+export async function memberRead<T>(db: OperationDatabase, read: () => Promise<T>): Promise<T> {
+  const reading = read();
+  reading.catch(() => undefined);
+  await db.tenant();
+  return reading;
+}
+
 /** The current tenant for a write: viewers get FORBIDDEN. */
 export async function requireWriter(db: OperationDatabase): Promise<TenantContext> {
   const tenant = await db.tenant();

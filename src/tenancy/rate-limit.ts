@@ -16,6 +16,8 @@ import type { Metrics } from '../observability/metrics.js';
 
 /** How long a tenant's requests-per-minute is remembered before it is read again. */
 const LIMIT_TTL_MS = 30_000;
+/** Memberships remembered for charging (verifiedTenant); the oldest go first beyond this. */
+const MAX_REMEMBERED_MEMBERS = 10_000;
 const KEY_PREFIX = 'tenantql:rl';
 
 /** The current tenant's requests per minute: its override, else its plan's; null is unlimited. */
@@ -163,8 +165,31 @@ export class RateLimitStore {
  */
 export class TenantRateLimiter {
   readonly #limits = new Map<string, { rpm: number | null; until: number }>();
+  readonly #members = new Map<string, { tenantId: string; until: number }>();
 
   constructor(private readonly store: RateLimitStore) {}
+
+  /**
+   * The tenant a recent operation verified `claim` (a user naming a tenant, see
+   * OperationDatabase.claim) to be a membership of: a repeat caller is charged without waiting
+   * for its own operation's check, so its first read can travel with that check. The check
+   * still guards every row; at worst a member removed in the last LIMIT_TTL_MS spends a little
+   * of the tenant's budget.
+   */
+  verifiedTenant(claim: string): string | undefined {
+    const known = this.#members.get(claim);
+    if (!known || known.until <= Date.now()) return undefined;
+    return known.tenantId;
+  }
+
+  rememberVerified(claim: string, tenantId: string): void {
+    if (this.#members.size >= MAX_REMEMBERED_MEMBERS) {
+      const oldest = this.#members.keys().next();
+      if (!oldest.done) this.#members.delete(oldest.value);
+    }
+    this.#members.delete(claim);
+    this.#members.set(claim, { tenantId, until: Date.now() + LIMIT_TTL_MS });
+  }
 
   /** RATE_LIMITED (with retryAfter in seconds) when the tenant has no request left this minute. */
   async consume(tenantId: string, readLimit: () => Promise<number | null>): Promise<void> {

@@ -46,6 +46,8 @@ describe('an operation whose transaction sits idle', () => {
   it('loses its connection after the timeout, with a coded error, and nothing stays checked out', async () => {
     const op = operation();
     const trx = await op.transaction();
+    // BEGIN and the context statement go with the first statement: only then is it open there.
+    await sql`select 1`.execute(trx);
     await sleep(IDLE_MS * 3);
     await expect(sql`select 1`.execute(trx)).rejects.toThrow();
     await expect(op.finish(true)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });

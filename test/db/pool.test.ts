@@ -1,9 +1,9 @@
 import { sql, type Kysely } from 'kysely';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createKysely, createPool } from '../../src/db/pool.js';
+import { createKysely, createPool, heldResult, HOLD } from '../../src/db/pool.js';
 import type { Database } from '../../src/db/schema.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { roundTrips } from '../support/round-trips.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -12,25 +12,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db.drop();
 });
-
-/** Every pg.Client#query call (one per round trip) while `run` runs. */
-async function roundTrips(run: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- restored as is, called with apply
-  const original = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const [first] = args;
-    const text = typeof first === 'string' ? first : (first as { text?: string } | undefined)?.text;
-    seen.push(text ?? '?');
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    await run();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-  return seen;
-}
 
 describe.each([true, false])('kysely on the API pool (prepared statements: %s)', (prepare) => {
   let kysely: Kysely<Database>;
@@ -117,4 +98,63 @@ describe.each([true, false])('kysely on the API pool (prepared statements: %s)',
       await expect(broken).rejects.toMatchObject({ code: '42601' });
     }
   });
+
+  it('sends a HOLD statement with the next one, and hands each its own result', async () => {
+    let held: Awaited<ReturnType<typeof holdProbe>> | undefined;
+    let second: { probe: string } | undefined;
+    const trips = await roundTrips(() =>
+      kysely
+        .transaction()
+        .setAccessMode('read only')
+        .execute(async (trx) => {
+          held = await holdProbe(trx);
+          const { rows } = await sql<{ probe: string }>`
+            select current_setting('app.probe') as probe, ${'x'}::text as x`.execute(trx);
+          second = rows[0];
+        }),
+    );
+    // BEGIN + the held statement + the next one, then COMMIT.
+    expect(trips).toHaveLength(2);
+    expect(trips[0]).toMatch(
+      /^start transaction read only \+ \/\* held \*\/ .* \+ \s*select current_setting/s,
+    );
+    expect((await held?.result)?.rows).toEqual([{ set: 'held' }]);
+    // It ran first: the next statement saw its setting.
+    expect(second?.probe).toBe('held');
+  });
+
+  it('sends a HOLD statement alone when flushed, and once only', async () => {
+    const trips = await roundTrips(() =>
+      kysely.transaction().execute(async (trx) => {
+        const held = await holdProbe(trx);
+        held.flush();
+        held.flush();
+        expect((await held.result).rows).toEqual([{ set: 'held' }]);
+      }),
+    );
+    expect(trips).toHaveLength(2);
+    expect(trips[1]).toBe('commit');
+  });
+
+  it('fails a HOLD statement and the one it went with alike', async () => {
+    const failing = kysely.transaction().execute(async (trx) => {
+      const { rows } = await sql`${sql.raw(HOLD)}select 1 / ${'0'}::int`.execute(trx);
+      const held = heldResult(rows);
+      const next = sql`select 1`.execute(trx);
+      await expect(held?.result).rejects.toMatchObject({ code: '22012' });
+      await next;
+    });
+    await expect(failing).rejects.toMatchObject({ code: '22012' });
+  });
 });
+
+async function holdProbe(trx: Kysely<Database>) {
+  const { rows } = await sql<{
+    set: string;
+  }>`${sql.raw(HOLD)}select set_config('app.probe', ${'held'}, true) as set`.execute(trx);
+  // kysely got an empty answer at once; the real one comes with the next round trip.
+  expect(rows).toEqual([]);
+  const held = heldResult(rows);
+  if (!held) throw new Error('not held');
+  return held;
+}

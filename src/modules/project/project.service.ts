@@ -12,7 +12,7 @@ import {
 import type { TextRule } from '../../graphql/validate.js';
 import { BadUserInputError, NotFoundError } from '../../errors.js';
 import { enforceQuota } from '../../tenancy/quota.js';
-import { requireMember, requireTenantAdmin, requireWriter } from '../../tenancy/permissions.js';
+import { memberRead, requireTenantAdmin, requireWriter } from '../../tenancy/permissions.js';
 import type { ProjectsArgs } from './project.args.js';
 import type { CreateProjectInput, UpdateProjectInput } from './project.input.js';
 import {
@@ -73,45 +73,47 @@ export async function findProject(
   rawId: string,
   info: GraphQLResolveInfo,
 ): Promise<Project | null> {
-  await requireMember(ctx.db);
-  const id = requireId('id', rawId);
-  const ahead = tasksAhead(info, []);
-  if (!ahead) return (await loadProject(ctx, id)) ?? null;
-  const loader = ctx.loaders.get<string, Project | undefined>(
-    `project.ahead:${ahead.key}`,
-    async (ids) => {
-      const trx = await ctx.db.transaction();
-      const rows = await findProjectsWithEmbeds(trx, ids, [ahead.embed(trx)]);
-      const projects = rows.map((row) => ({ parent: toProject(row), row }));
-      ahead.attach(trx, projects);
-      return byKey(
-        ids,
-        projects.map(({ parent }) => parent),
-        (project) => project.id,
-      );
-    },
-  );
-  return (await loader.load(id)) ?? null;
+  return memberRead(ctx.db, async () => {
+    const id = requireId('id', rawId);
+    const ahead = tasksAhead(info, []);
+    if (!ahead) return (await loadProject(ctx, id)) ?? null;
+    const loader = ctx.loaders.get<string, Project | undefined>(
+      `project.ahead:${ahead.key}`,
+      async (ids) => {
+        const trx = await ctx.db.transaction();
+        const rows = await findProjectsWithEmbeds(trx, ids, [ahead.embed(trx)]);
+        const projects = rows.map((row) => ({ parent: toProject(row), row }));
+        ahead.attach(trx, projects);
+        return byKey(
+          ids,
+          projects.map(({ parent }) => parent),
+          (project) => project.id,
+        );
+      },
+    );
+    return (await loader.load(id)) ?? null;
+  });
 }
 
 export async function listProjects(
   ctx: GraphQLContext,
   args: ProjectsArgs,
 ): Promise<Connection<Project>> {
-  await requireMember(ctx.db);
-  const order = args.orderBy?.field ?? 'CREATED_AT';
-  const sort = PROJECT_SORT[order];
-  const { first, after } = pageArgs(args, order, sort.type);
-  // A blank search is no search, so clients can bind a text box straight to it.
-  const search = args.filter?.search?.trim()
-    ? requireText('search', args.filter.search, SEARCH)
-    : undefined;
-  const page = await findProjectPage(
-    await ctx.db.transaction(),
-    { status: args.filter?.status ?? undefined, search },
-    { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
-  );
-  return toConnection(page, order, toProject);
+  return memberRead(ctx.db, async () => {
+    const order = args.orderBy?.field ?? 'CREATED_AT';
+    const sort = PROJECT_SORT[order];
+    const { first, after } = pageArgs(args, order, sort.type);
+    // A blank search is no search, so clients can bind a text box straight to it.
+    const search = args.filter?.search?.trim()
+      ? requireText('search', args.filter.search, SEARCH)
+      : undefined;
+    const page = await findProjectPage(
+      await ctx.db.transaction(),
+      { status: args.filter?.status ?? undefined, search },
+      { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
+    );
+    return toConnection(page, order, toProject);
+  });
 }
 
 export async function createProject(

@@ -21,7 +21,7 @@ import type { TextRule } from '../../graphql/validate.js';
 import { pageAhead, type PageAhead } from '../../graphql/ahead.js';
 import { NotFoundError } from '../../errors.js';
 import { enforceQuota } from '../../tenancy/quota.js';
-import { requireMember, requireWriter } from '../../tenancy/permissions.js';
+import { memberRead, requireWriter } from '../../tenancy/permissions.js';
 import { commentsAhead } from '../comment/comment.service.js';
 import { loadProject } from '../project/project.service.js';
 import type { Project } from '../project/project.type.js';
@@ -72,8 +72,7 @@ export async function loadTask(ctx: GraphQLContext, id: string): Promise<Task | 
 }
 
 export async function findTask(ctx: GraphQLContext, id: string): Promise<Task | null> {
-  await requireMember(ctx.db);
-  return (await loadTask(ctx, requireId('id', id))) ?? null;
+  return memberRead(ctx.db, async () => (await loadTask(ctx, requireId('id', id))) ?? null);
 }
 
 /**
@@ -99,25 +98,26 @@ export async function listTasks(
   args: TasksArgs,
   info: GraphQLResolveInfo,
 ): Promise<Connection<Task>> {
-  await requireMember(ctx.db);
-  const projectId = requireId('projectId', args.projectId);
-  const order = args.orderBy?.field ?? 'CREATED_AT';
-  const sort = TASK_SORT[order];
-  const { first, after } = pageArgs(args, order, sort.type);
-  const filter = {
-    status: args.filter?.status ?? undefined,
-    assigneeId: optionalId('assigneeId', args.filter?.assigneeId) ?? undefined,
-  };
-  const ahead = commentsAhead(info, ['edges', 'node']);
-  const trx = await ctx.db.transaction();
-  const page = await findTaskPage(
-    trx,
-    projectId,
-    filter,
-    { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
-    ahead ? [ahead.embed(trx)] : [],
-  );
-  return toConnection(page, order, tasksOf(trx, page.rows, ahead));
+  return memberRead(ctx.db, async () => {
+    const projectId = requireId('projectId', args.projectId);
+    const order = args.orderBy?.field ?? 'CREATED_AT';
+    const sort = TASK_SORT[order];
+    const { first, after } = pageArgs(args, order, sort.type);
+    const filter = {
+      status: args.filter?.status ?? undefined,
+      assigneeId: optionalId('assigneeId', args.filter?.assigneeId) ?? undefined,
+    };
+    const ahead = commentsAhead(info, ['edges', 'node']);
+    const trx = await ctx.db.transaction();
+    const page = await findTaskPage(
+      trx,
+      projectId,
+      filter,
+      { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
+      ahead ? [ahead.embed(trx)] : [],
+    );
+    return toConnection(page, order, tasksOf(trx, page.rows, ahead));
+  });
 }
 
 /** Which page of a project's tasks a Project.tasks field asks for. */

@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { callerFor, errorCode, ownerQuery, texts } from '../support/callers.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { roundTrips } from '../support/round-trips.js';
+
+// A read-only operation's first read travels with the context statement, before the membership
+// is known: these tests make sure that read's rows never reach a caller the check refuses.
+
+const PROJECT = `query($id: ID!) {
+  project(id: $id) { name tasks(first: 20) { edges { node { title comments(first: 10) {
+    edges { node { body } } } } } } }
+}`;
+const LISTS = `query($projectId: ID!) {
+  projects { edges { node { name } } }
+  tasks(projectId: $projectId) { edges { node { title } } }
+}`;
+const NAMES = ['name', 'title', 'body'];
+
+let db: TestDatabase;
+let api: TestApp;
+let open: SeededTenant;
+let suspended: SeededTenant;
+let unlisted: SeededTenant;
+let strict: TestApp;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  [open, suspended, unlisted] = await Promise.all([
+    seedTenant(db.ownerUrl, 'Open'),
+    seedTenant(db.ownerUrl, 'Suspended'),
+    seedTenant(db.ownerUrl, 'Unlisted'),
+  ]);
+  await ownerQuery(db.ownerUrl, `update app.tenants set status = 'suspended' where id = $1`, [
+    suspended.id,
+  ]);
+  api = await startTestApp(db);
+  strict = await startTestApp(db, { TENANT_ALLOWLIST: `${open.slug},${suspended.slug}` });
+});
+afterAll(async () => {
+  await Promise.all([api?.close(), strict?.close()]);
+  await db.drop();
+});
+
+describe('a read sent with the context statement', () => {
+  it('answers the reference operation in two round trips', async () => {
+    const call = await callerFor(api, open.id, open.users.viewer);
+    await call(PROJECT, { id: open.projectId });
+    let result: Awaited<ReturnType<typeof call>> | undefined;
+    const trips = await roundTrips(async () => {
+      result = await call(PROJECT, { id: open.projectId });
+    });
+    expect(texts(result?.data, NAMES)).toEqual(['Open project', 'Open task', 'Open comment']);
+    // BEGIN + context statement + the project with its pages, then COMMIT.
+    expect(trips).toHaveLength(2);
+    expect(trips[0]).toMatch(/^start transaction read only \+ .*set_operation_context.* \+ /s);
+    expect(trips[1]).toBe('commit');
+  });
+
+  it('hands the rows to nobody once the tenant is suspended, though the read ran', async () => {
+    const later = await seedTenant(db.ownerUrl, 'Later');
+    const call = await callerFor(api, later.id, later.users.owner);
+    // A first operation verifies the membership, which the rate limit then remembers.
+    expect(texts((await call(PROJECT, { id: later.projectId })).data, NAMES)).toHaveLength(3);
+    await ownerQuery(db.ownerUrl, `update app.tenants set status = 'suspended' where id = $1`, [
+      later.id,
+    ]);
+    for (const [query, variables] of [
+      [PROJECT, { id: later.projectId }],
+      [LISTS, { projectId: later.projectId }],
+    ] as const) {
+      const trips = await roundTrips(async () => {
+        const result = await call(query, variables);
+        expect(errorCode(result)).toBe('TENANT_SUSPENDED');
+        expect(texts(result, NAMES)).toEqual([]);
+      });
+      // The read went with the context statement, so only the gate kept its rows back.
+      expect(trips[0]).toMatch(/set_operation_context.* \+ /s);
+    }
+  });
+
+  it('hands the rows to nobody once the member is removed, though the read ran', async () => {
+    const later = await seedTenant(db.ownerUrl, 'Removed');
+    const call = await callerFor(api, later.id, later.users.member);
+    expect(texts((await call(PROJECT, { id: later.projectId })).data, NAMES)).toHaveLength(3);
+    await ownerQuery(
+      db.ownerUrl,
+      `delete from app.memberships where tenant_id = $1 and user_id = $2`,
+      [later.id, later.users.member],
+    );
+    const trips = await roundTrips(async () => {
+      const result = await call(PROJECT, { id: later.projectId });
+      expect(errorCode(result)).toBe('FORBIDDEN');
+      expect(texts(result, NAMES)).toEqual([]);
+    });
+    expect(trips[0]).toMatch(/set_operation_context.* \+ /s);
+    // A field that checks no membership itself still reads nothing in a refused tenant: the
+    // rows of its read, sent with the context statement, are held back and refused.
+    const meTrips = await roundTrips(async () => {
+      const me = await call('{ me { email } }');
+      expect(errorCode(me)).toBe('FORBIDDEN');
+      expect(texts(me, ['email'])).toEqual([]);
+    });
+    expect(meTrips[0]).toMatch(/set_operation_context.* \+ .*"app"\."users"/s);
+  });
+
+  it('waits for the check before reading for a membership it has not verified', async () => {
+    for (const [api_, target] of [
+      [api, suspended],
+      [strict, unlisted],
+    ] as const) {
+      const call = await callerFor(api_, target.id, target.users.owner);
+      const trips = await roundTrips(async () => {
+        const result = await call(PROJECT, { id: target.projectId });
+        expect(errorCode(result)).toMatch(/^TENANT_(SUSPENDED|NOT_ALLOWED)$/);
+        expect(texts(result, NAMES)).toEqual([]);
+      });
+      expect(trips[0]).toMatch(/set_operation_context[^+]*$/s);
+    }
+  });
+
+  it('hands a forged tenant header nothing, by id or by list', async () => {
+    // A member of Open naming the suspended tenant and Unlisted, and asking for their ids.
+    for (const target of [suspended, unlisted]) {
+      const forged = await callerFor(api, target.id, open.users.owner);
+      for (const [query, variables] of [
+        [PROJECT, { id: target.projectId }],
+        [LISTS, { projectId: target.projectId }],
+      ] as const) {
+        const result = await forged(query, variables);
+        expect(errorCode(result)).toBe('FORBIDDEN');
+        expect(texts(result, NAMES)).toEqual([]);
+      }
+    }
+    // And its own tenant with the other tenant's ids: RLS finds nothing.
+    const own = await callerFor(api, open.id, open.users.owner);
+    const result = await own(PROJECT, { id: unlisted.projectId });
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ project: null });
+  });
+});
