@@ -283,3 +283,22 @@ export function embeddedPage<R extends { id: string }>(
   });
   return toPage(rows, first, embedded.has_previous, count);
 }
+
+/**
+ * A row from the values of an embedded page that carries `columns`, in their order: json made
+ * the `timestamps` strings, which become Dates again. Columns not carried stay undefined, so the
+ * row is whole only for the fields that asked for them (see Projection in graphql/ahead.ts).
+ */
+export function rowFromJson<R>(
+  columns: readonly string[],
+  values: readonly unknown[],
+  timestamps: readonly string[],
+): R {
+  const row: Record<string, unknown> = {};
+  for (let i = 0; i < columns.length; i++) row[columns[i]] = values[i];
+  for (const column of timestamps) {
+    const value = row[column];
+    if (typeof value === 'string') row[column] = new Date(value);
+  }
+  return row as R;
+}

@@ -8,7 +8,7 @@ import {
 } from '../db/keyset.js';
 import type { Tx } from '../db/operation.js';
 import { toConnection, type Connection, type PageArgs } from './connection.js';
-import { soleArgumentsBelow } from './selection.js';
+import { fieldsBelow, soleArgumentsBelow } from './selection.js';
 
 /** A page of a child list fetched inside the statement that reads its parents. */
 export interface PageAhead<P> {
@@ -19,6 +19,32 @@ export interface PageAhead<P> {
   attach: (trx: Tx, parents: readonly { parent: P; row: Embedding }[]) => void;
 }
 
+/** Which columns of a node's row its GraphQL fields read, so a page carries only those. */
+export interface Projection {
+  /** Every column a row can carry, in the order they are carried. */
+  all: readonly string[];
+  /** The columns each field reads (none for `__typename`); a field not listed reads them all. */
+  byField: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * The columns the fields selected on the node at `path` read, `id` always (it keys nested pages
+ * and loaders): Postgres writes, and Node reads, no json value nobody asked for.
+ */
+export function projectedColumns(
+  info: GraphQLResolveInfo,
+  path: readonly string[],
+  projection: Projection,
+): readonly string[] {
+  const wanted = new Set(['id']);
+  for (const field of fieldsBelow(info, path)) {
+    const columns = projection.byField[field];
+    if (!columns) return projection.all;
+    for (const column of columns) wanted.add(column);
+  }
+  return projection.all.filter((column) => wanted.has(column));
+}
+
 export interface PageAheadSpec<P, R, N> {
   /** The connection field on the parent type whose arguments are read from the query. */
   field: string;
@@ -27,9 +53,12 @@ export interface PageAheadSpec<P, R, N> {
   /** The cursor's order name and its sort. */
   order: string;
   sort: SortKey;
-  embed: (trx: Tx, page: PageRequest) => Embed;
-  /** A row from the values of an embedded page. */
-  fromJson: (values: unknown[]) => R;
+  /** The embed carrying `columns` of each row. */
+  embed: (trx: Tx, page: PageRequest, columns: readonly string[]) => Embed;
+  /** Which columns the nodes' fields read. */
+  projection: Projection;
+  /** A row from the values of an embedded page, which carries `columns`. */
+  fromJson: (values: unknown[], columns: readonly string[]) => R;
   /** The total of each parent's whole list, counted when a client asks. */
   count: (trx: Tx, parentIds: readonly string[]) => (id: string) => Promise<number>;
   /** The node of each row (handing the rows' own embedded pages on), all rows at once. */
@@ -61,9 +90,12 @@ export function pageAhead<P extends { id: string }, R extends { id: string }, N>
   }
   const { first, after, key } = page;
   const request: PageRequest = { sort: spec.sort, direction: 'ASC', first, after };
+  const columns = projectedColumns(info, [...path, spec.field, 'edges', 'node'], spec.projection);
+  const revive = (values: unknown[]) => spec.fromJson(values, columns);
   return {
-    key: `${key}:${spec.nestedKey ?? ''}`,
-    embed: (trx) => spec.embed(trx, request),
+    // Pages carrying other columns are other pages: the parents' loaders must not share them.
+    key: `${key}:${columns.join(',')}:${spec.nestedKey ?? ''}`,
+    embed: (trx) => spec.embed(trx, request, columns),
     attach: (trx, parents) => {
       const count = spec.count(
         trx,
@@ -72,9 +104,7 @@ export function pageAhead<P extends { id: string }, R extends { id: string }, N>
       const pages = parents.flatMap(({ parent, row }) => {
         const embedded = row.embedded?.[spec.field];
         if (!embedded) return [];
-        return [
-          { parent, page: embeddedPage(embedded, first, spec.fromJson, () => count(parent.id)) },
-        ];
+        return [{ parent, page: embeddedPage(embedded, first, revive, () => count(parent.id)) }];
       });
       const toNode = spec.nodes(
         trx,

@@ -31,6 +31,53 @@ function fieldsNamed(
   return found;
 }
 
+/** The field nodes at `path` below the field being resolved, and the last field's definition. */
+function nodesBelow(info: GraphQLResolveInfo, path: readonly string[]) {
+  let nodes: readonly FieldNode[] = info.fieldNodes;
+  let type = getNamedType(info.returnType);
+  let field: GraphQLField<unknown, unknown> | undefined;
+  for (const name of path) {
+    if (!isObjectType(type)) return undefined;
+    field = type.getFields()[name];
+    if (!field) return undefined;
+    nodes = nodes.flatMap((node) => fieldsNamed(node.selectionSet, name, info));
+    type = getNamedType(field.type);
+  }
+  return field && { nodes, field };
+}
+
+/** Names of the fields selected in `selectionSet`, looking through fragments. */
+function selectedNames(
+  selectionSet: SelectionSetNode | undefined,
+  info: GraphQLResolveInfo,
+  names: Set<string>,
+  seen = new Set<string>(),
+): Set<string> {
+  for (const selection of selectionSet?.selections ?? []) {
+    if (selection.kind === Kind.FIELD) names.add(selection.name.value);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      selectedNames(selection.selectionSet, info, names, seen);
+    } else if (!seen.has(selection.name.value)) {
+      seen.add(selection.name.value);
+      selectedNames(info.fragments[selection.name.value]?.selectionSet, info, names, seen);
+    }
+  }
+  return names;
+}
+
+/**
+ * The names of the fields selected on the field at `path` below the field being resolved, in
+ * every place it is selected (aliases, fragments): what its resolvers will read of its value.
+ * Empty when it is not selected.
+ */
+export function fieldsBelow(info: GraphQLResolveInfo, path: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  for (const node of nodesBelow(info, path)?.nodes ?? []) {
+    selectedNames(node.selectionSet, info, names);
+  }
+  return names;
+}
+
 /**
  * The arguments of the field at `path` below the field being resolved (`edges.node.comments`
  * below a tasks connection), once per place it is selected (aliases, fragments), with variables
@@ -41,19 +88,9 @@ export function argumentsBelow(
   info: GraphQLResolveInfo,
   path: readonly string[],
 ): Record<string, unknown>[] {
-  let nodes: readonly FieldNode[] = info.fieldNodes;
-  let type = getNamedType(info.returnType);
-  let field: GraphQLField<unknown, unknown> | undefined;
-  for (const name of path) {
-    if (!isObjectType(type)) return [];
-    field = type.getFields()[name];
-    if (!field) return [];
-    nodes = nodes.flatMap((node) => fieldsNamed(node.selectionSet, name, info));
-    type = getNamedType(field.type);
-  }
-  const target = field;
-  if (!target) return [];
-  return nodes.map((node) => getArgumentValues(target, node, info.variableValues));
+  const below = nodesBelow(info, path);
+  if (!below) return [];
+  return below.nodes.map((node) => getArgumentValues(below.field, node, info.variableValues));
 }
 
 /**

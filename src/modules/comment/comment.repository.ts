@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import {
   countsPerParent,
   fetchPages,
+  rowFromJson,
   type Embed,
   type Page,
   type PageRequest,
@@ -12,7 +13,14 @@ import { NotFoundError } from '../../errors.js';
 
 export const COMMENT_SORT: SortKey = { expression: sql.ref('created_at'), type: 'timestamptz' };
 
-const COMMENT_COLUMNS = ['id', 'task_id', 'author_id', 'body', 'created_at', 'updated_at'] as const;
+export const COMMENT_COLUMNS = [
+  'id',
+  'task_id',
+  'author_id',
+  'body',
+  'created_at',
+  'updated_at',
+] as const;
 
 export interface CommentRow {
   id: string;
@@ -51,12 +59,16 @@ export function findCommentPagesByTasks(
 }
 
 /** A page of each task's comments inside the statement that fetches a page of tasks. */
-export function commentPageEmbed(trx: Tx, page: PageRequest): Embed {
+export function commentPageEmbed(
+  trx: Tx,
+  page: PageRequest,
+  columns: readonly string[] = COMMENT_COLUMNS,
+): Embed {
   return {
     name: 'comments',
     base: allComments(trx),
     column: 'task_id',
-    columns: COMMENT_COLUMNS,
+    columns,
     page,
   };
 }
@@ -66,26 +78,9 @@ export function commentCounts(trx: Tx, taskIds: readonly string[]) {
   return countsPerParent(trx, allComments(trx), 'task_id', taskIds);
 }
 
-/** A comment row from the values of an embedded page, where json made timestamps strings. */
-export function commentFromJson(values: unknown[]): CommentRow {
-  // Positional, in COMMENT_COLUMNS order, because this runs for every comment of every embedded
-  // page; test/graphql/comments.test.ts compares these rows with Task.comments' own.
-  const [id, taskId, authorId, body, createdAt, updatedAt] = values as [
-    string,
-    string,
-    string | null,
-    string,
-    string,
-    string,
-  ];
-  return {
-    id,
-    task_id: taskId,
-    author_id: authorId,
-    body,
-    created_at: new Date(createdAt),
-    updated_at: new Date(updatedAt),
-  };
+/** A comment row from the values of an embedded page carrying `columns` (see rowFromJson). */
+export function commentFromJson(values: unknown[], columns: readonly string[]): CommentRow {
+  return rowFromJson<CommentRow>(columns, values, ['created_at', 'updated_at']);
 }
 
 /** The author is always the caller: author_id defaults to app.current_user_id(). */

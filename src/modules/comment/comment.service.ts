@@ -1,6 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { TenantContext } from '../../db/operation.js';
-import { pageAhead, type PageAhead } from '../../graphql/ahead.js';
+import { pageAhead, type PageAhead, type Projection } from '../../graphql/ahead.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import {
   pageArgs,
@@ -18,6 +18,7 @@ import { loadUser } from '../user/user.service.js';
 import type { User } from '../user/user.type.js';
 import type { AddCommentInput } from './comment.input.js';
 import {
+  COMMENT_COLUMNS,
   COMMENT_SORT,
   commentCounts,
   commentFromJson,
@@ -76,6 +77,20 @@ export async function taskComments(
   return loader.load(task.id);
 }
 
+/** The comment columns each Comment field reads (test/graphql/projection.test.ts checks all are here). */
+export const COMMENT_PROJECTION: Projection = {
+  all: COMMENT_COLUMNS,
+  byField: {
+    __typename: [],
+    id: ['id'],
+    body: ['body'],
+    createdAt: ['created_at'],
+    updatedAt: ['updated_at'],
+    task: ['task_id'],
+    author: ['author_id'],
+  },
+};
+
 /**
  * The page of comments every task of a page of tasks will be asked for (`path` leads from the
  * field being resolved to a Task), fetched in the tasks' own statement; see pageAhead.
@@ -90,6 +105,7 @@ export function commentsAhead(
     order: 'CREATED_AT',
     sort: COMMENT_SORT,
     embed: commentPageEmbed,
+    projection: COMMENT_PROJECTION,
     fromJson: commentFromJson,
     count: commentCounts,
     nodes: () => toComment,

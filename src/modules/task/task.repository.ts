@@ -3,6 +3,7 @@ import {
   countsPerParent,
   fetchPage,
   fetchPages,
+  rowFromJson,
   type Embed,
   type Embedding,
   type Page,
@@ -23,7 +24,7 @@ export const TASK_SORT: Record<TaskOrderFieldValue, SortKey> = {
   DUE_DATE: { expression: sql`coalesce(due_date, 'infinity'::date)`, type: 'date' },
 };
 
-const TASK_COLUMNS = [
+export const TASK_COLUMNS = [
   'id',
   'project_id',
   'title',
@@ -110,12 +111,17 @@ export function findTaskPagesByProjects(
 }
 
 /** A page of each project's tasks (with their own embeds) inside the statement reading projects. */
-export function taskPageEmbed(trx: Tx, page: PageRequest, embeds: readonly Embed[]): Embed {
+export function taskPageEmbed(
+  trx: Tx,
+  page: PageRequest,
+  embeds: readonly Embed[],
+  columns: readonly string[] = TASK_COLUMNS,
+): Embed {
   return {
     name: 'tasks',
     base: allTasks(trx),
     column: 'project_id',
-    columns: TASK_COLUMNS,
+    columns,
     page,
     embeds,
   };
@@ -126,32 +132,9 @@ export function taskCounts(trx: Tx, projectIds: readonly string[]) {
   return countsPerParent(trx, allTasks(trx), 'project_id', projectIds);
 }
 
-/** A task row from the values of an embedded page, where json made timestamps strings. */
-export function taskFromJson(values: unknown[]): TaskRow {
-  // Positional, in TASK_COLUMNS order (see commentFromJson); test/graphql/tasks.test.ts compares
-  // these rows with Project.tasks' own.
-  const [id, projectId, title, description, status, priority, assigneeId, dueDate] = values as [
-    string,
-    string,
-    string,
-    string,
-    TaskStatusValue,
-    TaskPriorityValue,
-    string | null,
-    string | null,
-  ];
-  return {
-    id,
-    project_id: projectId,
-    title,
-    description,
-    status,
-    priority,
-    assignee_id: assigneeId,
-    due_date: dueDate,
-    created_at: new Date(values[8] as string),
-    updated_at: new Date(values[9] as string),
-  };
+/** A task row from the values of an embedded page carrying `columns` (see rowFromJson). */
+export function taskFromJson(values: unknown[], columns: readonly string[]): TaskRow {
+  return rowFromJson<TaskRow>(columns, values, ['created_at', 'updated_at']);
 }
 
 export function insertTask(trx: Tx, values: TaskValues): Promise<TaskRow> {

@@ -18,7 +18,7 @@ import {
   updatedValue,
 } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
-import { pageAhead, type PageAhead } from '../../graphql/ahead.js';
+import { pageAhead, type PageAhead, type Projection } from '../../graphql/ahead.js';
 import { NotFoundError } from '../../errors.js';
 import { enforceQuota } from '../../tenancy/quota.js';
 import { memberRead, requireWriter } from '../../tenancy/permissions.js';
@@ -30,6 +30,7 @@ import type { User } from '../user/user.type.js';
 import type { TasksArgs } from './task.args.js';
 import type { CreateTaskInput, UpdateTaskInput } from './task.input.js';
 import {
+  TASK_COLUMNS,
   TASK_SORT,
   deleteTaskById,
   findTaskPage,
@@ -120,6 +121,25 @@ export async function listTasks(
   });
 }
 
+/** The task columns each Task field reads (test/graphql/projection.test.ts checks all are here). */
+export const TASK_PROJECTION: Projection = {
+  all: TASK_COLUMNS,
+  byField: {
+    __typename: [],
+    id: ['id'],
+    title: ['title'],
+    description: ['description'],
+    status: ['status'],
+    priority: ['priority'],
+    dueDate: ['due_date'],
+    createdAt: ['created_at'],
+    updatedAt: ['updated_at'],
+    project: ['project_id'],
+    assignee: ['assignee_id'],
+    comments: ['id'],
+  },
+};
+
 /** Which page of a project's tasks a Project.tasks field asks for. */
 const projectTaskPageOf = (args: { first?: number | null; after?: string | null }) =>
   pageArgs(args, 'CREATED_AT', TASK_SORT.CREATED_AT.type);
@@ -175,7 +195,9 @@ export function tasksAhead(
     pageOf: projectTaskPageOf,
     order: 'CREATED_AT',
     sort: TASK_SORT.CREATED_AT,
-    embed: (trx, page) => taskPageEmbed(trx, page, comments ? [comments.embed(trx)] : []),
+    embed: (trx, page, columns) =>
+      taskPageEmbed(trx, page, comments ? [comments.embed(trx)] : [], columns),
+    projection: TASK_PROJECTION,
     fromJson: taskFromJson,
     count: taskCounts,
     nodes: (trx, rows) => tasksOf(trx, rows, comments),
