@@ -89,12 +89,18 @@ export function pageAhead<P extends { id: string }, R extends { id: string }, N>
     return undefined;
   }
   const { first, after, key } = page;
-  const request: PageRequest = { sort: spec.sort, direction: 'ASC', first, after };
-  const columns = projectedColumns(info, [...path, spec.field, 'edges', 'node'], spec.projection);
+  const field = [...path, spec.field];
+  const cursors =
+    fieldsBelow(info, [...field, 'edges']).has('cursor') ||
+    ['startCursor', 'endCursor'].some((name) =>
+      fieldsBelow(info, [...field, 'pageInfo']).has(name),
+    );
+  const request: PageRequest = { sort: spec.sort, direction: 'ASC', first, after, cursors };
+  const columns = projectedColumns(info, [...field, 'edges', 'node'], spec.projection);
   const revive = (values: unknown[]) => spec.fromJson(values, columns);
   return {
-    // Pages carrying other columns are other pages: the parents' loaders must not share them.
-    key: `${key}:${columns.join(',')}:${spec.nestedKey ?? ''}`,
+    // Pages carrying other columns (or cursors) are other pages: parents' loaders keep them apart.
+    key: `${key}:${columns.join(',')}:${cursors ? 'cursors' : ''}:${spec.nestedKey ?? ''}`,
     embed: (trx) => spec.embed(trx, request, columns),
     attach: (trx, parents) => {
       const count = spec.count(

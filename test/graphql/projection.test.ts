@@ -168,4 +168,45 @@ describe('pages fetched ahead carry the selected columns only', () => {
       });
     }
   });
+
+  it('computes sort keys only for pages whose cursors are read', async () => {
+    const none = await roundTrips(() => tasksFetchedAhead('id', 'id'));
+    expect(none.find((trip) => trip.includes('json_build_array'))).not.toContain('to_char');
+
+    let tasks: TaskNode[] = [];
+    const some = await roundTrips(async () => {
+      const result = await call<{
+        a: { tasks: Edges<TaskNode> & { pageInfo: { endCursor: string } } };
+        b: { tasks: Edges<TaskNode> };
+      }>(
+        `query($id: ID!) {
+           b: project(id: $id) { tasks(first: 10) { edges { node { id
+             comments(first: 10) { edges { node { id } } } } } } }
+           a: project(id: $id) { tasks(first: 10) { pageInfo { endCursor } edges { node { id
+             comments(first: 10) { edges { cursor node { id } } } } } } }
+         }`,
+        { id: tenant.projectId },
+      );
+      expect(result.errors).toBeUndefined();
+      tasks = result.data!.a.tasks.edges.map((e) => e.node);
+      // The alias that reads no cursor has a page of its own, and answers the same tasks.
+      expect(result.data!.b.tasks.edges.map((e) => e.node.id)).toEqual(tasks.map((t) => t.id));
+      // The end cursor continues the list exactly where this page ends: nothing after it.
+      const next = await call<{ project: { tasks: Edges<Node> } }>(
+        `query($id: ID!, $after: String) { project(id: $id) {
+           tasks(first: 10, after: $after) { edges { node { id } } } } }`,
+        { id: tenant.projectId, after: result.data!.a.tasks.pageInfo.endCursor },
+      );
+      expect(next.data?.project.tasks.edges).toEqual([]);
+    });
+    expect(some.some((trip) => trip.includes('to_char'))).toBe(true);
+    for (const task of tasks) {
+      const alone = await call<{ task: TaskNode }>(
+        `query($id: ID!) { task(id: $id) { comments(first: 10) { edges { cursor node { id } } } } }`,
+        { id: task.id },
+      );
+      expect(task.comments).toEqual(alone.data?.task.comments);
+      expect(task.comments?.edges[0]).toHaveProperty('cursor');
+    }
+  });
 });
