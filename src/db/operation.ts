@@ -325,19 +325,30 @@ export class OperationDatabase {
       // Acquiring the connection and BEGIN happen outside the query timer.
       this.stats.dbTimeMs += performance.now() - started;
     }
-    const { userId, tenant, statementTimeoutMs, idleInTransactionTimeoutMs } = this.scope;
+    const { userId, tenant, allowlist, statementTimeoutMs, idleInTransactionTimeoutMs } =
+      this.scope;
     const statementTimeout = statementTimeoutMs
       ? sql`, set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`
       : sql``;
     const idleTimeout = idleInTransactionTimeoutMs
       ? sql`, set_config('idle_in_transaction_session_timeout', ${String(idleInTransactionTimeoutMs)}, true)`
       : sql``;
+    // A tenant this API does not serve is no longer current once this statement ends, so no
+    // statement sent along with it (a read, see TenantGate) can see its rows: RLS keeps it out.
+    const served = allowlist?.join(',') ?? null;
+    const outsideAllowlist = allowlist
+      ? sql`, case when c.tenant_id is not null
+                    and not (c.tenant_id::text = any(string_to_array(${served}::text, ','))
+                             or c.tenant_slug = any(string_to_array(${served}::text, ',')))
+               then set_config('app.tenant_id', '', true) || set_config('app.role', '', true)
+               end as outside_allowlist`
+      : sql``;
     // Our pool (createKysely) holds it back (HOLD) and sends it with the operation's next
     // statement, like BEGIN; another pool runs it at once.
-    const context = sql<ContextRow>`${sql.raw(HOLD)}select tenant_id, tenant_slug,
-             member_role, tenant_status${statementTimeout}${idleTimeout}
+    const context = sql<ContextRow>`${sql.raw(HOLD)}select c.tenant_id, c.tenant_slug,
+             c.member_role, c.tenant_status${statementTimeout}${idleTimeout}${outsideAllowlist}
         from app.set_operation_context(${userId ?? null}::uuid, ${tenant?.id ?? null}::uuid,
-                                       ${tenant?.slug ?? null}::text)`
+                                       ${tenant?.slug ?? null}::text) c`
       .execute(trx)
       .catch(async (error: unknown) => {
         await trx
@@ -349,7 +360,7 @@ export class OperationDatabase {
     const { rows } = await context;
     const held = heldResult(rows) ?? { result: context, flush: () => undefined };
     const verdict = held.result.then(
-      ({ rows }) => this.#decide(trx, rows[0] as ContextRow | undefined),
+      ({ rows }) => this.#decide(rows[0] as ContextRow | undefined),
       (error: unknown) => {
         // Every later field of this operation gets this same coded error (SERVICE_UNAVAILABLE
         // during an outage), not a generic "already finished".
@@ -362,7 +373,7 @@ export class OperationDatabase {
     return { trx, gated: trx.withPlugin(new TenantGate(verdict)), verdict, flush: held.flush };
   }
 
-  async #decide(trx: Tx, row: ContextRow | undefined): Promise<Verdict> {
+  #decide(row: ContextRow | undefined): Verdict {
     const { userId, tenant } = this.scope;
     if (!tenant || !userId) return { tenant: undefined, tenantError: undefined };
     if (!row?.member_role || !row.tenant_id) {
@@ -374,9 +385,7 @@ export class OperationDatabase {
     }
     const { allowlist } = this.scope;
     if (allowlist && !allowlist.some((e) => e === row.tenant_id || e === row.tenant_slug)) {
-      await sql`select set_config('app.tenant_id', '', true), set_config('app.role', '', true)`.execute(
-        trx,
-      );
+      // The context statement itself made no tenant current (see #begin).
       return {
         tenant: undefined,
         tenantError: new TenantNotAllowedError('This API does not serve that tenant.'),

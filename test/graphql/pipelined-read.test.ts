@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OperationDatabase } from '../../src/db/operation.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { callerFor, errorCode, ownerQuery, texts } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -138,5 +140,25 @@ describe('a read sent with the context statement', () => {
     const result = await own(PROJECT, { id: unlisted.projectId });
     expect(result.errors).toBeUndefined();
     expect(result.data).toEqual({ project: null });
+  });
+
+  it('makes no tenant outside the allowlist current, so even a read past the gate sees nothing', async () => {
+    const op = new OperationDatabase(strict.app.deps.db, {
+      userId: unlisted.users.owner,
+      tenant: { id: unlisted.id },
+      tenantHint: '',
+      allowlist: [open.slug],
+    });
+    // Without the gate's plugin: what RLS alone lets this read, sent with the context statement, see.
+    const raw = (await op.transaction()).withoutPlugins();
+    const trips = await roundTrips(async () => {
+      const { rows } = await sql<{ tenant: string; projects: number }>`
+        select current_setting('app.tenant_id', true) as tenant,
+               (select count(*) from app.projects)::int as projects`.execute(raw);
+      expect(rows).toEqual([{ tenant: '', projects: 0 }]);
+    });
+    expect(trips[0]).toMatch(/set_operation_context.* \+ /s);
+    await expect(op.tenant()).rejects.toMatchObject({ extensions: { code: 'TENANT_NOT_ALLOWED' } });
+    await op.finish(false);
   });
 });
