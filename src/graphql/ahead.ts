@@ -1,6 +1,7 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import {
   embeddedPage,
+  rowFromJson,
   type Embed,
   type Embedding,
   type PageRequest,
@@ -25,6 +26,8 @@ export interface Projection {
   all: readonly string[];
   /** The columns each field reads (none for `__typename`); a field not listed reads them all. */
   byField: Readonly<Record<string, readonly string[]>>;
+  /** The timestamp columns, which json carries as strings (see rowFromJson). */
+  timestamps: readonly string[];
 }
 
 /**
@@ -55,10 +58,8 @@ export interface PageAheadSpec<P, R, N> {
   sort: SortKey;
   /** The embed carrying `columns` of each row. */
   embed: (trx: Tx, page: PageRequest, columns: readonly string[]) => Embed;
-  /** Which columns the nodes' fields read. */
+  /** Which columns the nodes' fields read; rows are rebuilt from them. */
   projection: Projection;
-  /** A row from the values of an embedded page, which carries `columns`. */
-  fromJson: (values: unknown[], columns: readonly string[]) => R;
   /** The total of each parent's whole list, counted when a client asks. */
   count: (trx: Tx, parentIds: readonly string[]) => (id: string) => Promise<number>;
   /** The node of each row (handing the rows' own embedded pages on), all rows at once. */
@@ -97,7 +98,7 @@ export function pageAhead<P extends { id: string }, R extends { id: string }, N>
     );
   const request: PageRequest = { sort: spec.sort, direction: 'ASC', first, after, cursors };
   const columns = projectedColumns(info, [...field, 'edges', 'node'], spec.projection);
-  const revive = (values: unknown[]) => spec.fromJson(values, columns);
+  const revive = (values: unknown[]) => rowFromJson<R>(columns, values, spec.projection.timestamps);
   return {
     // Pages carrying other columns (or cursors) are other pages: parents' loaders keep them apart.
     key: `${key}:${columns.join(',')}:${cursors ? 'cursors' : ''}:${spec.nestedKey ?? ''}`,

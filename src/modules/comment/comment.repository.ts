@@ -2,7 +2,6 @@ import { sql } from 'kysely';
 import {
   countsPerParent,
   fetchPages,
-  rowFromJson,
   type Embed,
   type Page,
   type PageRequest,
@@ -76,11 +75,6 @@ export function commentPageEmbed(
 /** The total comments of each task, counted for all of them in one statement on first call. */
 export function commentCounts(trx: Tx, taskIds: readonly string[]) {
   return countsPerParent(trx, allComments(trx), 'task_id', taskIds);
-}
-
-/** A comment row from the values of an embedded page carrying `columns` (see rowFromJson). */
-export function commentFromJson(values: unknown[], columns: readonly string[]): CommentRow {
-  return rowFromJson<CommentRow>(columns, values, ['created_at', 'updated_at']);
 }
 
 /** The author is always the caller: author_id defaults to app.current_user_id(). */

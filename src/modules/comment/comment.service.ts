@@ -21,7 +21,6 @@ import {
   COMMENT_COLUMNS,
   COMMENT_SORT,
   commentCounts,
-  commentFromJson,
   commentPageEmbed,
   deleteCommentById,
   findCommentPagesByTasks,
@@ -89,6 +88,7 @@ export const COMMENT_PROJECTION: Projection = {
     task: ['task_id'],
     author: ['author_id'],
   },
+  timestamps: ['created_at', 'updated_at'],
 };
 
 /**
@@ -99,14 +99,13 @@ export function commentsAhead(
   info: GraphQLResolveInfo,
   path: readonly string[],
 ): PageAhead<Task> | undefined {
-  return pageAhead(info, path, {
+  return pageAhead<Task, CommentRow, Comment>(info, path, {
     field: 'comments',
     pageOf: commentPageOf,
     order: 'CREATED_AT',
     sort: COMMENT_SORT,
     embed: commentPageEmbed,
     projection: COMMENT_PROJECTION,
-    fromJson: commentFromJson,
     count: commentCounts,
     nodes: () => toComment,
     keep: (task, key, connection) => {

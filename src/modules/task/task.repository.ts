@@ -3,7 +3,6 @@ import {
   countsPerParent,
   fetchPage,
   fetchPages,
-  rowFromJson,
   type Embed,
   type Embedding,
   type Page,
@@ -130,11 +129,6 @@ export function taskPageEmbed(
 /** The total tasks of each project, counted for all of them in one statement on first call. */
 export function taskCounts(trx: Tx, projectIds: readonly string[]) {
   return countsPerParent(trx, allTasks(trx), 'project_id', projectIds);
-}
-
-/** A task row from the values of an embedded page carrying `columns` (see rowFromJson). */
-export function taskFromJson(values: unknown[], columns: readonly string[]): TaskRow {
-  return rowFromJson<TaskRow>(columns, values, ['created_at', 'updated_at']);
 }
 
 export function insertTask(trx: Tx, values: TaskValues): Promise<TaskRow> {

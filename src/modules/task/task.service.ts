@@ -38,7 +38,6 @@ import {
   findTasksByIds,
   insertTask,
   taskCounts,
-  taskFromJson,
   taskPageEmbed,
   updateTaskById,
   type TaskRow,
@@ -138,6 +137,7 @@ export const TASK_PROJECTION: Projection = {
     assignee: ['assignee_id'],
     comments: ['id'],
   },
+  timestamps: ['created_at', 'updated_at'],
 };
 
 /** Which page of a project's tasks a Project.tasks field asks for. */
@@ -190,7 +190,7 @@ export function tasksAhead(
   path: readonly string[],
 ): PageAhead<Project> | undefined {
   const comments = commentsAhead(info, [...path, 'tasks', 'edges', 'node']);
-  return pageAhead(info, path, {
+  return pageAhead<Project, TaskRow, Task>(info, path, {
     field: 'tasks',
     pageOf: projectTaskPageOf,
     order: 'CREATED_AT',
@@ -198,7 +198,6 @@ export function tasksAhead(
     embed: (trx, page, columns) =>
       taskPageEmbed(trx, page, comments ? [comments.embed(trx)] : [], columns),
     projection: TASK_PROJECTION,
-    fromJson: taskFromJson,
     count: taskCounts,
     nodes: (trx, rows) => tasksOf(trx, rows, comments),
     keep: (project, key, connection) => {
