@@ -82,6 +82,45 @@ describe('a read sent with the context statement', () => {
     }
   });
 
+  it('sends notification and workflow reads with the context statement, and gates them too', async () => {
+    const later = await seedTenant(db.ownerUrl, 'Notified');
+    await ownerQuery(
+      db.ownerUrl,
+      `insert into app.notifications (tenant_id, recipient_id, kind, payload)
+       values ($1, $2, 'MEMBER_ADDED', '{}')`,
+      [later.id, later.users.member],
+    );
+    const call = await callerFor(api, later.id, later.users.member);
+    const READS = [
+      ['{ notifications(first: 5) { edges { node { message } } } }', '"app"."notifications"'],
+      ['{ unreadNotificationCount }', '"app"."notifications"'],
+      ['{ projectWorkflow { from to } }', '"app"."project_workflow"'],
+    ] as const;
+    await call(READS[0][0]);
+    for (const [query, table] of READS) {
+      let result: Awaited<ReturnType<typeof call>> | undefined;
+      const trips = await roundTrips(async () => {
+        result = await call(query);
+      });
+      expect(result?.errors).toBeUndefined();
+      expect(trips).toHaveLength(2);
+      expect(trips[0]).toContain(`set_operation_context`);
+      expect(trips[0].split(' + ').at(-1)).toContain(table);
+    }
+    const INBOX = `{ notifications(first: 5) { edges { node { message } } } }`;
+    expect(texts((await call(INBOX)).data, ['message']).length).toBeGreaterThan(0);
+
+    await ownerQuery(db.ownerUrl, `update app.tenants set status = 'suspended' where id = $1`, [
+      later.id,
+    ]);
+    const refused = await roundTrips(async () => {
+      const result = await call(INBOX);
+      expect(errorCode(result)).toBe('TENANT_SUSPENDED');
+      expect(texts(result.data, ['message'])).toEqual([]);
+    });
+    expect(refused[0]).toMatch(/set_operation_context.* \+ /s);
+  });
+
   it('hands the rows to nobody once the member is removed, though the read ran', async () => {
     const later = await seedTenant(db.ownerUrl, 'Removed');
     const call = await callerFor(api, later.id, later.users.member);

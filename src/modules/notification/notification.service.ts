@@ -7,7 +7,7 @@ import type { GraphQLContext } from '../../graphql/context.js';
 import { pageArgs, toConnection, type Connection } from '../../graphql/connection.js';
 import { requireId, requireText, updatedValue } from '../../graphql/validate.js';
 import { BadUserInputError } from '../../errors.js';
-import { requireMember, requireTenantAdmin } from '../../tenancy/permissions.js';
+import { memberRead, requireMember, requireTenantAdmin } from '../../tenancy/permissions.js';
 import type { NotificationDeliveriesArgs, NotificationsArgs } from './notification.args.js';
 import type { UpdateNotificationSettingsInput } from './notification.input.js';
 import {
@@ -78,13 +78,14 @@ export async function listNotifications(
   ctx: GraphQLContext,
   args: NotificationsArgs,
 ): Promise<Connection<Notification>> {
-  await requireMember(ctx.db);
-  const { first, after } = pageArgs(args, ORDER, NOTIFICATION_SORT.type);
-  const page = await findNotificationPage(
-    await ctx.db.transaction(),
-    { unreadOnly: args.unreadOnly },
-    { sort: NOTIFICATION_SORT, direction: 'DESC', first, after },
-  );
+  const page = await memberRead(ctx.db, async () => {
+    const { first, after } = pageArgs(args, ORDER, NOTIFICATION_SORT.type);
+    return findNotificationPage(
+      await ctx.db.transaction(),
+      { unreadOnly: args.unreadOnly },
+      { sort: NOTIFICATION_SORT, direction: 'DESC', first, after },
+    );
+  });
   return toConnection(page, ORDER, toNotification);
 }
 
@@ -93,14 +94,14 @@ export async function notificationsByIds(
   ctx: GraphQLContext,
   ids: readonly string[],
 ): Promise<Notification[]> {
-  await requireMember(ctx.db);
-  const rows = await findNotificationsByIds(await ctx.db.transaction(), ids);
+  const rows = await memberRead(ctx.db, async () =>
+    findNotificationsByIds(await ctx.db.transaction(), ids),
+  );
   return rows.map(toNotification);
 }
 
 export async function unreadNotificationCount(ctx: GraphQLContext): Promise<number> {
-  await requireMember(ctx.db);
-  return countUnread(await ctx.db.transaction());
+  return memberRead(ctx.db, async () => countUnread(await ctx.db.transaction()));
 }
 
 /** Viewers may mark their own notifications read: reading is not writing tenant data. */

@@ -3,7 +3,7 @@ import { ForbiddenError, InvalidTransitionError, NotFoundError } from '../../err
 import type { GraphQLContext } from '../../graphql/context.js';
 import { groupByKey } from '../../graphql/loaders.js';
 import { requireId, requireText } from '../../graphql/validate.js';
-import { requireMember, requireWriter } from '../../tenancy/permissions.js';
+import { memberRead, requireMember, requireWriter } from '../../tenancy/permissions.js';
 import { updateProjectById } from '../project/project.repository.js';
 import { toProject } from '../project/project.service.js';
 import type { Project } from '../project/project.type.js';
@@ -33,8 +33,7 @@ async function workflowEdges(ctx: GraphQLContext): Promise<WorkflowEdgeRow[]> {
 }
 
 export async function projectWorkflow(ctx: GraphQLContext): Promise<WorkflowEdge[]> {
-  await requireMember(ctx.db);
-  return (await workflowEdges(ctx)).map(toEdge);
+  return (await memberRead(ctx.db, () => workflowEdges(ctx))).map(toEdge);
 }
 
 /** The statuses the caller may move this project to now, for rendering buttons. */
