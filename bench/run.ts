@@ -44,6 +44,8 @@ const { values: args } = parseArgs({
     rotate: { type: 'string', default: '50' },
     /** Seconds of reference load on the API after the measurements, sampling its memory. */
     soak: { type: 'string', default: '0' },
+    /** Rounds of the tenant-count comparison (each measures both databases). */
+    rounds: { type: 'string', default: '3' },
     /** Comma-separated subset of typename,reference,raw,small (for quick comparisons). */
     only: { type: 'string', default: 'typename,reference,raw,small' },
     /** Profile the API process during the reference operation (Node --cpu-prof). */
@@ -61,6 +63,7 @@ const CONCURRENCY = Number(args.concurrency);
 const ROTATE = Math.min(Number(args.rotate), TENANTS);
 const ONLY = new Set(args.only.split(','));
 const SOAK = Number(args.soak);
+const ROUNDS = Math.max(1, Number(args.rounds));
 const WORKERS = Number(args.workers);
 /** Issue 7: the API's resident memory under load, and its growth from minute 2 to the end. */
 const RSS_LIMIT_MB = 250;
@@ -295,6 +298,14 @@ interface Measured extends LoadResult {
   apiPeakRssMb?: number;
 }
 
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  return sorted.length % 2
+    ? (sorted[Math.floor(middle)] ?? 0)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+};
+
 interface SoakSample {
   second: number;
   rssMb: number;
@@ -327,10 +338,6 @@ async function soak(
       );
     }
   }
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)] ?? 0;
-  };
   const window = (from: number, to: number) =>
     samples.filter((s) => s.second > from && s.second <= to).map((s) => s.rssMb);
   const early = median(window(120, 180));
@@ -375,6 +382,25 @@ async function measure(
   return { ...result, cpu, ...(apiPids ? { apiPeakRssMb } : {}) };
 }
 
+/** The reference operation as a load task against `url`, each client rotating over `targets`. */
+function referenceLoad(targets: readonly Target[]) {
+  const bodies = new Map(
+    targets.map((t) => [
+      t,
+      JSON.stringify({ query: REFERENCE_OPERATION, variables: { id: t.projectId } }),
+    ]),
+  );
+  return (url: URL) => async (worker: number, i: number) => {
+    const target = targets[(worker + i * CONCURRENCY) % targets.length];
+    if (!target) throw new Error('No bench targets.');
+    const { json } = await postGraphQL(url, bodies.get(target) ?? '', {
+      authorization: `Bearer ${target.token}`,
+      'x-tenant-id': target.tenantId,
+    });
+    return json.errors === undefined && json.data !== undefined;
+  };
+}
+
 async function benchDatabase(
   label: string,
   database: { apiUrl: string; migrationUrl: string },
@@ -394,20 +420,7 @@ async function benchDatabase(
   };
   const results: Record<string, Measured> = {};
   let soaked: Awaited<ReturnType<typeof soak>> | undefined;
-  const bodies = new Map(
-    targets.map((t) => [
-      t,
-      JSON.stringify({ query: REFERENCE_OPERATION, variables: { id: t.projectId } }),
-    ]),
-  );
-  const reference = (url: URL) => async (worker: number, i: number) => {
-    const target = pick(worker, i);
-    const { json } = await postGraphQL(url, bodies.get(target) ?? '', {
-      authorization: `Bearer ${target.token}`,
-      'x-tenant-id': target.tenantId,
-    });
-    return json.errors === undefined && json.data !== undefined;
-  };
+  const reference = referenceLoad(targets);
   try {
     if (options.typename) {
       const body = JSON.stringify({ query: '{ __typename }' });
@@ -483,6 +496,68 @@ async function benchDatabase(
   };
 }
 
+/**
+ * Tenant-count scaling: the reference operation on the big and on the small database in
+ * alternating rounds (big first, then small first, …), each database served by its own API
+ * process started up front. Measured once each, minutes apart, the two sides saw different
+ * phases of a machine whose speed drifts by tens of percent, and the ratio of the same code swung
+ * from 0.82 to 1.26 between runs; rounds put both sides in the same phases, and the reported
+ * ratio is the median of the rounds'.
+ */
+async function scaling(
+  databases: readonly [
+    { label: string; database: { apiUrl: string; migrationUrl: string }; tenants: number },
+    { label: string; database: { apiUrl: string; migrationUrl: string }; tenants: number },
+  ],
+  postmasterPid: number,
+) {
+  const started: Awaited<ReturnType<typeof startApiProcess>>[] = [];
+  const serve = async ({ label, database, tenants }: (typeof databases)[number]) => {
+    const targets = await prepareTargets(database, tenants);
+    const api = await startApiProcess(database.apiUrl);
+    started.push(api);
+    const task = referenceLoad(targets)(api.url);
+    const pids = {
+      api: () => processAndChildren(api.child.pid ?? 0),
+      postgres: () => processAndChildren(postmasterPid),
+    };
+    return (round: number) => measure(`${label}: reference, round ${round}`, pids, task);
+  };
+  try {
+    const measureLarge = await serve(databases[0]);
+    const measureSmall = await serve(databases[1]);
+    const rounds = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      let large: Measured;
+      let small: Measured;
+      if (round % 2 === 1) {
+        large = await measureLarge(round);
+        small = await measureSmall(round);
+      } else {
+        small = await measureSmall(round);
+        large = await measureLarge(round);
+      }
+      rounds.push({
+        large,
+        small,
+        p50Ratio: Number((large.p50Ms / small.p50Ms).toFixed(3)),
+        p99Ratio: Number((large.p99Ms / small.p99Ms).toFixed(3)),
+      });
+    }
+    const summary = {
+      rounds,
+      p50Ratio: Number(median(rounds.map((r) => r.p50Ratio)).toFixed(3)),
+      p99Ratio: Number(median(rounds.map((r) => r.p99Ratio)).toFixed(3)),
+    };
+    console.log(
+      `tenant-count scaling: latency ${databases[0].label} / ${databases[1].label}, per round p50 ${rounds.map((r) => r.p50Ratio).join(', ')}; median p50 ${summary.p50Ratio}, p99 ${summary.p99Ratio}`,
+    );
+    return summary;
+  } finally {
+    await Promise.all(started.map((api) => api.stop()));
+  }
+}
+
 /** CPU milliseconds per request and process: steadier than requests/s on a busy machine. */
 function printCpuPerOperation(results: Record<string, Measured>): void {
   for (const [name, r] of Object.entries(results)) {
@@ -555,11 +630,14 @@ async function main() {
       printCpuPerOperation(large.results);
       return;
     }
-    const few = await benchDatabase(`${SMALL} tenants`, small, SMALL, postmasterPid, {
-      typename: false,
-      raw: false,
-    });
     printCpuPerOperation(large.results);
+    const scaled = await scaling(
+      [
+        { label: `${TENANTS} tenants`, database: big, tenants: TENANTS },
+        { label: `${SMALL} tenants`, database: small, tenants: SMALL },
+      ],
+      postmasterPid,
+    );
 
     const reference = large.results.reference;
     const raw = large.results.rawSql;
@@ -567,8 +645,8 @@ async function main() {
       referenceVsRawSqlThroughput: Number(
         (reference.requestsPerSecond / raw.requestsPerSecond).toFixed(3),
       ),
-      latencyP50LargeVsSmall: Number((reference.p50Ms / few.results.reference.p50Ms).toFixed(3)),
-      latencyP99LargeVsSmall: Number((reference.p99Ms / few.results.reference.p99Ms).toFixed(3)),
+      latencyP50LargeVsSmall: scaled.p50Ratio,
+      latencyP99LargeVsSmall: scaled.p99Ratio,
       typenameVsReferenceThroughput: Number(
         (large.results.typename.requestsPerSecond / reference.requestsPerSecond).toFixed(2),
       ),
@@ -641,6 +719,7 @@ async function main() {
         warmupSeconds: WARMUP,
         concurrency: CONCURRENCY,
         rotate: ROTATE,
+        scalingRounds: ROUNDS,
         workers: WORKERS,
         apiPoolSize: 10,
         rawSqlPoolSize: CONCURRENCY,
@@ -651,7 +730,7 @@ async function main() {
       apiProfile: large.profile,
       large: large.results,
       soak: large.soak,
-      small: few.results,
+      scaling: scaled,
       ratios,
       targets,
     };
