@@ -150,7 +150,7 @@ async function prepareTargets(
         text: query.text,
         values: query.values ?? [],
         // Replayed for the round trip only: their results went to the API.
-        ahead: (query.ahead ?? []).map(({ text, values }) => ({ text, values })),
+        ahead: (query.ahead ?? []).map(({ text, values, name }) => ({ text, values, name })),
       });
     }
     return (original as (...a: unknown[]) => unknown).apply(this, callArgs);

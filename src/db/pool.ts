@@ -42,6 +42,7 @@ interface WireConnection {
   parse(query: { text: string; name?: string; types?: unknown[] }): void;
   bind(config: { portal: string; statement: string; values: readonly (string | null)[] }): void;
   describe(config: { type: 'P'; name: string }): void;
+  close(config: { type: 'S'; name: string }): void;
   execute(config: { portal: string; rows: number }): void;
   parsedStatements: Record<string, string>;
 }
@@ -59,6 +60,8 @@ export interface AheadStatement {
   text: string;
   /** Sent as text, as pg sends strings. */
   values?: readonly (string | null)[];
+  /** Prepares it under this name once per connection, as pg does for a named query. */
+  name?: string | undefined;
   /** Receives this statement's own result, or the batch's error; without it the result is dropped. */
   settle?: (error: Error | undefined, result?: pg.QueryResult) => void;
 }
@@ -80,22 +83,34 @@ function queryAfterAhead(
   const prepare = query.prepare.bind(query);
   const handleError = query.handleError.bind(query);
   let parsedHere = false;
+  let parsedAhead: [name: string, text: string][] = [];
   query.prepare = (connection) => {
     parsedHere = Boolean(query.name) && !query.hasBeenParsed(connection);
-    for (const statement of ahead) {
-      connection.parse({ text: statement.text });
-      connection.bind({ portal: '', statement: '', values: statement.values ?? [] });
+    parsedAhead = [];
+    for (const { text, name = '', values = [] } of ahead) {
+      if (!name || connection.parsedStatements[name] !== text) {
+        // A batch that failed may or may not have prepared it; closing a statement that does
+        // not exist is no error.
+        if (name) connection.close({ type: 'S', name });
+        connection.parse({ text, name });
+        if (name) parsedAhead.push([name, text]);
+      }
+      connection.bind({ portal: '', statement: name, values });
       // Without a description pg would read this statement's rows with the previous one's.
       connection.describe({ type: 'P', name: '' });
       connection.execute({ portal: '', rows: 0 });
     }
+    // Recorded now, as pg records its own named statements on submission: a later batch on this
+    // connection is only written after this one has been answered.
+    for (const [name, text] of parsedAhead) connection.parsedStatements[name] = text;
     prepare(connection);
   };
   // pg records a named statement as parsed on the first ParseComplete of the batch, which is
   // the first ahead statement's; if the statement itself then failed to parse, that record must
-  // not outlive it.
+  // not outlive it. Nor may the records of ahead statements this batch was to prepare.
   query.handleError = (error, connection) => {
     if (parsedHere && query.name) delete connection.parsedStatements[query.name];
+    for (const [name] of parsedAhead) delete connection.parsedStatements[name];
     handleError(error, connection);
   };
   // Named so that tools recording pg's queries (the benchmark's raw-SQL replay) see them.
@@ -183,13 +198,23 @@ function kyselyPool(pool: pg.Pool, prepare: boolean): PostgresPool {
       let kyselyClient = wrapped.get(client);
       if (!kyselyClient) {
         const prepared = new Set<string>();
+        /** The name to prepare `text` under on this connection; none for a one-off statement. */
+        const preparedName = (text: string, values: readonly unknown[]) => {
+          if (!prepare || values.length === 0) return undefined;
+          const name = nameOf(text);
+          if (!prepared.has(name) && prepared.size >= MAX_PREPARED_PER_CONNECTION) return undefined;
+          prepared.add(name);
+          return name;
+        };
         let ahead: AheadStatement[] = [];
         const flush = () => {
           const batch = ahead;
           ahead = [];
           const last = batch.pop();
           if (!last) return;
-          void queryAfter(client, { text: last.text, values: last.values?.slice() }, batch).then(
+          const { text, name } = last;
+          const values = last.values?.slice();
+          void queryAfter(client, { text, values, ...(name && { name }) }, batch).then(
             (result) => last.settle?.(undefined, result),
             (error: Error) => last.settle?.(error),
           );
@@ -208,6 +233,7 @@ function kyselyPool(pool: pg.Pool, prepare: boolean): PostgresPool {
                 entry = {
                   text,
                   values: asText(values),
+                  name: preparedName(text, values),
                   settle: (error, result) => {
                     if (result) resolve(result);
                     else reject(error ?? new Error('The held statement returned no result.'));
@@ -230,14 +256,12 @@ function kyselyPool(pool: pg.Pool, prepare: boolean): PostgresPool {
             }
             const batch = ahead;
             ahead = [];
-            let config: pg.QueryConfig = { text, values: values as unknown[] };
-            if (prepare && values.length > 0) {
-              const name = nameOf(text);
-              if (prepared.has(name) || prepared.size < MAX_PREPARED_PER_CONNECTION) {
-                prepared.add(name);
-                config = { ...config, name };
-              }
-            }
+            const name = preparedName(text, values);
+            const config: pg.QueryConfig = {
+              text,
+              values: values as unknown[],
+              ...(name && { name }),
+            };
             return queryAfter(client, config, batch);
           },
           release: () => {

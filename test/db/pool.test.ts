@@ -146,6 +146,27 @@ describe.each([true, false])('kysely on the API pool (prepared statements: %s)',
     });
     await expect(failing).rejects.toMatchObject({ code: '22012' });
   });
+
+  it('prepares a HOLD statement once per connection, and again after a failed batch', async () => {
+    const divide = (by: string) =>
+      kysely.transaction().execute(async (trx) => {
+        const { rows } = await sql`${sql.raw(HOLD)}select 12 / ${by}::int as q`.execute(trx);
+        const held = heldResult(rows)?.result;
+        // When it fails, the statement it went with fails first with the same error.
+        held?.catch(() => undefined);
+        await sql`select 1`.execute(trx);
+        return (await held)?.rows;
+      });
+    // The failed batch prepared it, but which of its statements failed is not known here.
+    await expect(divide('0')).rejects.toMatchObject({ code: '22012' });
+    for (let i = 0; i < 4; i++) expect(await divide('4')).toEqual([{ q: 3 }]);
+    const { rows } = await sql<{ executions: string }>`
+      select generic_plans + custom_plans as executions from pg_prepared_statements
+       where statement like '%select 12 /%'`.execute(kysely);
+    // Unprepared, it leaves no trace; prepared (closed and prepared again after the failure),
+    // one statement served the four executions.
+    expect(rows).toEqual(prepare ? [{ executions: '4' }] : []);
+  });
 });
 
 async function holdProbe(trx: Kysely<Database>) {
