@@ -97,10 +97,15 @@ describe('taskChanged', () => {
       watcher.subscribe<TaskChangedData>(TASK_CHANGED, { projectId: a.projectId }),
     );
     const call = await callerFor(api1, a.id, a.users.owner);
+    // Each change is awaited before the next: a change delivered after the task was deleted
+    // finds no row to load and is dropped (its DELETED follows), which a loaded machine
+    // otherwise makes happen here.
     const id = await createTask(call, a.projectId, 'LiveA first');
+    await until(() => received.results.length >= 1, 'the creation');
     await call('mutation ($id: ID!) { updateTask(id: $id, input: { status: DONE }) { id } }', {
       id,
     });
+    await until(() => received.results.length >= 2, 'the update');
     await call('mutation ($id: ID!) { deleteTask(id: $id) }', { id });
     await until(() => received.results.length >= 3, 'three changes');
     expect(received.results.map((r) => r.errors)).toEqual([undefined, undefined, undefined]);
