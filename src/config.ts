@@ -85,6 +85,15 @@ export interface AuthConfig {
   audience: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /**
+   * required: an address reaches an account (invitations, provisioning, admin grants) only once
+   * verified. off: addresses are trusted as typed, for single-tenant and internal deployments.
+   */
+  emailVerification: 'required' | 'off';
+  /** The front end that emails link to (APP_URL/verify-email?token=…); unset: token only. */
+  appUrl: string | undefined;
+  emailVerificationTtlSeconds: number;
+  passwordResetTtlSeconds: number;
 }
 
 export interface HttpConfig {
@@ -110,6 +119,10 @@ export interface RateLimitConfig {
   signUpAddressAttempts: number;
   /** refreshToken calls per client address per 15 minutes. */
   refreshAddressAttempts: number;
+  /** Account emails (verification, password reset) asked for per client address per hour. */
+  accountEmailAddressAttempts: number;
+  /** Account emails sent to one address per hour, whoever asks. */
+  accountEmailRecipientAttempts: number;
 }
 
 export interface PlaygroundConfig {
@@ -234,6 +247,31 @@ function readDelivery(env: NodeJS.ProcessEnv): DeliveryConfig {
   return delivery;
 }
 
+function readEmailVerification(env: NodeJS.ProcessEnv): 'required' | 'off' {
+  const raw = env.EMAIL_VERIFICATION?.trim().toLowerCase() || 'required';
+  if (raw !== 'required' && raw !== 'off') {
+    throw new ConfigError(
+      `EMAIL_VERIFICATION must be required or off, got "${env.EMAIL_VERIFICATION}"`,
+    );
+  }
+  return raw;
+}
+
+function readUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an absolute http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError(`${name} must be an absolute http(s) URL, got "${raw}"`);
+  }
+  return url.toString();
+}
+
 /** WEB_CONCURRENCY, the Heroku and PM2 convention: a worker count, or `auto` for every core. */
 function readWebConcurrency(env: NodeJS.ProcessEnv): number {
   const raw = env.WEB_CONCURRENCY?.trim();
@@ -270,6 +308,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginAddressAttempts: readInt(env, 'LOGIN_ADDRESS_ATTEMPTS', 100),
       signUpAddressAttempts: readInt(env, 'SIGNUP_ADDRESS_ATTEMPTS', 20),
       refreshAddressAttempts: readInt(env, 'REFRESH_ADDRESS_ATTEMPTS', 600),
+      accountEmailAddressAttempts: readInt(env, 'ACCOUNT_EMAIL_ADDRESS_ATTEMPTS', 20),
+      accountEmailRecipientAttempts: readInt(env, 'ACCOUNT_EMAIL_RECIPIENT_ATTEMPTS', 5),
     },
     http: {
       bodyLimitBytes: readInt(env, 'REQUEST_BODY_LIMIT_BYTES', 1_000_000),
@@ -314,6 +354,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       audience: env.JWT_AUDIENCE ?? 'tenantql-api',
       accessTokenTtlSeconds: readInt(env, 'JWT_ACCESS_TTL_SECONDS', 15 * 60),
       refreshTokenTtlSeconds: readInt(env, 'JWT_REFRESH_TTL_SECONDS', 30 * 24 * 60 * 60),
+      emailVerification: readEmailVerification(env),
+      appUrl: readUrl(env, 'APP_URL'),
+      emailVerificationTtlSeconds: readInt(env, 'EMAIL_VERIFICATION_TTL_SECONDS', 24 * 60 * 60),
+      passwordResetTtlSeconds: readInt(env, 'PASSWORD_RESET_TTL_SECONDS', 30 * 60),
     },
     delivery: readDelivery(env),
     embedded: {

@@ -41,7 +41,8 @@ let worker: DeliveryWorker | undefined;
 /** Seeds the demo once per embedded data directory, before the API accepts requests. */
 async function seedOnFirstStart(database: DatabaseEndpoints): Promise<void> {
   const marker = path.join(config.embedded.dataDir, 'demo-seeded');
-  if (!database.embedded || !config.seedDemo || existsSync(marker)) return;
+  // Demo accounts have published passwords: never in production, whatever SEED_DEMO says.
+  if (!database.embedded || !config.seedDemo || config.production || existsSync(marker)) return;
   const db = createKysely(
     createPool({ connectionString: database.apiUrl, max: 2, statementTimeoutMs: 0 }),
   );

@@ -14,6 +14,10 @@ export interface AccessClaims {
   /** Tenant chosen with switchTenant; headers may not contradict it. */
   tenantId: string | undefined;
   tokenId: string;
+  /** From iat, which tenantql writes to the millisecond (see #sign). */
+  issuedAtMs: number;
+  /** The sign-in (refresh-token family) it came from; absent in tokens from before 0014. */
+  sessionId: string | undefined;
 }
 
 export interface RefreshClaims {
@@ -88,8 +92,14 @@ export class TokenService {
     return this.config.refreshTokenTtlSeconds;
   }
 
-  async signAccess(userId: string, tenantId: string | undefined): Promise<string> {
+  /** `sessionId`: the refresh-token family that signed the user in; its logout ends the token. */
+  async signAccess(
+    userId: string,
+    tenantId: string | undefined,
+    sessionId?: string,
+  ): Promise<string> {
     return this.#sign('access', userId, this.config.accessTokenTtlSeconds, randomUUID(), {
+      ...(sessionId ? { sid: sessionId } : {}),
       ...(tenantId ? { tid: tenantId } : {}),
     });
   }
@@ -110,11 +120,20 @@ export class TokenService {
     const known = this.#verifiedAccess.get(token);
     if (known && known.expiresAt > Math.floor(Date.now() / 1000)) return known.claims;
     const payload = await this.#verify(token, 'access');
-    const tid = payload.tid;
-    if (tid !== undefined && (typeof tid !== 'string' || !UUID.test(tid))) {
+    const { tid, sid } = payload;
+    if (
+      (tid !== undefined && (typeof tid !== 'string' || !UUID.test(tid))) ||
+      (sid !== undefined && (typeof sid !== 'string' || !UUID.test(sid)))
+    ) {
       throw new UnauthenticatedError('The token is invalid. Sign in again.');
     }
-    const claims = { userId: payload.sub, tenantId: tid, tokenId: payload.jti };
+    const claims = {
+      userId: payload.sub,
+      tenantId: tid,
+      tokenId: payload.jti,
+      issuedAtMs: Math.round(payload.iat * 1000),
+      sessionId: sid,
+    };
     this.#remember(token, claims, payload.exp);
     return claims;
   }
@@ -155,15 +174,19 @@ export class TokenService {
     tokenId: string,
     extra: Record<string, string>,
   ): Promise<string> {
-    return new SignJWT({ typ: type, ...extra })
-      .setProtectedHeader({ alg: this.keys.algorithm })
-      .setSubject(userId)
-      .setIssuer(this.config.issuer)
-      .setAudience(this.config.audience)
-      .setIssuedAt()
-      .setExpirationTime(`${ttlSeconds}s`)
-      .setJti(tokenId)
-      .sign(this.keys.signKey);
+    return (
+      new SignJWT({ typ: type, ...extra })
+        .setProtectedHeader({ alg: this.keys.algorithm })
+        .setSubject(userId)
+        .setIssuer(this.config.issuer)
+        .setAudience(this.config.audience)
+        // NOTE: a fractional iat (RFC 7519 NumericDate allows it): tokens_valid_after compares to
+        // the millisecond, so a sign-in right after a password change is not refused as older.
+        .setIssuedAt(Date.now() / 1000)
+        .setExpirationTime(`${ttlSeconds}s`)
+        .setJti(tokenId)
+        .sign(this.keys.signKey)
+    );
   }
 
   async #verify(token: string, type: TokenType) {
@@ -183,7 +206,7 @@ export class TokenService {
       ) {
         throw new errors.JWTClaimValidationFailed('unexpected claims', payload);
       }
-      return payload as typeof payload & { sub: string; jti: string };
+      return payload as typeof payload & { sub: string; jti: string; iat: number };
     } catch (error) {
       if (error instanceof errors.JWTExpired) {
         throw new UnauthenticatedError(

@@ -4,6 +4,12 @@ import { seedDemo } from '../db/seed.js';
 import { runWithDatabase } from './run.js';
 
 await runWithDatabase(async (endpoints) => {
+  if (process.env.NODE_ENV === 'production') {
+    console.error(
+      'The demo accounts have published passwords: they are never seeded in production.',
+    );
+    return 1;
+  }
   const db = createKysely(
     createPool({ connectionString: endpoints.apiUrl, max: 2, statementTimeoutMs: 0 }),
   );

@@ -28,6 +28,14 @@ export interface TenantSelector {
 
 export interface OperationScope {
   userId: string | undefined;
+  /**
+   * When the caller's access token was issued (ms since the epoch). The context statement refuses
+   * a token issued before the user's tokens_valid_after (password change, reset, sign-out
+   * everywhere) in the same round trip. Undefined for callers without a token.
+   */
+  tokenIssuedAtMs?: number | undefined;
+  /** The sign-in (refresh-token family) the access token came from; refused once logged out. */
+  sessionId?: string | undefined;
   tenant: TenantSelector | undefined;
   /** How to ask for a tenant, named in TENANT_REQUIRED messages. */
   tenantHint: string;
@@ -238,10 +246,12 @@ export class OperationDatabase {
    * the access token (sign-up, login, a refresh token): sets app.user_id to them and clears the
    * tenant context, and returns the transaction. A tenant named by the request belonged to the
    * previous identity, so tenant-scoped fields later in the same operation answer FORBIDDEN.
+   * Undefined acts as nobody: for fields that authenticate the caller themselves (login, a reset
+   * token), whatever access token came along, even one that was signed out.
    */
-  async actAs(userId: string): Promise<Tx> {
+  async actAs(userId: string | undefined): Promise<Tx> {
     const opened = await this.#open();
-    await sql`select set_config('app.user_id', ${userId}, true),
+    await sql`select set_config('app.user_id', ${userId ?? ''}, true),
                      set_config('app.tenant_id', '', true), set_config('app.role', '', true)`.execute(
       opened.trx,
     );
@@ -327,6 +337,10 @@ export class OperationDatabase {
     }
     const { userId, tenant, allowlist, statementTimeoutMs, idleInTransactionTimeoutMs } =
       this.scope;
+    const issuedAt =
+      this.scope.tokenIssuedAtMs === undefined
+        ? null
+        : new Date(this.scope.tokenIssuedAtMs).toISOString();
     const statementTimeout = statementTimeoutMs
       ? sql`, set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`
       : sql``;
@@ -346,9 +360,10 @@ export class OperationDatabase {
     // Our pool (createKysely) holds it back (HOLD) and sends it with the operation's next
     // statement, like BEGIN; another pool runs it at once.
     const context = sql<ContextRow>`${sql.raw(HOLD)}select c.tenant_id, c.tenant_slug,
-             c.member_role, c.tenant_status${statementTimeout}${idleTimeout}${outsideAllowlist}
+             c.member_role, c.tenant_status, c.session_revoked${statementTimeout}${idleTimeout}${outsideAllowlist}
         from app.set_operation_context(${userId ?? null}::uuid, ${tenant?.id ?? null}::uuid,
-                                       ${tenant?.slug ?? null}::text) c`
+                                       ${tenant?.slug ?? null}::text, ${issuedAt}::timestamptz,
+                                       ${this.scope.sessionId ?? null}::uuid) c`
       .execute(trx)
       .catch(async (error: unknown) => {
         await trx
@@ -375,6 +390,16 @@ export class OperationDatabase {
 
   #decide(row: ContextRow | undefined): Verdict {
     const { userId, tenant } = this.scope;
+    if (row?.session_revoked) {
+      // The statement left no user set, so nothing sent along with it saw the user's rows.
+      return {
+        tenant: undefined,
+        tenantError: new UnauthenticatedError(
+          'This token was signed out (logout, a password change or reset, or sign-out ' +
+            'everywhere). Sign in again.',
+        ),
+      };
+    }
     if (!tenant || !userId) return { tenant: undefined, tenantError: undefined };
     if (!row?.member_role || !row.tenant_id) {
       // Not a member, or no such tenant: the same answer, so tenants cannot be probed.
@@ -407,4 +432,5 @@ interface ContextRow {
   tenant_slug: string | null;
   member_role: MembershipRoleValue | null;
   tenant_status: string | null;
+  session_revoked: boolean | null;
 }

@@ -43,6 +43,10 @@ export interface UsersTable {
   email: string;
   name: string;
   is_platform_admin: ColumnType<boolean, never, never>;
+  /** Written only by the functions that prove the address (sql/0014). */
+  email_verified_at: ColumnType<Date | null, never, never>;
+  /** Access tokens issued before this are refused; only ever moves forward. */
+  tokens_valid_after: ColumnType<Date, never, Date>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -197,6 +201,25 @@ export interface NotificationDeliveriesTable {
   created_at: ColumnType<Date, never, never>;
 }
 
+/** One-time tokens: the API inserts verification tokens and never reads any (sql/0014). */
+export interface AccountTokensTable {
+  token_hash: ColumnType<Buffer, Buffer, never>;
+  user_id: ColumnType<string, string, never>;
+  purpose: ColumnType<'verify_email' | 'reset_password', 'verify_email', never>;
+  email: ColumnType<string, string, never>;
+  expires_at: ColumnType<Date, Date, never>;
+}
+
+export type AccountEmailKindValue = 'VERIFY_EMAIL' | 'PASSWORD_RESET' | 'INVITATION';
+
+/** The account-email outbox: insert-only for the API; the delivery worker sends (sql/0014). */
+export interface AccountEmailsTable {
+  kind: ColumnType<AccountEmailKindValue, AccountEmailKindValue, never>;
+  recipient: ColumnType<string, string, never>;
+  subject: ColumnType<string, string, never>;
+  body: ColumnType<string, string, never>;
+}
+
 export interface Database {
   'app.tenants': TenantsTable;
   'app.plans': PlansTable;
@@ -211,6 +234,8 @@ export interface Database {
   'app.notifications': NotificationsTable;
   'app.activity': ActivityTable;
   'app.refresh_tokens': RefreshTokensTable;
+  'app.account_tokens': AccountTokensTable;
+  'app.account_emails': AccountEmailsTable;
   'app.notification_channels': NotificationChannelsTable;
   'app.notification_deliveries': NotificationDeliveriesTable;
 }

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { PasswordHasher } from '../auth/password.js';
+import { oneTimeToken } from '../modules/account/account-email.js';
+import {
+  insertVerificationToken,
+  spendVerificationToken,
+} from '../modules/account/account.repository.js';
 import type { Database, MembershipRoleValue, TaskStatusValue } from './schema.js';
 
 export interface DemoAccount {
@@ -96,6 +101,16 @@ export async function seedDemo(
         .insertInto('app.users')
         .values({ id, email: account.email, name: account.name, password_hash: hash })
         .execute();
+      // Demo addresses are verified the way any account is (a token, spent), so invitations
+      // between the demo accounts work at once; nobody reads mail at *.test.
+      const { hash: tokenHash } = oneTimeToken();
+      await insertVerificationToken(trx, {
+        hash: tokenHash,
+        userId: id,
+        email: account.email,
+        expiresAt: new Date(Date.now() + 60_000),
+      });
+      await spendVerificationToken(trx, tokenHash);
     });
     onProgress?.(++done, total, `account ${account.email}`);
   }

@@ -57,3 +57,39 @@ export async function recordAttempt(
     ) as recorded`.execute(db);
   return rows[0]?.recorded === true;
 }
+
+/** What app.claim_account_emails returns for one claimed account email. */
+export interface ClaimedAccountEmail {
+  id: string;
+  lease_token: string;
+  kind: string;
+  attempt: number;
+  recipient: string;
+  subject: string;
+  body: string;
+}
+
+export async function claimAccountEmails(
+  db: Kysely<Database>,
+  limit: number,
+  leaseSeconds: number,
+  maxAttempts: number,
+): Promise<ClaimedAccountEmail[]> {
+  const { rows } = await sql<ClaimedAccountEmail>`
+    select * from app.claim_account_emails(${limit}::int, ${leaseSeconds}::int,
+                                           ${maxAttempts}::int)`.execute(db);
+  return rows;
+}
+
+/** Records a send; error null means sent. False when the lease was lost. */
+export async function recordAccountEmail(
+  db: Kysely<Database>,
+  claim: Pick<ClaimedAccountEmail, 'id' | 'lease_token'>,
+  error: string | null,
+  retryAfterMs: number | null,
+): Promise<boolean> {
+  const { rows } = await sql<{ recorded: boolean | null }>`
+    select app.record_account_email(${claim.id}::uuid, ${claim.lease_token}::uuid,
+      ${error === null}, ${error}::text, ${retryAfterMs}::int) as recorded`.execute(db);
+  return rows[0]?.recorded === true;
+}

@@ -11,9 +11,12 @@ import type { Logger } from '../logger.js';
 import { notificationMessage } from '../modules/notification/notification.service.js';
 import type { NotificationKind } from '../modules/notification/notification.type.js';
 import {
+  claimAccountEmails,
   claimDeliveries,
+  recordAccountEmail,
   recordAttempt,
   type AttemptOutcome,
+  type ClaimedAccountEmail,
   type ClaimedDelivery,
 } from './delivery.repository.js';
 import { createMailer, type Mailer } from './mailer.js';
@@ -107,18 +110,64 @@ export class DeliveryWorker {
     this.#options.log.info({ worker: this.id, ...this.stats }, 'delivery worker stopped');
   }
 
-  /** One claim and its deliveries; returns how many rows were claimed. */
+  /**
+   * One claim of notification deliveries and one of account emails, and their sends; returns how
+   * many rows the larger claim took (a full batch means more may be due).
+   */
   async runOnce(): Promise<number> {
     const { config } = this.#options;
-    const claimed = await claimDeliveries(
-      this.#db,
-      config.batchSize,
-      config.leaseSeconds,
-      config.maxAttempts,
-    );
-    this.stats.claimed += claimed.length;
-    await Promise.all(claimed.map((delivery) => this.#deliver(delivery)));
-    return claimed.length;
+    const [claimed, emails] = await Promise.all([
+      claimDeliveries(this.#db, config.batchSize, config.leaseSeconds, config.maxAttempts),
+      claimAccountEmails(this.#db, config.batchSize, config.leaseSeconds, config.maxAttempts),
+    ]);
+    this.stats.claimed += claimed.length + emails.length;
+    await Promise.all([
+      ...claimed.map((delivery) => this.#deliver(delivery)),
+      ...emails.map((email) => this.#sendAccountEmail(email)),
+    ]);
+    return Math.max(claimed.length, emails.length);
+  }
+
+  /** Verification, reset and invitation emails: the text was fixed when they were queued. */
+  async #sendAccountEmail(email: ClaimedAccountEmail): Promise<void> {
+    const { config, log, mailer } = this.#options;
+    let error: string | null = null;
+    try {
+      await mailer.send({
+        to: email.recipient,
+        subject: email.subject,
+        text: email.body,
+        messageId: `<${email.id}@tenantql>`,
+      });
+    } catch (failure) {
+      error = failure instanceof Error ? failure.message : String(failure);
+    }
+    const retryAfterMs =
+      error !== null && email.attempt < config.maxAttempts
+        ? Math.round(backoffMs(email.attempt, config))
+        : null;
+    // The log names the kind, never the address or the body (it carries a one-time link).
+    const context = { worker: this.id, accountEmail: email.id, kind: email.kind };
+    let recorded: boolean;
+    try {
+      recorded = await recordAccountEmail(this.#db, email, error, retryAfterMs);
+    } catch (failure) {
+      log.error({ ...context, err: failure }, 'could not record an account email attempt');
+      return;
+    }
+    if (!recorded) {
+      this.stats.leaseLost += 1;
+      log.warn(context, 'account email lease expired before its result was recorded');
+    } else if (error === null) {
+      this.stats.delivered += 1;
+      log.info(context, 'account email sent');
+    } else if (retryAfterMs !== null) {
+      this.stats.retried += 1;
+      log.info({ ...context, error, retryInMs: retryAfterMs }, 'account email failed; will retry');
+    } else {
+      this.stats.dead += 1;
+      log.warn({ ...context, error }, 'account email failed for good');
+    }
   }
 
   async #run(): Promise<void> {

@@ -114,6 +114,8 @@ export function createContextFactory(deps: AppDependencies) {
       session,
       db: new OperationDatabase(deps.db, {
         userId: session?.userId,
+        tokenIssuedAtMs: claims?.issuedAtMs,
+        sessionId: claims?.sessionId,
         tenant,
         tenantHint: hint,
         allowlist: deps.config.tenancy.allowlist,

@@ -217,6 +217,7 @@ export class AuthRateLimiter {
   readonly #login: { account: Budget; address: Budget };
   readonly #signUp: Budget;
   readonly #refresh: Budget;
+  readonly #accountEmail: { address: Budget; recipient: Budget };
 
   constructor(
     private readonly store: RateLimitStore,
@@ -245,6 +246,18 @@ export class AuthRateLimiter {
       points: config.refreshAddressAttempts,
       durationSeconds: 900,
     };
+    this.#accountEmail = {
+      address: {
+        name: 'account-email-address',
+        points: config.accountEmailAddressAttempts,
+        durationSeconds: 3600,
+      },
+      recipient: {
+        name: 'account-email-recipient',
+        points: config.accountEmailRecipientAttempts,
+        durationSeconds: 3600,
+      },
+    };
   }
 
   async #spend(budget: Budget, key: string | undefined, message: string): Promise<void> {
@@ -271,5 +284,19 @@ export class AuthRateLimiter {
 
   refresh(address: string | undefined): Promise<void> {
     return this.#spend(this.#refresh, address, 'Too many token refreshes from here.');
+  }
+
+  /**
+   * Before an email is queued to a person (verification, password reset): from the asking
+   * address's budget and the recipient's, so nobody can flood one inbox from many addresses. The
+   * recipient's budget is spent whether or not the address has an account.
+   */
+  async accountEmail(recipient: string, address: string | undefined): Promise<void> {
+    await this.#spend(this.#accountEmail.address, address, 'Too many emails asked for from here.');
+    await this.#spend(
+      this.#accountEmail.recipient,
+      recipient,
+      'Too many emails were sent to this address lately. Check your inbox, or try again later.',
+    );
   }
 }

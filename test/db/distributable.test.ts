@@ -14,6 +14,10 @@ const PLATFORM_TABLES = [
   'refresh_tokens',
   'plans',
   'project_workflow',
+  // One-time account tokens and the account-email outbox belong to accounts, not tenants: they
+  // stay on the coordinator with refresh_tokens.
+  'account_tokens',
+  'account_emails',
 ];
 
 let db: TestDatabase;

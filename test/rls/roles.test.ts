@@ -141,7 +141,9 @@ describe('database roles', () => {
         order by 1`,
     );
     expect(callable.map((r) => r.name)).toEqual([
+      'claim_account_emails',
       'claim_notification_deliveries',
+      'record_account_email',
       'record_notification_delivery',
     ]);
   });

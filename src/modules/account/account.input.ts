@@ -20,3 +20,21 @@ export class LoginInput {
   @Field(() => String)
   password!: string;
 }
+
+@InputType()
+export class ChangePasswordInput {
+  @Field(() => String)
+  currentPassword!: string;
+
+  @Field(() => String, { description: '10–256 characters, not the email address.' })
+  newPassword!: string;
+}
+
+@InputType()
+export class ResetPasswordInput {
+  @Field(() => String, { description: 'The token from the password-reset email.' })
+  token!: string;
+
+  @Field(() => String, { description: '10–256 characters, not the email address.' })
+  newPassword!: string;
+}

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Tx } from '../../db/operation.js';
+import type { AccountEmail } from './account-email.js';
 
 export interface LoginRow {
   userId: string;
@@ -120,4 +121,72 @@ export async function enrollInOpenTenant(trx: Tx, tenantId: string): Promise<str
   const { rows } = await sql<{ role: string }>`
     select app.enroll_in_open_tenant(${tenantId}::uuid) as role`.execute(trx);
   return rows[0]?.role ?? '';
+}
+
+/** Every sign-in of the user: refresh tokens stop working, and so do access tokens from them. */
+export async function revokeAllRefreshFamilies(trx: Tx, userId: string): Promise<void> {
+  await trx
+    .updateTable('app.refresh_tokens')
+    .set({ revoked_at: sql<Date>`now()` })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute();
+}
+
+/** Access tokens of the user issued before `at` are refused from the next operation on. */
+export async function invalidateTokensBefore(trx: Tx, userId: string, at: Date): Promise<void> {
+  await trx
+    .updateTable('app.users')
+    .set({ tokens_valid_after: at })
+    .where('id', '=', userId)
+    .execute();
+}
+
+/** Queued in the caller's transaction: sent after commit, never when the operation fails. */
+export async function insertAccountEmail(trx: Tx, email: AccountEmail): Promise<void> {
+  await trx.insertInto('app.account_emails').values(email).execute();
+}
+
+export async function insertVerificationToken(
+  trx: Tx,
+  token: { hash: Buffer; userId: string; email: string; expiresAt: Date },
+): Promise<void> {
+  await trx
+    .insertInto('app.account_tokens')
+    .values({
+      token_hash: token.hash,
+      user_id: token.userId,
+      purpose: 'verify_email',
+      email: token.email,
+      expires_at: token.expiresAt,
+    })
+    .execute();
+}
+
+/** Spends a verification token (app.verify_email); the verified account's id, or undefined. */
+export async function spendVerificationToken(trx: Tx, hash: Buffer): Promise<string | undefined> {
+  const { rows } = await sql<{ id: string | null }>`
+    select app.verify_email(${hash}) as id`.execute(trx);
+  return rows[0]?.id ?? undefined;
+}
+
+/** Issues a reset token and queues its email if an account has the address; else nothing. */
+export async function requestPasswordReset(
+  trx: Tx,
+  request: { email: string; hash: Buffer; expiresAt: Date; subject: string; body: string },
+): Promise<void> {
+  await sql`select app.request_password_reset(${request.email}, ${request.hash},
+              ${request.expiresAt}::timestamptz, ${request.subject}, ${request.body})`.execute(trx);
+}
+
+/** Spends a reset token and its account's other ones; the account's id, or undefined. */
+export async function spendPasswordResetToken(trx: Tx, hash: Buffer): Promise<string | undefined> {
+  const { rows } = await sql<{ id: string | null }>`
+    select app.consume_password_reset(${hash}) as id`.execute(trx);
+  return rows[0]?.id ?? undefined;
+}
+
+/** The current user's unspent reset tokens stop working (after a password change). */
+export async function spendPasswordResets(trx: Tx): Promise<void> {
+  await sql`select app.spend_password_resets()`.execute(trx);
 }

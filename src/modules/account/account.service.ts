@@ -5,16 +5,35 @@ import type { GraphQLContext } from '../../graphql/context.js';
 import { findMyTenant } from '../tenant/tenant.repository.js';
 import { findUserById } from '../user/user.repository.js';
 import { toUser } from '../user/user.service.js';
-import type { LoginInput, SignUpInput } from './account.input.js';
+import {
+  actionText,
+  hashOneTimeToken,
+  isOneTimeTokenShape,
+  oneTimeToken,
+} from './account-email.js';
+import type {
+  ChangePasswordInput,
+  LoginInput,
+  ResetPasswordInput,
+  SignUpInput,
+} from './account.input.js';
 import {
   findLogin,
   findRefreshToken,
+  insertAccountEmail,
   insertRefreshToken,
   enrollInOpenTenant,
   insertUser,
+  insertVerificationToken,
+  invalidateTokensBefore,
   lockRefreshFamily,
   markRefreshTokenUsed,
+  requestPasswordReset as issuePasswordReset,
+  revokeAllRefreshFamilies,
   revokeRefreshFamily,
+  spendPasswordResets,
+  spendPasswordResetToken,
+  spendVerificationToken,
   updatePasswordHash,
 } from './account.repository.js';
 import type { AuthPayload } from './account.type.js';
@@ -46,16 +65,20 @@ function checkName(raw: string): string {
 }
 
 /** Length counted in code points, so an emoji is one character as a person would count it. */
-function checkPassword(password: string, email: string): void {
+function checkPasswordLength(password: string, field: string): void {
   const length = [...password].length;
   if (length < PASSWORD_MIN_LENGTH || length > PASSWORD_MAX_LENGTH) {
     throw new BadUserInputError(
-      'password',
+      field,
       `A password is ${PASSWORD_MIN_LENGTH}–${PASSWORD_MAX_LENGTH} characters.`,
     );
   }
+}
+
+function checkPassword(password: string, email: string, field = 'password'): void {
+  checkPasswordLength(password, field);
   if (password.trim().toLowerCase() === email) {
-    throw new BadUserInputError('password', 'The password must not be your email address.');
+    throw new BadUserInputError(field, 'The password must not be your email address.');
   }
 }
 
@@ -69,11 +92,12 @@ async function payload(
   userId: string,
   refreshToken: string,
   tenantId: string | undefined,
+  sessionId: string,
 ): Promise<AuthPayload> {
   const user = await findUserById(trx, userId);
   if (!user) throw new UnauthenticatedError('That account no longer exists.');
   return {
-    token: await ctx.tokens.signAccess(userId, tenantId),
+    token: await ctx.tokens.signAccess(userId, tenantId, sessionId),
     refreshToken,
     user: toUser(user),
   };
@@ -97,7 +121,7 @@ export async function startSession(
     expiresAt: refreshExpiry(ctx),
   });
   const refreshToken = await ctx.tokens.signRefresh(userId, familyId, familyId, tenantId);
-  return payload(ctx, trx, userId, refreshToken, tenantId);
+  return payload(ctx, trx, userId, refreshToken, tenantId, familyId);
 }
 
 export async function signUp(ctx: GraphQLContext, input: SignUpInput): Promise<AuthPayload> {
@@ -111,7 +135,177 @@ export async function signUp(ctx: GraphQLContext, input: SignUpInput): Promise<A
   // A duplicate email fails on users_email_key, which the error mapper turns into CONFLICT.
   await insertUser(trx, { id, email, name, passwordHash });
   if (ctx.defaultTenantId) await enrollInOpenTenant(trx, ctx.defaultTenantId);
+  if (ctx.config.auth.emailVerification === 'required') {
+    await queueVerification(ctx, trx, id, email);
+  }
   return startSession(ctx, trx, id, undefined);
+}
+
+/** A new verification token for the address, mailed to it; earlier ones stay valid until used. */
+async function queueVerification(
+  ctx: GraphQLContext,
+  trx: Tx,
+  userId: string,
+  email: string,
+): Promise<void> {
+  const { auth } = ctx.config;
+  const { token, hash } = oneTimeToken();
+  const expiresAt = new Date(Date.now() + auth.emailVerificationTtlSeconds * 1000);
+  await insertVerificationToken(trx, { hash, userId, email, expiresAt });
+  await insertAccountEmail(trx, {
+    kind: 'VERIFY_EMAIL',
+    recipient: email,
+    subject: 'Confirm your email address',
+    body:
+      `Someone (hopefully you) created a tenantql account with ${email}. To confirm that this ` +
+      `address is yours:\n\n` +
+      actionText(auth.appUrl, 'verify-email', token, 'mutation { verifyEmail(token: "TOKEN") }') +
+      `\nThe link works once and expires ${expiresAt.toISOString()}. If this was not you, ` +
+      `ignore this email: until the address is confirmed, nobody can invite or add it anywhere.\n`,
+  });
+}
+
+/**
+ * Marks the address of the token's account verified. Needs no sign-in: the token is the proof,
+ * whoever clicks the link.
+ */
+export async function verifyEmail(ctx: GraphQLContext, token: string): Promise<boolean> {
+  const trx = await ctx.db.actAs(undefined);
+  const userId = isOneTimeTokenShape(token)
+    ? await spendVerificationToken(trx, hashOneTimeToken(token))
+    : undefined;
+  if (!userId) {
+    throw new BadUserInputError(
+      'token',
+      'This verification link is invalid, already used or expired. Sign in and ask for a new ' +
+        'one with resendVerification.',
+    );
+  }
+  return true;
+}
+
+/** Mails a new verification link; false when the address is already verified (nothing sent). */
+export async function resendVerification(ctx: GraphQLContext): Promise<boolean> {
+  const userId = signedIn(ctx);
+  const trx = await ctx.db.transaction();
+  const user = await findUserById(trx, userId);
+  if (!user) throw new UnauthenticatedError('That account no longer exists.');
+  if (user.email_verified_at) return false;
+  await ctx.authLimits.accountEmail(user.email, ctx.clientAddress);
+  await queueVerification(ctx, trx, userId, user.email);
+  return true;
+}
+
+function signedIn(ctx: GraphQLContext): string {
+  if (ctx.authError) throw ctx.authError;
+  if (!ctx.session) throw new UnauthenticatedError();
+  return ctx.session.userId;
+}
+
+/**
+ * Every sign-in of the user ends: refresh tokens are revoked and access tokens issued before now
+ * are refused from the next operation on, in every API instance (the context statement checks).
+ */
+async function signOutAll(trx: Tx, userId: string): Promise<void> {
+  await revokeAllRefreshFamilies(trx, userId);
+  await invalidateTokensBefore(trx, userId, new Date());
+}
+
+export async function signOutEverywhere(ctx: GraphQLContext): Promise<boolean> {
+  const userId = signedIn(ctx);
+  await signOutAll(await ctx.db.transaction(), userId);
+  return true;
+}
+
+/**
+ * Needs the current password (a stolen access token alone cannot change it), from the account's
+ * sign-in budget like a login. Signs out every session, this one included.
+ */
+export async function changePassword(
+  ctx: GraphQLContext,
+  input: ChangePasswordInput,
+): Promise<boolean> {
+  const userId = signedIn(ctx);
+  const trx = await ctx.db.transaction();
+  const user = await findUserById(trx, userId);
+  if (!user) throw new UnauthenticatedError('That account no longer exists.');
+  checkPassword(input.newPassword, user.email, 'newPassword');
+  await ctx.authLimits.login(user.email, ctx.clientAddress);
+  const found = await findLogin(trx, user.email);
+  const current = found && [...input.currentPassword].length <= PASSWORD_MAX_LENGTH;
+  const { valid } = current
+    ? await ctx.passwords.verify(found.passwordHash, input.currentPassword)
+    : { valid: false };
+  if (!valid) throw new BadUserInputError('currentPassword', 'The current password is wrong.');
+  await ctx.authLimits.loginSucceeded(user.email);
+  await updatePasswordHash(trx, userId, await ctx.passwords.hash(input.newPassword));
+  await spendPasswordResets(trx);
+  await signOutAll(trx, userId);
+  return true;
+}
+
+/**
+ * Mails a reset link when an account has the address. The answer is true either way, and the
+ * same work is done before it, so it tells nothing about which addresses have accounts.
+ */
+export async function requestPasswordReset(
+  ctx: GraphQLContext,
+  rawEmail: string,
+): Promise<boolean> {
+  const email = normaliseEmail(rawEmail);
+  await ctx.authLimits.accountEmail(email, ctx.clientAddress);
+  const { auth } = ctx.config;
+  const { token, hash } = oneTimeToken();
+  const expiresAt = new Date(Date.now() + auth.passwordResetTtlSeconds * 1000);
+  await issuePasswordReset(await ctx.db.actAs(undefined), {
+    email,
+    hash,
+    expiresAt,
+    subject: 'Reset your password',
+    body:
+      `Someone (hopefully you) asked to reset the password of the tenantql account ${email}. ` +
+      `To choose a new password:\n\n` +
+      actionText(
+        auth.appUrl,
+        'reset-password',
+        token,
+        'mutation { resetPassword(input: { token: "TOKEN", newPassword: "…" }) }',
+      ) +
+      `\nThe link works once and expires ${expiresAt.toISOString()}. If this was not you, ` +
+      `ignore this email: your password stays as it is.\n`,
+  });
+  return true;
+}
+
+/**
+ * Sets a new password with a mailed token, which works once; every session of the account ends.
+ * The new password is checked before the token is spent, and a failure later rolls the spending
+ * back, so a mistake never costs the link.
+ */
+export async function resetPassword(
+  ctx: GraphQLContext,
+  input: ResetPasswordInput,
+): Promise<boolean> {
+  checkPasswordLength(input.newPassword, 'newPassword');
+  const invalid = new BadUserInputError(
+    'token',
+    'This reset link is invalid, already used or expired. Ask for a new one with ' +
+      'requestPasswordReset.',
+  );
+  if (!isOneTimeTokenShape(input.token)) throw invalid;
+  const passwordHash = await ctx.passwords.hash(input.newPassword);
+  const userId = await spendPasswordResetToken(
+    await ctx.db.actAs(undefined),
+    hashOneTimeToken(input.token),
+  );
+  if (!userId) throw invalid;
+  const trx = await ctx.db.actAs(userId);
+  const user = await findUserById(trx, userId);
+  if (!user) throw invalid;
+  checkPassword(input.newPassword, user.email, 'newPassword');
+  await updatePasswordHash(trx, userId, passwordHash);
+  await signOutAll(trx, userId);
+  return true;
 }
 
 /**
@@ -131,7 +325,8 @@ export async function login(ctx: GraphQLContext, input: LoginInput): Promise<Aut
     throw new UnauthenticatedError(WRONG_CREDENTIALS);
   }
   await ctx.authLimits.login(email, ctx.clientAddress);
-  const found = await findLogin(await ctx.db.transaction(), email);
+  // As nobody: whatever access token came along, even a signed-out one, plays no part here.
+  const found = await findLogin(await ctx.db.actAs(undefined), email);
   if (!found || [...input.password].length > PASSWORD_MAX_LENGTH) {
     await ctx.passwords.verifyNothing(input.password);
     throw new UnauthenticatedError(WRONG_CREDENTIALS);
@@ -195,7 +390,7 @@ export async function refreshSession(ctx: GraphQLContext, token: string): Promis
     claims.familyId,
     tenantId,
   );
-  return payload(ctx, trx, claims.userId, refreshToken, tenantId);
+  return payload(ctx, trx, claims.userId, refreshToken, tenantId, claims.familyId);
 }
 
 /** Revokes the presented token's whole family: that sign-in and everything refreshed from it. */

@@ -1,7 +1,14 @@
 import type { Tx } from '../../db/operation.js';
 import { anyId } from '../../db/any-id.js';
 
-const USER_COLUMNS = ['id', 'email', 'name', 'created_at', 'is_platform_admin'] as const;
+const USER_COLUMNS = [
+  'id',
+  'email',
+  'name',
+  'created_at',
+  'is_platform_admin',
+  'email_verified_at',
+] as const;
 
 export interface UserRow {
   id: string;
@@ -9,6 +16,7 @@ export interface UserRow {
   name: string;
   created_at: Date;
   is_platform_admin: boolean;
+  email_verified_at: Date | null;
 }
 
 /** Users visible to the caller (themselves and members of the current tenant), by id. */

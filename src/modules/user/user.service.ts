@@ -4,7 +4,13 @@ import { findUsersByIds, type UserRow } from './user.repository.js';
 import type { User } from './user.type.js';
 
 export function toUser(row: UserRow): User {
-  return { id: row.id, email: row.email, name: row.name, createdAt: row.created_at };
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    createdAt: row.created_at,
+    emailVerified: row.email_verified_at !== null,
+  };
 }
 
 /** The signed-in user, or null for anonymous callers. */

@@ -15,4 +15,11 @@ export class User {
 
   @Field(() => Date)
   createdAt!: Date;
+
+  @Field(() => Boolean, {
+    description:
+      'Whether the owner of the address proved it (verifyEmail, a password reset, an accepted ' +
+      'invitation). Until then nobody else can reach the account by email.',
+  })
+  emailVerified!: boolean;
 }
