@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryWorker } from '../../src/delivery/worker.js';
 import type { MembershipRoleValue } from '../../src/db/schema.js';
@@ -8,21 +6,13 @@ import { callersOf, ownerQuery, type Call } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { deliveriesOf, testDeliveryConfig, testWorker, waitFor } from '../support/delivery.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
-import { freePort } from '../support/ports.js';
-
-interface Mail {
-  from: string;
-  to: string[];
-  data: string;
-}
+import { startSmtpInbox, type SmtpInbox } from '../support/smtp.js';
 
 let db: TestDatabase;
 let api: TestApp;
 let a: SeededTenant;
 let as: Record<MembershipRoleValue, Call>;
-let smtp: SMTPServer;
-let smtpUrl: string;
-const inbox: Mail[] = [];
+let smtp: SmtpInbox;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -30,41 +20,13 @@ beforeAll(async () => {
   await ownerQuery(db.ownerUrl, 'delete from app.notification_deliveries where tenant_id = $1', [
     a.id,
   ]);
-  // A real SMTP server on a free loopback port; it keeps what it receives.
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.pipe(
-        new Writable({
-          write(chunk: Buffer, _encoding, done) {
-            chunks.push(chunk);
-            done();
-          },
-          final(done) {
-            inbox.push({
-              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-              to: session.envelope.rcptTo.map((r) => r.address),
-              data: Buffer.concat(chunks).toString('utf8'),
-            });
-            done();
-            callback();
-          },
-        }),
-      );
-    },
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => smtp.listen(port, '127.0.0.1', resolve));
-  smtpUrl = `smtp://127.0.0.1:${port}`;
-  api = await startTestApp(db, { SMTP_URL: smtpUrl });
+  smtp = await startSmtpInbox();
+  api = await startTestApp(db, { SMTP_URL: smtp.url });
   as = await callersOf(api, a);
 });
 afterAll(async () => {
   await api.close();
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+  await smtp.close();
   await db.drop();
 });
 
@@ -95,7 +57,7 @@ describe('email notifications', () => {
     expect(rows.map((r) => r.channel)).toEqual(['EMAIL']);
 
     const config = testDeliveryConfig({
-      SMTP_URL: smtpUrl,
+      SMTP_URL: smtp.url,
       SMTP_FROM: 'tenantql <n@tenantql.test>',
     });
     const worker: DeliveryWorker = testWorker(db, config);
@@ -112,8 +74,8 @@ describe('email notifications', () => {
       'select email from app.users where id = $1',
       [a.users.viewer],
     );
-    expect(inbox).toHaveLength(1);
-    const [mail] = inbox;
+    expect(smtp.mails).toHaveLength(1);
+    const [mail] = smtp.mails;
     expect(mail?.to).toEqual([viewer?.email]);
     expect(mail?.from).toBe('n@tenantql.test');
     // The subject is the in-app sentence (MIME-encoded, it has quotes); so is the body.
