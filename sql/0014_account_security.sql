@@ -352,3 +352,34 @@ grant execute on function
   app.claim_account_emails(integer, integer, integer),
   app.record_account_email(uuid, uuid, boolean, text, integer)
   to tenantql_worker;
+
+-- Single-tenant deployments: whoever signs up first no longer becomes the owner (the first
+-- request to a fresh server would win it). Everyone joins as a member; operators make the owner
+-- with `npm run admin:owner -- <email>`.
+create or replace function app.enroll_in_open_tenant(p_tenant_id uuid) returns text
+  language plpgsql volatile
+  set search_path = pg_catalog, pg_temp
+  as $$
+declare
+  caller uuid := app.current_user_id();
+  previous_tenant text := current_setting('app.tenant_id', true);
+  previous_role text := current_setting('app.role', true);
+  open boolean;
+begin
+  if caller is null then
+    raise exception 'joining a tenant requires a signed-in user' using errcode = 'insufficient_privilege';
+  end if;
+  -- The membership policies let an admin add members; for this one insert the caller acts as one.
+  perform set_config('app.tenant_id', p_tenant_id::text, true), set_config('app.role', 'admin', true);
+  select coalesce((t.settings ->> 'openEnrollment')::boolean, false) into open
+    from app.tenants t where t.id = p_tenant_id;
+  if not coalesce(open, false) then
+    raise exception 'tenant % is not open for enrollment', p_tenant_id
+      using errcode = 'insufficient_privilege';
+  end if;
+  insert into app.memberships (tenant_id, user_id, role) values (p_tenant_id, caller, 'member');
+  perform set_config('app.tenant_id', coalesce(previous_tenant, ''), true),
+          set_config('app.role', coalesce(previous_role, ''), true);
+  return 'member';
+end
+$$;

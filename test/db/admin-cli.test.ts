@@ -76,6 +76,38 @@ describe('admin:grant and admin:revoke', () => {
     ]);
   });
 
+  it('refuses an account whose address is unverified, for both commands', async () => {
+    const email = `squatter-${tenant.slug}@example.test`;
+    const { rows } = await superuser.query<{ id: string }>(
+      `insert into app.users (email, name, password_hash) values ($1, 'Squatter', 'x') returning id`,
+      [email],
+    );
+    for (const args of [['grant', email], ['owner', email, tenant.slug]]) {
+      const refused = await cli(args);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('has not verified its email address');
+    }
+    expect(await isPlatformAdmin(rows[0]?.id ?? '')).toBe(false);
+    const member = await superuser.query(
+      'select 1 from app.memberships where tenant_id = $1 and user_id = $2',
+      [tenant.id, rows[0]?.id],
+    );
+    expect(member.rows).toEqual([]);
+  });
+
+  it('owner makes a verified account an owner of a tenant', async () => {
+    const email = `viewer-${tenant.slug}@example.test`;
+    const made = await cli(['owner', email, tenant.slug]);
+    expect(made.code).toBe(0);
+    expect(made.stdout).toContain(`is now an owner of ${tenant.slug}`);
+    const { rows } = await superuser.query<{ role: string }>(
+      'select role from app.memberships where tenant_id = $1 and user_id = $2',
+      [tenant.id, tenant.users.viewer],
+    );
+    expect(rows).toEqual([{ role: 'owner' }]);
+    expect((await cli(['owner', email, 'no-such-tenant'])).code).toBe(1);
+  });
+
   it('exits non-zero for an unknown email or a missing argument', async () => {
     const unknown = await cli(['grant', 'nobody@example.test']);
     expect(unknown.code).toBe(1);

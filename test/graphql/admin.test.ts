@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { EXPORT_TABLES } from '../../src/modules/admin/admin.repository.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { codeOf, signUpAccount, type Account } from '../support/accounts.js';
+import { codeOf, signUpAccount, verifyAccountEmail, type Account } from '../support/accounts.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { appTables, seedTenant, type SeededTenant } from '../support/fixtures.js';
@@ -440,8 +440,24 @@ describe('admin mutations', () => {
     expect(mine.data?.currentTenant).toEqual({ slug, myRole: 'OWNER' });
   });
 
-  it('provisions with an existing account as owner, and refuses a new one without a password', async () => {
+  it('provisions with an existing verified account as owner, and refuses a new one without a password', async () => {
     const existing = await signUpAccount(api, 'existing-owner');
+    const unverified = await api.request(
+      PROVISION,
+      {
+        input: {
+          slug: `unverified-${Date.now()}`,
+          name: 'Squatted Inc',
+          owner: { email: existing.email },
+          reason: 'sales-led onboarding',
+        },
+      },
+      { token: operatorToken },
+    );
+    // Whoever signed up with that address never proved it: no tenant is handed to them.
+    expect(codeOf(unverified)).toBe('BAD_USER_INPUT');
+    expect(unverified.errors?.[0]?.extensions?.field).toBe('owner.email');
+    await verifyAccountEmail(api, db.ownerUrl, existing);
     const ok = await exactlyOneAuditRow(
       PROVISION,
       {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TestApp } from './app.js';
+import { ownerQuery } from './callers.js';
 
 /** The HS256 secret startTestApp configures; tests sign tokens with it to probe verification. */
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -42,4 +43,37 @@ export async function signUpAccount(api: TestApp, label = 'user'): Promise<Accou
 /** The first error's code, which is what clients branch on. */
 export function codeOf(result: { errors?: { extensions?: Record<string, unknown> }[] }) {
   return result.errors?.[0]?.extensions?.code;
+}
+
+/**
+ * The one-time token of the newest account email of a kind sent to `recipient`, read from the
+ * outbox as the owner role (the API never returns it; tests without an SMTP server read it here).
+ */
+export async function tokenFromOutbox(
+  ownerUrl: string,
+  recipient: string,
+  kind: 'VERIFY_EMAIL' | 'PASSWORD_RESET' | 'INVITATION',
+): Promise<string> {
+  const [row] = await ownerQuery<{ body: string }>(
+    ownerUrl,
+    `select body from app.account_emails where recipient = $1 and kind = $2
+      order by created_at desc limit 1`,
+    [recipient, kind],
+  );
+  const token = row && /token: "([A-Za-z0-9_-]{43})"/.exec(row.body)?.[1];
+  if (!token) throw new Error(`no ${kind} email with a token was queued for ${recipient}`);
+  return token;
+}
+
+/** Proves the account's address the way its owner would: with the token mailed at sign-up. */
+export async function verifyAccountEmail(
+  api: TestApp,
+  ownerUrl: string,
+  account: Account,
+): Promise<void> {
+  const token = await tokenFromOutbox(ownerUrl, account.email, 'VERIFY_EMAIL');
+  const result = await api.request(`mutation ($t: String!) { verifyEmail(token: $t) }`, {
+    t: token,
+  });
+  if (result.errors) throw new Error(`verifyEmail failed: ${JSON.stringify(result.errors)}`);
 }

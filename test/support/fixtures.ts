@@ -41,7 +41,9 @@ export async function seedTenant(ownerUrl: string, label: string): Promise<Seede
       const userId = randomUUID();
       users[role] = userId;
       await client.query(
-        'insert into app.users (id, email, name, password_hash) values ($1, $2, $3, $4)',
+        // Fixture accounts own their addresses; tests of unverified ones sign up through the API.
+        `insert into app.users (id, email, name, password_hash, email_verified_at)
+         values ($1, $2, $3, $4, now())`,
         [userId, `${role}-${slug}@example.test`, `${label} ${role}`, 'not-a-real-hash'],
       );
       await client.query(

@@ -234,13 +234,16 @@ export async function insertTenant(
   return id;
 }
 
-export async function findUserIdByEmail(trx: AdminTx, email: string): Promise<string | undefined> {
+export async function findUserByEmail(
+  trx: AdminTx,
+  email: string,
+): Promise<{ id: string; verified: boolean } | undefined> {
   const row = await trx
     .selectFrom('app.users')
-    .select('id')
+    .select(['id', 'email_verified_at'])
     .where('email', '=', email)
     .executeTakeFirst();
-  return row?.id;
+  return row && { id: row.id, verified: row.email_verified_at !== null };
 }
 
 export async function insertUser(

@@ -35,7 +35,7 @@ import {
   findTenantMembers,
   findTenantPage,
   findTenantSummary,
-  findUserIdByEmail,
+  findUserByEmail,
   insertMembership,
   insertTenant,
   insertUser,
@@ -423,7 +423,17 @@ export async function provisionTenant(
     ctx,
     { action: 'tenant.provision', tenantId: null, reason },
     async (trx, audit) => {
-      let ownerId = await findUserIdByEmail(trx, email);
+      const existing = await findUserByEmail(trx, email);
+      if (existing && !existing.verified && ctx.config.auth.emailVerification === 'required') {
+        // Whoever typed that address at sign-up never proved it is theirs.
+        throw new BadUserInputError(
+          'owner.email',
+          'The account with that email has not verified its address, so it cannot be made an ' +
+            'owner by email. Ask them to verify it (resendVerification), or provision the ' +
+            'tenant with another owner and invite them.',
+        );
+      }
+      let ownerId = existing?.id;
       const newAccount = ownerId === undefined;
       if (ownerId === undefined) {
         if (!passwordHash || !ownerName) {
