@@ -82,7 +82,10 @@ describe('admin:grant and admin:revoke', () => {
       `insert into app.users (email, name, password_hash) values ($1, 'Squatter', 'x') returning id`,
       [email],
     );
-    for (const args of [['grant', email], ['owner', email, tenant.slug]]) {
+    for (const args of [
+      ['grant', email],
+      ['owner', email, tenant.slug],
+    ]) {
       const refused = await cli(args);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain('has not verified its email address');
