@@ -23,7 +23,7 @@ export function createMailer(config: DeliveryConfig, log: Logger): Mailer {
       send(email) {
         log.info(
           { email: { to: email.to, subject: email.subject, text: email.text } },
-          'email notification (SMTP_URL is not set, so it is logged instead of sent)',
+          'email (SMTP_URL is not set, so it is logged instead of sent)',
         );
         return Promise.resolve();
       },
