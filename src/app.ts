@@ -6,6 +6,7 @@ import { PasswordHasher } from './auth/password.js';
 import type { Config } from './config.js';
 import { AdminDatabase } from './db/admin.js';
 import { pendingMigrations } from './db/migrate.js';
+import { FairShare } from './db/fair-share.js';
 import { createKysely, createPool } from './db/pool.js';
 import {
   createContextFactory,
@@ -84,6 +85,14 @@ export async function startApp({
       })
     : undefined;
   const rateLimits = new RateLimitStore({ redisUrl: config.rateLimits.redisUrl, log, metrics });
+  const tenantLimits = new TenantRateLimiter(rateLimits);
+  const fairShare = new FairShare({
+    capacity: config.database.poolSize,
+    perKey: Math.min(config.database.tenantMaxConnections, config.database.poolSize),
+    timeoutMs: config.database.acquireTimeoutMs,
+    ...metrics?.fairShareObserver(),
+  });
+  metrics?.observeFairShare(fairShare);
   const keys = await loadTokenKeys(config.auth, config.embedded.dataDir);
   const deps: AppDependencies = {
     config,
@@ -94,16 +103,15 @@ export async function startApp({
     defaultTenantId,
     admin,
     authLimits: new AuthRateLimiter(rateLimits, config.rateLimits),
+    tenantLimits,
+    fairShare,
   };
   const schema = await buildAppSchema();
   const apollo = createApolloServer(schema, {
     log,
     production: config.production,
     introspection: config.introspection,
-    plugins: [
-      operationLogPlugin(metrics),
-      tenantRateLimitPlugin(new TenantRateLimiter(rateLimits)),
-    ],
+    plugins: [operationLogPlugin(metrics), tenantRateLimitPlugin(tenantLimits)],
   });
   await apollo.start();
 

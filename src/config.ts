@@ -40,6 +40,13 @@ export interface DatabaseConfig {
    */
   listenUrl: string | undefined;
   poolSize: number;
+  /**
+   * Connections one tenant's operations may hold at once (default a quarter of the pool, at
+   * least 1); its further operations wait their turn, served round-robin across tenants.
+   */
+  tenantMaxConnections: number;
+  /** How long an operation may wait for a connection before SERVICE_UNAVAILABLE. */
+  acquireTimeoutMs: number;
   statementTimeoutMs: number;
   /** An operation's transaction idle this long ends its connection (a stalled client or bug). */
   idleInTransactionTimeoutMs: number;
@@ -286,8 +293,22 @@ function readWebConcurrency(env: NodeJS.ProcessEnv): number {
   return value;
 }
 
+function readTenantMaxConnections(env: NodeJS.ProcessEnv, poolSize: number): number {
+  const value = readInt(
+    env,
+    'DATABASE_TENANT_MAX_CONNECTIONS',
+    Math.max(1, Math.floor(poolSize / 4)),
+  );
+  if (value < 1) {
+    throw new ConfigError('DATABASE_TENANT_MAX_CONNECTIONS must be at least 1');
+  }
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.TENANTQL_DATA_DIR ?? '.data');
+  const poolSize = readInt(env, 'DATABASE_POOL_SIZE', 10);
+  if (poolSize < 1) throw new ConfigError('DATABASE_POOL_SIZE must be at least 1');
   return {
     port: readInt(env, 'PORT', 4000),
     webConcurrency: readWebConcurrency(env),
@@ -327,7 +348,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       adminUrl: env.ADMIN_DATABASE_URL || undefined,
       workerUrl: env.WORKER_DATABASE_URL || undefined,
       listenUrl: env.LISTEN_DATABASE_URL || undefined,
-      poolSize: readInt(env, 'DATABASE_POOL_SIZE', 10),
+      poolSize,
+      tenantMaxConnections: readTenantMaxConnections(env, poolSize),
+      acquireTimeoutMs: readInt(env, 'DATABASE_ACQUIRE_TIMEOUT_MS', 5_000),
       statementTimeoutMs: readInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000),
       idleInTransactionTimeoutMs: readInt(env, 'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000),
       preparedStatements: readBool(env, 'DATABASE_PREPARED_STATEMENTS', true),

@@ -15,6 +15,7 @@ import {
   type AppError,
 } from '../errors.js';
 import { toAppError } from './errors.js';
+import type { FairShare } from './fair-share.js';
 import { HOLD, heldResult } from './pool.js';
 import type { Database, MembershipRoleValue } from './schema.js';
 
@@ -36,6 +37,11 @@ export interface OperationScope {
   tokenIssuedAtMs?: number | undefined;
   /** The sign-in (refresh-token family) the access token came from; refused once logged out. */
   sessionId?: string | undefined;
+  /**
+   * Waits for this operation's turn at the pool (see FairShare) before BEGIN. `key` names whose
+   * share it spends, read when the transaction opens: by then the caller's tenant may be known.
+   */
+  fairShare?: { gate: FairShare; key: () => string } | undefined;
   tenant: TenantSelector | undefined;
   /** How to ask for a tenant, named in TENANT_REQUIRED messages. */
   tenantHint: string;
@@ -131,6 +137,8 @@ export class OperationDatabase {
   #opened: Promise<Opened> | undefined;
   #finished = false;
   #persistOnFailure = false;
+  /** Gives the operation's place at the pool back (FairShare); set once BEGIN succeeded. */
+  #release: (() => void) | undefined;
   // Until the operation is known to be a mutation, nothing may write.
   #readOnly = true;
   #settle!: () => void;
@@ -272,6 +280,7 @@ export class OperationDatabase {
     try {
       await this.#end(succeeded);
     } finally {
+      this.#release?.();
       if (this.#opened) this.stats.dbTimeMs += performance.now() - started;
       this.#settle();
     }
@@ -325,11 +334,16 @@ export class OperationDatabase {
     const builder = this.db.startTransaction();
     let trx: ControlledTransaction<Database>;
     const started = performance.now();
+    const { fairShare } = this.scope;
+    let release: (() => void) | undefined;
     try {
+      release = await fairShare?.gate.acquire(fairShare.key());
       trx = (
         await (this.#readOnly ? builder.setAccessMode('read only') : builder).execute()
       ).withPlugin(new QueryTimer(this.stats));
+      this.#release = release;
     } catch (error) {
+      release?.();
       throw toAppError(error) ?? error;
     } finally {
       // Acquiring the connection and BEGIN happen outside the query timer.

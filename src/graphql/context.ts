@@ -10,7 +10,8 @@ import { OperationDatabase } from '../db/operation.js';
 import type { Database } from '../db/schema.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { AuthRateLimiter } from '../tenancy/rate-limit.js';
+import type { FairShare } from '../db/fair-share.js';
+import type { AuthRateLimiter, TenantRateLimiter } from '../tenancy/rate-limit.js';
 import type { LiveSession } from '../live/hub.js';
 import { resolveTenant, tenantHint } from '../tenancy/resolve.js';
 import { LoaderRegistry } from './loaders.js';
@@ -28,6 +29,10 @@ export interface AppDependencies {
   admin: AdminDatabase | undefined;
   /** Budgets of login, signUp and refreshToken (memory, or Redis shared by every instance). */
   authLimits: AuthRateLimiter;
+  /** Tenants' request budgets; it also remembers verified memberships (see fairShareKey). */
+  tenantLimits: TenantRateLimiter;
+  /** Each tenant's share of the API pool. */
+  fairShare: FairShare | undefined;
 }
 
 /** Who is calling, from verified token claims only. */
@@ -77,6 +82,23 @@ function bearerToken(headers: IncomingHttpHeaders): string | undefined {
   return match[1];
 }
 
+/**
+ * Whose share of the pool an operation spends: its tenant once the caller's membership there is
+ * known (remembered by the rate limiter for 30 s); until then, and for operations in no tenant,
+ * the caller's own, so naming someone else's tenant never spends that tenant's share.
+ */
+function fairShareKey(
+  limits: TenantRateLimiter,
+  claim: string | undefined,
+  userId: string | undefined,
+  address: string | undefined,
+): string {
+  const tenantId = claim === undefined ? undefined : limits.verifiedTenant(claim);
+  if (tenantId) return `tenant:${tenantId}`;
+  if (userId) return `user:${userId}`;
+  return `address:${address ?? 'local'}`;
+}
+
 /** Builds the context of one GraphQL operation: verified session, tenant, lazy transaction. */
 export function createContextFactory(deps: AppDependencies) {
   const hint = tenantHint(deps.config.tenancy);
@@ -107,21 +129,26 @@ export function createContextFactory(deps: AppDependencies) {
       request.headers['x-forwarded-for'],
       deps.config.http.trustProxy,
     );
+    const db: OperationDatabase = new OperationDatabase(deps.db, {
+      userId: session?.userId,
+      tokenIssuedAtMs: claims?.issuedAtMs,
+      sessionId: claims?.sessionId,
+      tenant,
+      tenantHint: hint,
+      allowlist: deps.config.tenancy.allowlist,
+      statementTimeoutMs: deps.config.database.statementTimeoutMs,
+      idleInTransactionTimeoutMs: deps.config.database.idleInTransactionTimeoutMs,
+      fairShare: deps.fairShare && {
+        gate: deps.fairShare,
+        key: () => fairShareKey(deps.tenantLimits, db.claim, session?.userId, address),
+      },
+    });
     const context: GraphQLContext = {
       requestId,
       clientAddress: address,
       log: deps.log.child({ requestId, clientAddress: address }),
       session,
-      db: new OperationDatabase(deps.db, {
-        userId: session?.userId,
-        tokenIssuedAtMs: claims?.issuedAtMs,
-        sessionId: claims?.sessionId,
-        tenant,
-        tenantHint: hint,
-        allowlist: deps.config.tenancy.allowlist,
-        statementTimeoutMs: deps.config.database.statementTimeoutMs,
-        idleInTransactionTimeoutMs: deps.config.database.idleInTransactionTimeoutMs,
-      }),
+      db,
       loaders: new LoaderRegistry(),
       authError,
       tokens: deps.tokens,

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { FairShare } from '../db/fair-share.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { workerSlot } from '../cluster/messages.js';
 
@@ -187,6 +188,54 @@ export class Metrics {
    * (the only kind kysely makes). NOTE: pg.Pool has no acquire-timing hook, so connect is wrapped
    * on this one instance.
    */
+  /** The tenant label of a FairShare key: its tenant, or "unverified" for a caller's own share. */
+  #shareLabel(key: string): string {
+    return key.startsWith('tenant:') ? this.#tenants.of(key.slice(7)) : 'unverified';
+  }
+
+  /** Hooks for FairShare: how long each operation waited for its turn, and who timed out. */
+  fairShareObserver(): {
+    onGranted: (key: string, waitedMs: number) => void;
+    onTimeout: (key: string) => void;
+  } {
+    const wait = new Histogram({
+      name: 'tenantql_db_turn_wait_seconds',
+      help: 'Time operations waited for their tenant’s turn at the API pool (0 when a place was free).',
+      labelNames: ['tenant'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5],
+      registers: [this.registry],
+    });
+    const timeouts = new Counter({
+      name: 'tenantql_db_turn_timeouts_total',
+      help: 'Operations refused (SERVICE_UNAVAILABLE) after waiting too long for their turn.',
+      labelNames: ['tenant'] as const,
+      registers: [this.registry],
+    });
+    return {
+      onGranted: (key, waitedMs) =>
+        wait.observe({ tenant: this.#shareLabel(key) }, waitedMs / 1000),
+      onTimeout: (key) => timeouts.inc({ tenant: this.#shareLabel(key) }),
+    };
+  }
+
+  observeFairShare(share: FairShare): void {
+    const label = (key: string) => this.#shareLabel(key);
+    new Gauge({
+      name: 'tenantql_db_turn_waiting',
+      help: 'Operations waiting for their tenant’s turn at the API pool, by tenant.',
+      labelNames: ['tenant'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const byLabel = new Map<string, number>();
+        for (const [key, count] of share.waiting()) {
+          byLabel.set(label(key), (byLabel.get(label(key)) ?? 0) + count);
+        }
+        for (const [tenant, count] of byLabel) this.set({ tenant }, count);
+      },
+    });
+  }
+
   observePool(pool: pg.Pool, name = 'api'): void {
     new Gauge({
       name: `tenantql_db_pool_connections`,

@@ -525,7 +525,9 @@ export function leakFuzzSuite(route: Route, defaultRuns: number): void {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    routed = await route.start(db, SERVER_CONNECTIONS);
+    // One connection per tenant at a time: tenants' operations queue for their turn (FairShare),
+    // and a turn handed from one tenant to the next must not carry anything across.
+    routed = await route.start(db, SERVER_CONNECTIONS, { DATABASE_TENANT_MAX_CONNECTIONS: '1' });
   });
   afterAll(async () => {
     await routed?.close();
