@@ -104,7 +104,7 @@ export class FairShare {
     let passed = 0;
     while (this.#holding < this.#options.capacity && passed < this.#turns.length) {
       const index = this.#next % this.#turns.length;
-      const key = this.#turns[index] as string;
+      const key = this.#turns[index];
       const queue = this.#queues.get(key) as Waiter[];
       if ((this.#held.get(key) ?? 0) >= this.#options.perKey) {
         this.#next = (index + 1) % this.#turns.length;

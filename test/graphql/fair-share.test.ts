@@ -64,7 +64,7 @@ async function floodAndMeasure(api: TestApp) {
   const flood: Promise<unknown>[] = [];
   for (let i = 0; i < 20; i += 1) {
     flood.push(
-      (asA.owner as Call)(RENAME, { id: a.projectId, name: `rename ${i}` }).then((result) => {
+      (asA.owner)(RENAME, { id: a.projectId, name: `rename ${i}` }).then((result) => {
         finished.push(i);
         return result;
       }),
@@ -74,7 +74,7 @@ async function floodAndMeasure(api: TestApp) {
   }
   await waitFor('a rename to wait on the lock', async () => (await waitingOnLock()) >= 1);
   const started = performance.now();
-  const light = await (asB.viewer as Call)<{ project: { name: string } }>(LIGHT, {
+  const light = await (asB.viewer)<{ project: { name: string } }>(LIGHT, {
     id: b.projectId,
   });
   const lightMs = performance.now() - started;
