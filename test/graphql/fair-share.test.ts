@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../support/app.js';
-import { callersOf, errorCode, type Call } from '../support/callers.js';
+import { startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
+import { callersOf, errorCode } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
 import { waitFor } from '../support/wait.js';
@@ -54,17 +54,17 @@ async function waitingOnLock(): Promise<number> {
 
 /** Floods A with 20 renames stuck on the lock, then times one light read of B. */
 async function floodAndMeasure(api: TestApp) {
-  const asA: Record<string, Call> = await callersOf(api, a);
-  const asB: Record<string, Call> = await callersOf(api, b);
+  const asA = await callersOf(api, a);
+  const asB = await callersOf(api, b);
   // Both callers' memberships are verified once, as any client's first operation does.
-  await asA.owner?.(LIGHT, { id: a.projectId });
-  await asB.viewer?.(LIGHT, { id: b.projectId });
+  await asA.owner(LIGHT, { id: a.projectId });
+  await asB.viewer(LIGHT, { id: b.projectId });
   const lock = await lockProject(a);
   const finished: number[] = [];
-  const flood: Promise<unknown>[] = [];
+  const flood: Promise<GraphQLResult>[] = [];
   for (let i = 0; i < 20; i += 1) {
     flood.push(
-      (asA.owner)(RENAME, { id: a.projectId, name: `rename ${i}` }).then((result) => {
+      asA.owner(RENAME, { id: a.projectId, name: `rename ${i}` }).then((result) => {
         finished.push(i);
         return result;
       }),
@@ -74,7 +74,7 @@ async function floodAndMeasure(api: TestApp) {
   }
   await waitFor('a rename to wait on the lock', async () => (await waitingOnLock()) >= 1);
   const started = performance.now();
-  const light = await (asB.viewer)<{ project: { name: string } }>(LIGHT, {
+  const light = await asB.viewer<{ project: { name: string } }>(LIGHT, {
     id: b.projectId,
   });
   const lightMs = performance.now() - started;
