@@ -20,6 +20,7 @@ import { createApolloServer } from './graphql/server.js';
 import { createExportRoute } from './http/admin-export.js';
 import { createCorsRoute } from './http/cors.js';
 import { createPlaygroundHandler } from './http/playground.js';
+import { createJwksRoute } from './http/jwks.js';
 import { createHttpServer, type RouteHandler } from './http/server.js';
 import { LIVE_CHANNEL, parseLiveEvent } from './live/events.js';
 import { LiveHub } from './live/hub.js';
@@ -85,11 +86,12 @@ export async function startApp({
     : undefined;
   const rateLimits = new RateLimitStore({ redisUrl: config.rateLimits.redisUrl, log, metrics });
   const keys = await loadTokenKeys(config.auth, config.embedded.dataDir);
+  const tokens = new TokenService(keys, config.auth);
   const deps: AppDependencies = {
     config,
     log,
     db,
-    tokens: new TokenService(keys, config.auth),
+    tokens,
     passwords: new PasswordHasher(),
     defaultTenantId,
     admin,
@@ -159,6 +161,7 @@ export async function startApp({
     );
   }
   if (metrics) routes.push(createMetricsRoute(metrics));
+  routes.push(createJwksRoute(tokens));
   const exportTenant = createExportRoute(createContext, log);
   routes.push(async (req, res, url) => {
     if (url.pathname !== '/admin/export') return false;

@@ -94,6 +94,21 @@ export interface AuthConfig {
   appUrl: string | undefined;
   emailVerificationTtlSeconds: number;
   passwordResetTtlSeconds: number;
+  /** kid of the signing key; by default the RFC 7638 thumbprint of the public key. */
+  jwtKeyId: string | undefined;
+  /** The key pair's public key before the last rotation; its tokens verify until validUntil. */
+  previousKey: PreviousKeyConfig | undefined;
+}
+
+export interface PreviousKeyConfig {
+  publicKey: string;
+  algorithm: string;
+  keyId: string | undefined;
+  /**
+   * An absolute time rather than a duration, so a restart during the overlap does not lengthen
+   * it; tokens signed with this key are refused from then on.
+   */
+  validUntil: Date;
 }
 
 export interface HttpConfig {
@@ -286,6 +301,27 @@ function readWebConcurrency(env: NodeJS.ProcessEnv): number {
   return value;
 }
 
+function readPreviousKey(env: NodeJS.ProcessEnv, algorithm: string): PreviousKeyConfig | undefined {
+  const publicKey = env.JWT_PREVIOUS_PUBLIC_KEY || undefined;
+  const until = env.JWT_PREVIOUS_KEY_VALID_UNTIL?.trim();
+  if (!publicKey) {
+    if (until) throw new ConfigError('JWT_PREVIOUS_KEY_VALID_UNTIL needs JWT_PREVIOUS_PUBLIC_KEY');
+    return undefined;
+  }
+  const validUntil = until && /^\d{4}-\d{2}-\d{2}T/.test(until) ? new Date(until) : undefined;
+  if (!validUntil || Number.isNaN(validUntil.getTime())) {
+    throw new ConfigError(
+      `JWT_PREVIOUS_KEY_VALID_UNTIL must be an ISO 8601 time such as 2030-01-31T12:00:00Z (when tokens of the previous key stop being accepted), got "${until ?? ''}"`,
+    );
+  }
+  return {
+    publicKey,
+    algorithm: env.JWT_PREVIOUS_ALGORITHM || algorithm,
+    keyId: env.JWT_PREVIOUS_KEY_ID || undefined,
+    validUntil,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.TENANTQL_DATA_DIR ?? '.data');
   return {
@@ -358,6 +394,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       appUrl: readUrl(env, 'APP_URL'),
       emailVerificationTtlSeconds: readInt(env, 'EMAIL_VERIFICATION_TTL_SECONDS', 24 * 60 * 60),
       passwordResetTtlSeconds: readInt(env, 'PASSWORD_RESET_TTL_SECONDS', 30 * 60),
+      jwtKeyId: env.JWT_KEY_ID || undefined,
+      previousKey: readPreviousKey(
+        env,
+        env.JWT_ALGORITHM ?? (env.JWT_PRIVATE_KEY ? 'ES256' : 'HS256'),
+      ),
     },
     delivery: readDelivery(env),
     embedded: {
