@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadTokenKeys, TokenService } from './auth/jwt.js';
+import { OidcIssuers } from './auth/oidc.js';
 import { PasswordHasher } from './auth/password.js';
 import type { Config } from './config.js';
 import { AdminDatabase } from './db/admin.js';
@@ -27,6 +28,7 @@ import { LiveHub } from './live/hub.js';
 import { ChannelListener } from './db/listener.js';
 import { createLiveServer, type LiveServer } from './live/ws.js';
 import type { Logger } from './logger.js';
+import { ExternalAccounts } from './modules/account/identity.service.js';
 import { AuthRateLimiter, RateLimitStore, TenantRateLimiter } from './tenancy/rate-limit.js';
 import { Metrics } from './observability/metrics.js';
 import { createMetricsRoute } from './observability/metrics-route.js';
@@ -92,6 +94,8 @@ export async function startApp({
     log,
     db,
     tokens,
+    oidc: new OidcIssuers(config.auth.oidcIssuers, log),
+    externalAccounts: new ExternalAccounts(db, defaultTenantId),
     passwords: new PasswordHasher(),
     defaultTenantId,
     admin,
