@@ -195,6 +195,22 @@ describe('access tokens of a configured identity provider', () => {
     expect(provider.jwksFetches()).toBeGreaterThan(fetches);
   });
 
+  it('signOutEverywhere also ends the provider tokens issued before it', async () => {
+    const subject = person();
+    const token = await provider.accessToken(subject);
+    const signOut = await api.request<{ signOutEverywhere: boolean }>(
+      'mutation { signOutEverywhere }',
+      {},
+      { token },
+    );
+    expect(signOut.data?.signOutEverywhere).toBe(true);
+    expect(codeOf(await api.request<Me>(ME, {}, { token }))).toBe('UNAUTHENTICATED');
+    // A provider's iat has whole seconds: a token issued in the next second is newer.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
+    const fresh = await provider.accessToken(subject);
+    expect((await api.request<Me>(ME, {}, { token: fresh })).data?.me).toBeTruthy();
+  });
+
   it('answers SERVICE_UNAVAILABLE, not UNAUTHENTICATED, when the provider cannot be reached', async () => {
     const token = new UnsecuredJWT({ sub: 'someone' })
       .setIssuer(UNREACHABLE_ISSUER)
