@@ -50,7 +50,9 @@ grant select on app.external_identities to tenantql_api;
 --                     unique). The person verifies it at the provider, or signs in by password.
 --   no_email          the token has no usable email, which a new account needs
 -- SECURITY DEFINER because it must look across users nobody is signed in as yet; it does nothing
--- else. Writes act as the linked user (app.user_id) so the users and identities policies hold.
+-- else. It inserts the identity as the linked user (app.user_id), which external_identities_insert
+-- requires, and restores the caller's app.user_id; marking the email verified relies on
+-- users_update_definer (0014), like app.verify_email.
 create function app.sign_in_external(
   p_issuer text,
   p_subject text,
