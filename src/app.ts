@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadTokenKeys, TokenService } from './auth/jwt.js';
+import { OidcIssuers } from './auth/oidc.js';
 import { PasswordHasher } from './auth/password.js';
 import type { Config } from './config.js';
 import { AdminDatabase } from './db/admin.js';
@@ -21,12 +22,14 @@ import { createApolloServer } from './graphql/server.js';
 import { createExportRoute } from './http/admin-export.js';
 import { createCorsRoute } from './http/cors.js';
 import { createPlaygroundHandler } from './http/playground.js';
+import { createJwksRoute } from './http/jwks.js';
 import { createHttpServer, type RouteHandler } from './http/server.js';
 import { LIVE_CHANNEL, parseLiveEvent } from './live/events.js';
 import { LiveHub } from './live/hub.js';
 import { ChannelListener } from './db/listener.js';
 import { createLiveServer, type LiveServer } from './live/ws.js';
 import type { Logger } from './logger.js';
+import { ExternalAccounts } from './modules/account/identity.service.js';
 import { AuthRateLimiter, RateLimitStore, TenantRateLimiter } from './tenancy/rate-limit.js';
 import { Metrics } from './observability/metrics.js';
 import { createMetricsRoute } from './observability/metrics-route.js';
@@ -94,11 +97,14 @@ export async function startApp({
   });
   metrics?.observeFairShare(fairShare);
   const keys = await loadTokenKeys(config.auth, config.embedded.dataDir);
+  const tokens = new TokenService(keys, config.auth);
   const deps: AppDependencies = {
     config,
     log,
     db,
-    tokens: new TokenService(keys, config.auth),
+    tokens,
+    oidc: new OidcIssuers(config.auth.oidcIssuers, log),
+    externalAccounts: new ExternalAccounts(db, defaultTenantId),
     passwords: new PasswordHasher(),
     defaultTenantId,
     admin,
@@ -167,6 +173,7 @@ export async function startApp({
     );
   }
   if (metrics) routes.push(createMetricsRoute(metrics));
+  routes.push(createJwksRoute(tokens));
   const exportTenant = createExportRoute(createContext, log);
   routes.push(async (req, res, url) => {
     if (url.pathname !== '/admin/export') return false;

@@ -101,6 +101,42 @@ export interface AuthConfig {
   appUrl: string | undefined;
   emailVerificationTtlSeconds: number;
   passwordResetTtlSeconds: number;
+  /** kid of the signing key; by default the RFC 7638 thumbprint of the public key. */
+  jwtKeyId: string | undefined;
+  /** The key pair's public key before the last rotation; its tokens verify until validUntil. */
+  previousKey: PreviousKeyConfig | undefined;
+  /** External identity providers whose access tokens are accepted (OIDC_ISSUERS). */
+  oidcIssuers: OidcIssuerConfig[];
+}
+
+export interface PreviousKeyConfig {
+  publicKey: string;
+  algorithm: string;
+  keyId: string | undefined;
+  /**
+   * An absolute time rather than a duration, so a restart during the overlap does not lengthen
+   * it; tokens signed with this key are refused from then on.
+   */
+  validUntil: Date;
+}
+
+export interface OidcIssuerConfig {
+  /** Exactly the tokens' iss. */
+  issuer: string;
+  /** The tokens' aud: the API identifier / resource registered for tenantql at the provider. */
+  audience: string;
+  /** Read from <issuer>/.well-known/openid-configuration when unset. */
+  jwksUri: string | undefined;
+  /** Pinned: a token with any other alg is refused, whatever its header says. */
+  algorithms: string[];
+  emailClaim: string;
+  /** A claim that is true when the provider verified the email; null: emails never count as verified. */
+  emailVerifiedClaim: string | null;
+  nameClaim: string;
+  /** Allow http:// for a non-loopback issuer or JWKS (loopback addresses are always allowed). */
+  allowHttp: boolean;
+  /** Least time between two JWKS fetches that an unknown kid may cause. */
+  jwksCooldownSeconds: number;
 }
 
 export interface HttpConfig {
@@ -305,6 +341,153 @@ function readTenantMaxConnections(env: NodeJS.ProcessEnv, poolSize: number): num
   return value;
 }
 
+const OIDC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+];
+const OIDC_KEYS = [
+  'issuer',
+  'audience',
+  'jwksUri',
+  'algorithms',
+  'emailClaim',
+  'emailVerifiedClaim',
+  'nameClaim',
+  'allowHttp',
+  'jwksCooldownSeconds',
+];
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Whether keys may be fetched from this URL: https, or http to loopback or when allowed. */
+export function isAcceptableKeyUrl(raw: string, allowHttp: boolean): boolean {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return false;
+  }
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && (allowHttp || LOOPBACK_HOSTS.has(url.hostname));
+}
+
+/**
+ * OIDC_ISSUERS: a JSON array, one object per identity provider. Every mistake is reported as one
+ * line naming the entry and the field, so a typo never starts a server that refuses everyone.
+ */
+function readOidcIssuers(env: NodeJS.ProcessEnv, ownIssuer: string): OidcIssuerConfig[] {
+  const raw = env.OIDC_ISSUERS?.trim();
+  if (!raw) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(
+      'OIDC_ISSUERS must be a JSON array such as [{"issuer":"https://id.example.com/","audience":"tenantql-api"}]',
+    );
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('OIDC_ISSUERS must be a JSON array');
+  const seen = new Set<string>();
+  return parsed.map((entry: unknown, index): OidcIssuerConfig => {
+    const where = `OIDC_ISSUERS[${index}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new ConfigError(`${where} must be an object`);
+    }
+    const item = entry as Record<string, unknown>;
+    const unknown = Object.keys(item).filter((key) => !OIDC_KEYS.includes(key));
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        `${where} has unknown field ${unknown.join(', ')}; the fields are ${OIDC_KEYS.join(', ')}`,
+      );
+    }
+    const text = (key: string, fallback?: string): string => {
+      const value = item[key] ?? fallback;
+      if (typeof value !== 'string' || value.trim() === '') {
+        throw new ConfigError(`${where}.${key} must be a non-empty string`);
+      }
+      return value;
+    };
+    const allowHttp = item.allowHttp ?? false;
+    if (typeof allowHttp !== 'boolean') {
+      throw new ConfigError(`${where}.allowHttp must be true or false`);
+    }
+    const issuer = text('issuer');
+    if (!isAcceptableKeyUrl(issuer, allowHttp)) {
+      throw new ConfigError(
+        `${where}.issuer must be an https:// URL (http:// only for localhost, or with "allowHttp": true), got "${issuer}"`,
+      );
+    }
+    if (issuer === ownIssuer) {
+      throw new ConfigError(`${where}.issuer is JWT_ISSUER, tenantql's own issuer`);
+    }
+    if (seen.has(issuer)) throw new ConfigError(`${where}.issuer "${issuer}" is listed twice`);
+    seen.add(issuer);
+    const jwksUri = item.jwksUri === undefined ? undefined : text('jwksUri');
+    if (jwksUri !== undefined && !isAcceptableKeyUrl(jwksUri, allowHttp)) {
+      throw new ConfigError(
+        `${where}.jwksUri must be an https:// URL (http:// only for localhost, or with "allowHttp": true), got "${jwksUri}"`,
+      );
+    }
+    const algorithms = item.algorithms ?? ['RS256'];
+    if (
+      !Array.isArray(algorithms) ||
+      algorithms.length === 0 ||
+      !algorithms.every((a): a is string => typeof a === 'string' && OIDC_ALGORITHMS.includes(a))
+    ) {
+      throw new ConfigError(
+        `${where}.algorithms must be a non-empty list of ${OIDC_ALGORITHMS.join(', ')} (never HS* or none)`,
+      );
+    }
+    const verifiedClaim = item.emailVerifiedClaim;
+    if (verifiedClaim !== undefined && verifiedClaim !== null) text('emailVerifiedClaim');
+    const cooldown = item.jwksCooldownSeconds ?? 30;
+    if (typeof cooldown !== 'number' || !Number.isFinite(cooldown) || cooldown < 0) {
+      throw new ConfigError(`${where}.jwksCooldownSeconds must be a non-negative number`);
+    }
+    return {
+      issuer,
+      audience: text('audience'),
+      jwksUri,
+      algorithms,
+      emailClaim: text('emailClaim', 'email'),
+      emailVerifiedClaim:
+        verifiedClaim === null ? null : text('emailVerifiedClaim', 'email_verified'),
+      nameClaim: text('nameClaim', 'name'),
+      allowHttp,
+      jwksCooldownSeconds: cooldown,
+    };
+  });
+}
+
+function readPreviousKey(env: NodeJS.ProcessEnv, algorithm: string): PreviousKeyConfig | undefined {
+  const publicKey = env.JWT_PREVIOUS_PUBLIC_KEY || undefined;
+  const until = env.JWT_PREVIOUS_KEY_VALID_UNTIL?.trim();
+  if (!publicKey) {
+    if (until) throw new ConfigError('JWT_PREVIOUS_KEY_VALID_UNTIL needs JWT_PREVIOUS_PUBLIC_KEY');
+    return undefined;
+  }
+  const validUntil = until && /^\d{4}-\d{2}-\d{2}T/.test(until) ? new Date(until) : undefined;
+  if (!validUntil || Number.isNaN(validUntil.getTime())) {
+    throw new ConfigError(
+      `JWT_PREVIOUS_KEY_VALID_UNTIL must be an ISO 8601 time such as 2030-01-31T12:00:00Z (when tokens of the previous key stop being accepted), got "${until ?? ''}"`,
+    );
+  }
+  return {
+    publicKey,
+    algorithm: env.JWT_PREVIOUS_ALGORITHM || algorithm,
+    keyId: env.JWT_PREVIOUS_KEY_ID || undefined,
+    validUntil,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(env.TENANTQL_DATA_DIR ?? '.data');
   const poolSize = readInt(env, 'DATABASE_POOL_SIZE', 10);
@@ -381,6 +564,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       appUrl: readUrl(env, 'APP_URL'),
       emailVerificationTtlSeconds: readInt(env, 'EMAIL_VERIFICATION_TTL_SECONDS', 24 * 60 * 60),
       passwordResetTtlSeconds: readInt(env, 'PASSWORD_RESET_TTL_SECONDS', 30 * 60),
+      jwtKeyId: env.JWT_KEY_ID || undefined,
+      previousKey: readPreviousKey(
+        env,
+        env.JWT_ALGORITHM ?? (env.JWT_PRIVATE_KEY ? 'ES256' : 'HS256'),
+      ),
+      oidcIssuers: readOidcIssuers(env, env.JWT_ISSUER ?? 'tenantql'),
     },
     delivery: readDelivery(env),
     embedded: {

@@ -1,8 +1,19 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { SignJWT, errors, importPKCS8, importSPKI, jwtVerify, type CryptoKey } from 'jose';
+import {
+  SignJWT,
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  errors,
+  exportJWK,
+  importPKCS8,
+  importSPKI,
+  jwtVerify,
+  type CryptoKey,
+  type JWK,
+} from 'jose';
 import { ConfigError, type AuthConfig } from '../config.js';
 import { UnauthenticatedError } from '../errors.js';
 import { UUID } from '../formats.js';
@@ -30,8 +41,23 @@ export interface RefreshClaims {
 
 export interface TokenKeys {
   algorithm: string;
+  /** Sent as every token's kid. */
+  keyId: string;
   signKey: CryptoKey | Uint8Array;
   verifyKey: CryptoKey | Uint8Array;
+  /** The public key as published at /.well-known/jwks.json; none for an HS256 secret. */
+  publicJwk: JWK | undefined;
+  /** The key pair before the last rotation: verifies its tokens, signs nothing. */
+  previous: PreviousKey | undefined;
+}
+
+export interface PreviousKey {
+  algorithm: string;
+  keyId: string;
+  verifyKey: CryptoKey;
+  publicJwk: JWK;
+  /** Its tokens are refused from this time on, whatever their exp. */
+  validUntil: Date;
 }
 
 const MIN_SECRET_BYTES = 32;
@@ -52,11 +78,29 @@ export async function loadTokenKeys(config: AuthConfig, dataDir: string): Promis
         `JWT_ALGORITHM ${config.jwtAlgorithm} needs JWT_SECRET, not a key pair.`,
       );
     }
+    const current = await publicKey(config.jwtPublicKey, config.jwtAlgorithm, 'JWT_PUBLIC_KEY');
+    const keyId = config.jwtKeyId ?? current.thumbprint;
+    let signKey: CryptoKey;
+    try {
+      signKey = await importPKCS8(config.jwtPrivateKey, config.jwtAlgorithm);
+    } catch {
+      throw new ConfigError(
+        `JWT_PRIVATE_KEY must be a PKCS#8 PEM private key for ${config.jwtAlgorithm}.`,
+      );
+    }
     return {
       algorithm: config.jwtAlgorithm,
-      signKey: await importPKCS8(config.jwtPrivateKey, config.jwtAlgorithm),
-      verifyKey: await importSPKI(config.jwtPublicKey, config.jwtAlgorithm),
+      keyId,
+      signKey,
+      verifyKey: current.key,
+      publicJwk: { ...current.jwk, kid: keyId, alg: config.jwtAlgorithm, use: 'sig' },
+      previous: await loadPreviousKey(config, keyId),
     };
+  }
+  if (config.previousKey) {
+    throw new ConfigError(
+      'JWT_PREVIOUS_PUBLIC_KEY needs a key pair (JWT_PRIVATE_KEY/JWT_PUBLIC_KEY); an HS256 secret cannot be rotated with an overlap.',
+    );
   }
   let secret = config.jwtSecret;
   if (!secret) {
@@ -75,10 +119,66 @@ export async function loadTokenKeys(config: AuthConfig, dataDir: string): Promis
   if (key.length < MIN_SECRET_BYTES) {
     throw new ConfigError(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes long.`);
   }
-  return { algorithm: 'HS256', signKey: key, verifyKey: key };
+  return {
+    algorithm: 'HS256',
+    // A hash of the secret names it without revealing it (the secret is at least 32 bytes, and
+    // every token's signature is already a keyed hash of it). The secret is never published.
+    keyId:
+      config.jwtKeyId ??
+      `hs256-${createHash('sha256').update(key).digest('base64url').slice(0, 16)}`,
+    signKey: key,
+    verifyKey: key,
+    publicJwk: undefined,
+    previous: undefined,
+  };
 }
 
-/** Signs and verifies tenantql's access and refresh tokens with one pinned algorithm. */
+async function publicKey(pem: string, algorithm: string, variable: string) {
+  let key: CryptoKey;
+  try {
+    // Extractable so it can be published; it is a public key.
+    key = await importSPKI(pem, algorithm, { extractable: true });
+  } catch {
+    throw new ConfigError(`${variable} must be an SPKI PEM public key for ${algorithm}.`);
+  }
+  const jwk = await exportJWK(key);
+  return { key, jwk, thumbprint: await calculateJwkThumbprint(jwk) };
+}
+
+async function loadPreviousKey(
+  config: AuthConfig,
+  currentKeyId: string,
+): Promise<PreviousKey | undefined> {
+  const previous = config.previousKey;
+  if (!previous) return undefined;
+  if (previous.algorithm.startsWith('HS')) {
+    throw new ConfigError(
+      'JWT_PREVIOUS_ALGORITHM must be an asymmetric algorithm (ES256, RS256 …).',
+    );
+  }
+  const loaded = await publicKey(previous.publicKey, previous.algorithm, 'JWT_PREVIOUS_PUBLIC_KEY');
+  const keyId = previous.keyId ?? loaded.thumbprint;
+  if (keyId === currentKeyId) {
+    throw new ConfigError(
+      'JWT_PREVIOUS_PUBLIC_KEY has the same key id as the current key; it must be the key used before the rotation.',
+    );
+  }
+  return {
+    algorithm: previous.algorithm,
+    keyId,
+    verifyKey: loaded.key,
+    publicJwk: { ...loaded.jwk, kid: keyId, alg: previous.algorithm, use: 'sig' },
+    validUntil: previous.validUntil,
+  };
+}
+
+/** A token names the previous key after its overlap ended. */
+class RetiredKeyError extends Error {}
+
+/**
+ * Signs tenantql's access and refresh tokens with the current key (its kid in the header), and
+ * verifies them with the key their kid names, each key's algorithm pinned.
+ */
 export class TokenService {
   constructor(
     private readonly keys: TokenKeys,
@@ -90,6 +190,18 @@ export class TokenService {
 
   get refreshTtlSeconds(): number {
     return this.config.refreshTokenTtlSeconds;
+  }
+
+  /**
+   * The public keys that verify tenantql's tokens now (the previous one only during its overlap),
+   * as JWKs with kid; undefined with an HS256 secret, which has nothing to publish.
+   */
+  publicJwks(): JWK[] | undefined {
+    if (!this.keys.publicJwk) return undefined;
+    const previous = this.keys.previous;
+    return previous && Date.now() < previous.validUntil.getTime()
+      ? [this.keys.publicJwk, previous.publicJwk]
+      : [this.keys.publicJwk];
   }
 
   /** `sessionId`: the refresh-token family that signed the user in; its logout ends the token. */
@@ -119,7 +231,7 @@ export class TokenService {
   async verifyAccess(token: string): Promise<AccessClaims> {
     const known = this.#verifiedAccess.get(token);
     if (known && known.expiresAt > Math.floor(Date.now() / 1000)) return known.claims;
-    const payload = await this.#verify(token, 'access');
+    const { payload, keyValidUntil } = await this.#verify(token, 'access');
     const { tid, sid } = payload;
     if (
       (tid !== undefined && (typeof tid !== 'string' || !UUID.test(tid))) ||
@@ -134,7 +246,8 @@ export class TokenService {
       issuedAtMs: Math.round(payload.iat * 1000),
       sessionId: sid,
     };
-    this.#remember(token, claims, payload.exp);
+    // A token of the previous key is forgotten when the key retires, even before its exp.
+    this.#remember(token, claims, Math.min(payload.exp, keyValidUntil));
     return claims;
   }
 
@@ -155,7 +268,7 @@ export class TokenService {
   }
 
   async verifyRefresh(token: string): Promise<RefreshClaims> {
-    const payload = await this.#verify(token, 'refresh');
+    const { payload } = await this.#verify(token, 'refresh');
     const tid = payload.tid;
     if (
       typeof payload.fam !== 'string' ||
@@ -176,7 +289,7 @@ export class TokenService {
   ): Promise<string> {
     return (
       new SignJWT({ typ: type, ...extra })
-        .setProtectedHeader({ alg: this.keys.algorithm })
+        .setProtectedHeader({ alg: this.keys.algorithm, kid: this.keys.keyId })
         .setSubject(userId)
         .setIssuer(this.config.issuer)
         .setAudience(this.config.audience)
@@ -189,10 +302,39 @@ export class TokenService {
     );
   }
 
+  /**
+   * The key a token names with its kid: the current one, or the previous one during its overlap.
+   * A token without kid was signed before tokens carried one, with the key that is current unless
+   * it was rotated since; it is checked against the current key.
+   */
+  #keyFor(token: string): { key: CryptoKey | Uint8Array; algorithm: string; validUntil: number } {
+    let kid: unknown;
+    try {
+      ({ kid } = decodeProtectedHeader(token));
+    } catch {
+      throw new errors.JWSInvalid('malformed protected header');
+    }
+    if (kid === undefined || kid === this.keys.keyId) {
+      return {
+        key: this.keys.verifyKey,
+        algorithm: this.keys.algorithm,
+        validUntil: Number.POSITIVE_INFINITY,
+      };
+    }
+    const previous = this.keys.previous;
+    if (previous && kid === previous.keyId) {
+      const validUntil = Math.floor(previous.validUntil.getTime() / 1000);
+      if (Date.now() / 1000 >= validUntil) throw new RetiredKeyError();
+      return { key: previous.verifyKey, algorithm: previous.algorithm, validUntil };
+    }
+    throw new errors.JWKSNoMatchingKey('no key with this kid');
+  }
+
   async #verify(token: string, type: TokenType) {
     try {
-      const { payload } = await jwtVerify(token, this.keys.verifyKey, {
-        algorithms: [this.keys.algorithm],
+      const { key, algorithm, validUntil } = this.#keyFor(token);
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: [algorithm],
         issuer: this.config.issuer,
         audience: this.config.audience,
         requiredClaims: ['sub', 'exp', 'iat', 'jti'],
@@ -206,8 +348,16 @@ export class TokenService {
       ) {
         throw new errors.JWTClaimValidationFailed('unexpected claims', payload);
       }
-      return payload as typeof payload & { sub: string; jti: string; iat: number };
+      return {
+        payload: payload as typeof payload & { sub: string; jti: string; exp: number; iat: number },
+        keyValidUntil: validUntil,
+      };
     } catch (error) {
+      if (error instanceof RetiredKeyError) {
+        throw new UnauthenticatedError(
+          'The token was signed with a key that has since been retired. Sign in again.',
+        );
+      }
       if (error instanceof errors.JWTExpired) {
         throw new UnauthenticatedError(
           type === 'access'

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { decodeJwt } from 'jose';
 import type { Kysely } from 'kysely';
+import type { OidcIssuers } from '../auth/oidc.js';
 import type { PasswordHasher } from '../auth/password.js';
 import type { TokenService } from '../auth/jwt.js';
 import type { Config } from '../config.js';
@@ -11,6 +13,7 @@ import type { Database } from '../db/schema.js';
 import { UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { FairShare } from '../db/fair-share.js';
+import type { ExternalAccounts } from '../modules/account/identity.service.js';
 import type { AuthRateLimiter, TenantRateLimiter } from '../tenancy/rate-limit.js';
 import type { LiveSession } from '../live/hub.js';
 import { resolveTenant, tenantHint } from '../tenancy/resolve.js';
@@ -22,6 +25,9 @@ export interface AppDependencies {
   log: Logger;
   db: Kysely<Database>;
   tokens: TokenService;
+  /** Identity providers whose access tokens are accepted (OIDC_ISSUERS), and their users. */
+  oidc: OidcIssuers;
+  externalAccounts: ExternalAccounts;
   passwords: PasswordHasher;
   /** With tenancy off: the one tenant that every new account joins. */
   defaultTenantId: string | undefined;
@@ -99,25 +105,72 @@ function fairShareKey(
   return `address:${address ?? 'local'}`;
 }
 
+/** iss as the token claims it, unverified: only to choose who verifies the token. */
+function claimedIssuer(token: string): string | undefined {
+  try {
+    const { iss } = decodeJwt(token);
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    throw new UnauthenticatedError('The token is invalid. Sign in again.');
+  }
+}
+
+/** A verified bearer token: who is calling, and what the context statement checks it against. */
+interface Authenticated {
+  session: Session;
+  /** When the token was issued: tokens from before the account's tokens_valid_after are refused. */
+  tokenIssuedAtMs: number | undefined;
+  /** The tenantql sign-in (refresh-token family) it came from; its logout ends the token. */
+  sessionId: string | undefined;
+}
+
+/**
+ * The session a bearer token stands for, built from the claims its verifier checked. The
+ * unverified issuer only picks the verifier: tenantql's own tokens (JWT_ISSUER), or a configured
+ * identity provider's, whose tokens never carry a tenant.
+ */
+async function authenticate(deps: AppDependencies, token: string): Promise<Authenticated> {
+  const issuer = claimedIssuer(token);
+  if (issuer === deps.config.auth.issuer) {
+    const claims = await deps.tokens.verifyAccess(token);
+    return {
+      session: { userId: claims.userId, tenantId: claims.tenantId },
+      tokenIssuedAtMs: claims.issuedAtMs,
+      sessionId: claims.sessionId,
+    };
+  }
+  const provider = issuer === undefined ? undefined : deps.oidc.get(issuer);
+  if (provider) {
+    const identity = await provider.verify(token);
+    return {
+      session: { userId: await deps.externalAccounts.userIdFor(identity), tenantId: undefined },
+      // signOutEverywhere and a password change end the provider's current tokens too.
+      tokenIssuedAtMs: identity.issuedAtMs,
+      sessionId: undefined,
+    };
+  }
+  throw new UnauthenticatedError(
+    'The token was issued neither by tenantql nor by an identity provider this API accepts.',
+  );
+}
+
 /** Builds the context of one GraphQL operation: verified session, tenant, lazy transaction. */
 export function createContextFactory(deps: AppDependencies) {
   const hint = tenantHint(deps.config.tenancy);
   return async (request: RequestParts): Promise<GraphQLContext> => {
     const requestId = request.requestId ?? randomUUID();
-    let claims: Awaited<ReturnType<TokenService['verifyAccess']>> | undefined;
+    let authenticated: Authenticated | undefined;
     let authError: UnauthenticatedError | undefined;
     try {
       const token = bearerToken(request.headers);
-      claims = token ? await deps.tokens.verifyAccess(token) : undefined;
+      authenticated = token ? await authenticate(deps, token) : undefined;
     } catch (error) {
       // Refused later, unless the operation only has fields that need no token (a client whose
       // access token expired must still reach refreshToken and login).
       if (!(error instanceof UnauthenticatedError)) throw error;
       authError = error;
     }
-    const session: Session | undefined = claims
-      ? { userId: claims.userId, tenantId: claims.tenantId }
-      : undefined;
+    const session = authenticated?.session;
     const tenant = resolveTenant(deps.config.tenancy, {
       headers: request.headers,
       search: request.search,
@@ -131,8 +184,8 @@ export function createContextFactory(deps: AppDependencies) {
     );
     const db: OperationDatabase = new OperationDatabase(deps.db, {
       userId: session?.userId,
-      tokenIssuedAtMs: claims?.issuedAtMs,
-      sessionId: claims?.sessionId,
+      tokenIssuedAtMs: authenticated?.tokenIssuedAtMs,
+      sessionId: authenticated?.sessionId,
       tenant,
       tenantHint: hint,
       allowlist: deps.config.tenancy.allowlist,

@@ -18,6 +18,8 @@ const PLATFORM_TABLES = [
   // stay on the coordinator with refresh_tokens.
   'account_tokens',
   'account_emails',
+  // Identity provider accounts of users (issuer, subject): belong to a user, carry no tenant.
+  'external_identities',
 ];
 
 let db: TestDatabase;
