@@ -22,6 +22,7 @@ import { createCorsRoute } from './http/cors.js';
 import { createPlaygroundHandler } from './http/playground.js';
 import { createHttpServer, type RouteHandler } from './http/server.js';
 import { LIVE_CHANNEL, parseLiveEvent } from './live/events.js';
+import { ApiKeyUseRecorder } from './modules/api-key/api-key.service.js';
 import { LiveHub } from './live/hub.js';
 import { ChannelListener } from './db/listener.js';
 import { createLiveServer, type LiveServer } from './live/ws.js';
@@ -85,6 +86,7 @@ export async function startApp({
     : undefined;
   const rateLimits = new RateLimitStore({ redisUrl: config.rateLimits.redisUrl, log, metrics });
   const keys = await loadTokenKeys(config.auth, config.embedded.dataDir);
+  const apiKeyUse = new ApiKeyUseRecorder(db, log, config.auth.apiKeyLastUsedFlushMs);
   const deps: AppDependencies = {
     config,
     log,
@@ -94,6 +96,7 @@ export async function startApp({
     defaultTenantId,
     admin,
     authLimits: new AuthRateLimiter(rateLimits, config.rateLimits),
+    apiKeyUse,
   };
   const schema = await buildAppSchema();
   const apollo = createApolloServer(schema, {
@@ -231,6 +234,8 @@ export async function startApp({
         clearTimeout(cutoff);
       }
       await apollo.stop();
+      // Last-use times still in memory, while the pool is open.
+      await apiKeyUse.close();
       await db.destroy();
       await admin?.destroy();
       await rateLimits.close();

@@ -94,6 +94,8 @@ export interface AuthConfig {
   appUrl: string | undefined;
   emailVerificationTtlSeconds: number;
   passwordResetTtlSeconds: number;
+  /** How often API keys' last-use times are written (batched; also on shutdown). */
+  apiKeyLastUsedFlushMs: number;
 }
 
 export interface HttpConfig {
@@ -358,6 +360,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       appUrl: readUrl(env, 'APP_URL'),
       emailVerificationTtlSeconds: readInt(env, 'EMAIL_VERIFICATION_TTL_SECONDS', 24 * 60 * 60),
       passwordResetTtlSeconds: readInt(env, 'PASSWORD_RESET_TTL_SECONDS', 30 * 60),
+      apiKeyLastUsedFlushMs: readInt(env, 'API_KEY_LAST_USED_FLUSH_MS', 30_000),
     },
     delivery: readDelivery(env),
     embedded: {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Kysely } from 'kysely';
+import { isApiKeyToken, parseApiKey, type ApiKeyCredential } from '../auth/api-key.js';
 import type { PasswordHasher } from '../auth/password.js';
-import type { TokenService } from '../auth/jwt.js';
+import type { AccessClaims, TokenService } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import type { AdminDatabase } from '../db/admin.js';
 import { clientAddress } from '../http/client-address.js';
@@ -28,6 +29,8 @@ export interface AppDependencies {
   admin: AdminDatabase | undefined;
   /** Budgets of login, signUp and refreshToken (memory, or Redis shared by every instance). */
   authLimits: AuthRateLimiter;
+  /** Hears of every operation an API key was accepted for, and writes last-use times in batches. */
+  apiKeyUse?: { record(tenantId: string, keyId: string): void } | undefined;
 }
 
 /** Who is calling, from verified token claims only. */
@@ -43,6 +46,11 @@ export interface GraphQLContext {
   clientAddress: string | undefined;
   log: Logger;
   session: Session | undefined;
+  /**
+   * The API key the request came with (shape checked, liveness not yet): such a request has no
+   * session. Its tenant and creator come from the context statement (ctx.db.tenant()).
+   */
+  apiKey: ApiKeyCredential | undefined;
   /** The operation's one transaction. The pool itself is out of reach. */
   db: OperationDatabase;
   loaders: LoaderRegistry;
@@ -77,16 +85,33 @@ function bearerToken(headers: IncomingHttpHeaders): string | undefined {
   return match[1];
 }
 
+/** What a bearer token turned out to be. */
+type Credential =
+  { kind: 'access-token'; claims: AccessClaims } | { kind: 'api-key'; apiKey: ApiKeyCredential };
+
+/**
+ * Tells bearer tokens apart: a `tq_…` token is an API key (checked by the context statement,
+ * never tried as a JWT); anything else is one of our access tokens. UNAUTHENTICATED when
+ * malformed or invalid.
+ */
+async function verifyBearer(deps: AppDependencies, token: string): Promise<Credential> {
+  if (isApiKeyToken(token)) return { kind: 'api-key', apiKey: parseApiKey(token) };
+  return { kind: 'access-token', claims: await deps.tokens.verifyAccess(token) };
+}
+
 /** Builds the context of one GraphQL operation: verified session, tenant, lazy transaction. */
 export function createContextFactory(deps: AppDependencies) {
   const hint = tenantHint(deps.config.tenancy);
   return async (request: RequestParts): Promise<GraphQLContext> => {
     const requestId = request.requestId ?? randomUUID();
-    let claims: Awaited<ReturnType<TokenService['verifyAccess']>> | undefined;
+    let claims: AccessClaims | undefined;
+    let apiKey: ApiKeyCredential | undefined;
     let authError: UnauthenticatedError | undefined;
     try {
       const token = bearerToken(request.headers);
-      claims = token ? await deps.tokens.verifyAccess(token) : undefined;
+      const credential = token ? await verifyBearer(deps, token) : undefined;
+      if (credential?.kind === 'access-token') claims = credential.claims;
+      if (credential?.kind === 'api-key') apiKey = credential.apiKey;
     } catch (error) {
       // Refused later, unless the operation only has fields that need no token (a client whose
       // access token expired must still reach refreshToken and login).
@@ -112,10 +137,15 @@ export function createContextFactory(deps: AppDependencies) {
       clientAddress: address,
       log: deps.log.child({ requestId, clientAddress: address }),
       session,
+      apiKey,
       db: new OperationDatabase(deps.db, {
         userId: session?.userId,
         tokenIssuedAtMs: claims?.issuedAtMs,
         sessionId: claims?.sessionId,
+        apiKey: apiKey && {
+          hash: apiKey.hash,
+          used: (tenantId, keyId) => deps.apiKeyUse?.record(tenantId, keyId),
+        },
         tenant,
         tenantHint: hint,
         allowlist: deps.config.tenancy.allowlist,
