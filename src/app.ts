@@ -25,6 +25,7 @@ import { createPlaygroundHandler } from './http/playground.js';
 import { createJwksRoute } from './http/jwks.js';
 import { createHttpServer, type RouteHandler } from './http/server.js';
 import { LIVE_CHANNEL, parseLiveEvent } from './live/events.js';
+import { ApiKeyUseRecorder } from './modules/api-key/api-key.service.js';
 import { LiveHub } from './live/hub.js';
 import { ChannelListener } from './db/listener.js';
 import { createLiveServer, type LiveServer } from './live/ws.js';
@@ -98,6 +99,7 @@ export async function startApp({
   metrics?.observeFairShare(fairShare);
   const keys = await loadTokenKeys(config.auth, config.embedded.dataDir);
   const tokens = new TokenService(keys, config.auth);
+  const apiKeyUse = new ApiKeyUseRecorder(db, log, config.auth.apiKeyLastUsedFlushMs);
   const deps: AppDependencies = {
     config,
     log,
@@ -111,6 +113,7 @@ export async function startApp({
     authLimits: new AuthRateLimiter(rateLimits, config.rateLimits),
     tenantLimits,
     fairShare,
+    apiKeyUse,
   };
   const schema = await buildAppSchema();
   const apollo = createApolloServer(schema, {
@@ -246,6 +249,8 @@ export async function startApp({
         clearTimeout(cutoff);
       }
       await apollo.stop();
+      // Last-use times still in memory, while the pool is open.
+      await apiKeyUse.close();
       await db.destroy();
       await admin?.destroy();
       await rateLimits.close();

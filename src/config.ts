@@ -107,6 +107,8 @@ export interface AuthConfig {
   previousKey: PreviousKeyConfig | undefined;
   /** External identity providers whose access tokens are accepted (OIDC_ISSUERS). */
   oidcIssuers: OidcIssuerConfig[];
+  /** How often API keys' last-use times are written (batched; also on shutdown). */
+  apiKeyLastUsedFlushMs: number;
 }
 
 export interface PreviousKeyConfig {
@@ -570,6 +572,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         env.JWT_ALGORITHM ?? (env.JWT_PRIVATE_KEY ? 'ES256' : 'HS256'),
       ),
       oidcIssuers: readOidcIssuers(env, env.JWT_ISSUER ?? 'tenantql'),
+      apiKeyLastUsedFlushMs: readInt(env, 'API_KEY_LAST_USED_FLUSH_MS', 30_000),
     },
     delivery: readDelivery(env),
     embedded: {

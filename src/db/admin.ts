@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { ApiKeyNotAllowedError } from '../auth/api-key.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { OperationDatabase } from './operation.js';
 import { createKysely, createPool } from './pool.js';
@@ -29,6 +30,7 @@ const VERIFIED = new WeakSet<PlatformAdmin>();
 const CHECKED = new WeakMap<OperationDatabase, Promise<PlatformAdmin>>();
 
 async function checkPlatformAdmin(db: OperationDatabase, requestId: string) {
+  if (db.isApiKey) throw new ApiKeyNotAllowedError();
   const userId = db.userId;
   if (!userId) throw new UnauthenticatedError();
   // NOTE: read through the API role's own transaction (the user's row is visible to themselves),

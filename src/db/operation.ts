@@ -42,6 +42,13 @@ export interface OperationScope {
    * share it spends, read when the transaction opens: by then the caller's tenant may be known.
    */
   fairShare?: { gate: FairShare; key: () => string } | undefined;
+  /**
+   * Set when the request came with an API key instead of a user's token (userId is then
+   * undefined): the context statement is app.set_api_key_context, which finds the key by this
+   * hash, acts as its creator and makes the key's tenant current, so `tenant` may be undefined.
+   * `used` hears of every operation the key was accepted for (last-use times).
+   */
+  apiKey?: ApiKeyScope | undefined;
   tenant: TenantSelector | undefined;
   /** How to ask for a tenant, named in TENANT_REQUIRED messages. */
   tenantHint: string;
@@ -60,10 +67,19 @@ export interface OperationScope {
   idleInTransactionTimeoutMs?: number | undefined;
 }
 
+export interface ApiKeyScope {
+  hash: Buffer;
+  used?: ((tenantId: string, keyId: string) => void) | undefined;
+}
+
 export interface TenantContext {
   tenantId: string;
+  /** For an API key: its creator, whom the key acts as. */
   userId: string;
+  /** The lesser of the member's role and, for an API key, the key's role. */
   role: MembershipRoleValue;
+  /** Set when the operation runs under an API key. */
+  apiKeyId?: string | undefined;
 }
 
 /** What one operation did with the database, for its log line and metrics. */
@@ -160,18 +176,30 @@ export class OperationDatabase {
     private readonly scope: OperationScope,
   ) {}
 
+  /** The user of the access token; undefined for API keys (whose creator is known only later). */
   get userId(): string | undefined {
     return this.scope.userId;
   }
 
-  /** Whether the request named a tenant (not yet verified). */
-  get hasTenant(): boolean {
-    return this.scope.tenant !== undefined;
+  /** Whether the request came with an API key (not yet verified). */
+  get isApiKey(): boolean {
+    return this.scope.apiKey !== undefined;
   }
 
-  /** Who names which tenant (unverified), when the request names one with a user; else undefined. */
+  /** Whether the request named a tenant (not yet verified); an API key always names its own. */
+  get hasTenant(): boolean {
+    return this.scope.tenant !== undefined || this.scope.apiKey !== undefined;
+  }
+
+  /**
+   * Who names which tenant (unverified), when the request names one with a user or comes with an
+   * API key (whose hash stands for the caller); else undefined.
+   */
   get claim(): string | undefined {
-    const { userId, tenant } = this.scope;
+    const { userId, tenant, apiKey } = this.scope;
+    if (apiKey) {
+      return `key:${apiKey.hash.toString('base64url')} ${tenant?.id ?? ''} ${tenant?.slug ?? ''}`;
+    }
     if (!userId || !tenant) return undefined;
     return `${userId} ${tenant.id ?? ''} ${tenant.slug ?? ''}`;
   }
@@ -201,8 +229,10 @@ export class OperationDatabase {
 
   /** The current tenant and the caller's role in it; TENANT_REQUIRED when none was given. */
   async tenant(): Promise<TenantContext> {
-    if (!this.scope.tenant) throw new TenantRequiredError(this.scope.tenantHint);
-    if (!this.scope.userId) throw new UnauthenticatedError();
+    if (!this.scope.apiKey) {
+      if (!this.scope.tenant) throw new TenantRequiredError(this.scope.tenantHint);
+      if (!this.scope.userId) throw new UnauthenticatedError();
+    }
     const { tenant, tenantError } = await this.#verdict(await this.#open());
     if (tenantError) throw tenantError;
     if (!tenant) throw new ForbiddenError();
@@ -260,11 +290,10 @@ export class OperationDatabase {
   async actAs(userId: string | undefined): Promise<Tx> {
     const opened = await this.#open();
     await sql`select set_config('app.user_id', ${userId ?? ''}, true),
-                     set_config('app.tenant_id', '', true), set_config('app.role', '', true)`.execute(
-      opened.trx,
-    );
+                     set_config('app.tenant_id', '', true), set_config('app.role', '', true),
+                     set_config('app.api_key_id', '', true)`.execute(opened.trx);
     const verdict = await opened.verdict;
-    if (this.scope.tenant && !verdict.tenantError) {
+    if (this.hasTenant && !verdict.tenantError) {
       verdict.tenantError = new ForbiddenError('You are not a member of this tenant.');
     }
     verdict.tenant = undefined;
@@ -371,13 +400,25 @@ export class OperationDatabase {
                then set_config('app.tenant_id', '', true) || set_config('app.role', '', true)
                end as outside_allowlist`
       : sql``;
+    const settings = sql`${statementTimeout}${idleTimeout}${outsideAllowlist}`;
+    // NOTE: held statements take text parameters only (see asText in pool.ts): the key's hash
+    // goes as bytea's hex text form.
     // Our pool (createKysely) holds it back (HOLD) and sends it with the operation's next
-    // statement, like BEGIN; another pool runs it at once.
-    const context = sql<ContextRow>`${sql.raw(HOLD)}select c.tenant_id, c.tenant_slug,
-             c.member_role, c.tenant_status, c.session_revoked${statementTimeout}${idleTimeout}${outsideAllowlist}
+    // statement, like BEGIN; another pool runs it at once. An API key's context statement is
+    // sent the same way, so a key costs no extra round trip either.
+    const context = (
+      this.scope.apiKey
+        ? sql<ContextRow>`${sql.raw(HOLD)}select c.tenant_id, c.tenant_slug,
+             c.member_role, c.tenant_status, c.session_revoked, c.user_id, c.api_key_id,
+             c.tenant_refused${settings}
+        from app.set_api_key_context(${`\\x${this.scope.apiKey.hash.toString('hex')}`}::bytea, ${tenant?.id ?? null}::uuid,
+                                     ${tenant?.slug ?? null}::text) c`
+        : sql<ContextRow>`${sql.raw(HOLD)}select c.tenant_id, c.tenant_slug,
+             c.member_role, c.tenant_status, c.session_revoked${settings}
         from app.set_operation_context(${userId ?? null}::uuid, ${tenant?.id ?? null}::uuid,
                                        ${tenant?.slug ?? null}::text, ${issuedAt}::timestamptz,
                                        ${this.scope.sessionId ?? null}::uuid) c`
+    )
       .execute(trx)
       .catch(async (error: unknown) => {
         await trx
@@ -403,7 +444,9 @@ export class OperationDatabase {
   }
 
   #decide(row: ContextRow | undefined): Verdict {
-    const { userId, tenant } = this.scope;
+    const { tenant, apiKey } = this.scope;
+    if (apiKey) return this.#decideApiKey(row, apiKey);
+    const { userId } = this.scope;
     if (row?.session_revoked) {
       // The statement left no user set, so nothing sent along with it saw the user's rows.
       return {
@@ -422,6 +465,17 @@ export class OperationDatabase {
         tenantError: new ForbiddenError('You are not a member of this tenant.'),
       };
     }
+    const refused = this.#refusedTenant(row);
+    if (refused) return refused;
+    this.stats.tenantId = row.tenant_id;
+    return {
+      tenant: { tenantId: row.tenant_id, userId, role: row.member_role },
+      tenantError: undefined,
+    };
+  }
+
+  /** Outside the allowlist or suspended: the context statement made no tenant current. */
+  #refusedTenant(row: ContextRow): Verdict | undefined {
     const { allowlist } = this.scope;
     if (allowlist && !allowlist.some((e) => e === row.tenant_id || e === row.tenant_slug)) {
       // The context statement itself made no tenant current (see #begin).
@@ -433,9 +487,43 @@ export class OperationDatabase {
     if (row.tenant_status !== 'active') {
       return { tenant: undefined, tenantError: new TenantSuspendedError() };
     }
+    return undefined;
+  }
+
+  #decideApiKey(row: ContextRow | undefined, apiKey: ApiKeyScope): Verdict {
+    if (!row || row.session_revoked) {
+      // Unknown, revoked and expired keys get one answer, so keys cannot be probed.
+      return {
+        tenant: undefined,
+        tenantError: new UnauthenticatedError(
+          'This API key is unknown, revoked or expired, or its creator left the tenant. ' +
+            'Ask a tenant owner or admin for a new key.',
+        ),
+      };
+    }
+    if (row.tenant_refused) {
+      return {
+        tenant: undefined,
+        tenantError: new ForbiddenError(
+          "This API key belongs to another tenant. Leave out the tenant header (the key's own " +
+            'tenant is used), or use a key of the tenant you named.',
+        ),
+      };
+    }
+    if (!row.tenant_id || !row.user_id || !row.member_role || !row.api_key_id) {
+      throw new Error('app.set_api_key_context accepted a key without naming its tenant');
+    }
+    const refused = this.#refusedTenant(row);
+    if (refused) return refused;
     this.stats.tenantId = row.tenant_id;
+    apiKey.used?.(row.tenant_id, row.api_key_id);
     return {
-      tenant: { tenantId: row.tenant_id, userId, role: row.member_role },
+      tenant: {
+        tenantId: row.tenant_id,
+        userId: row.user_id,
+        role: row.member_role,
+        apiKeyId: row.api_key_id,
+      },
       tenantError: undefined,
     };
   }
@@ -447,4 +535,8 @@ interface ContextRow {
   member_role: MembershipRoleValue | null;
   tenant_status: string | null;
   session_revoked: boolean | null;
+  /** API keys only (app.set_api_key_context). */
+  user_id?: string | null;
+  api_key_id?: string | null;
+  tenant_refused?: boolean | null;
 }

@@ -163,7 +163,27 @@ export interface ActivityTable {
   changed_fields: ColumnType<string[], never, never>;
   label: ColumnType<string | null, never, never>;
   actor_id: ColumnType<string | null, never, never>;
+  /** The API key the change was made with, if any (sql/0017). */
+  api_key_id: ColumnType<string | null, never, never>;
   created_at: ColumnType<Date, never, never>;
+}
+
+/**
+ * API keys (sql/0017): the API inserts them and sets revoked_at; it never reads secret_hash
+ * back (no column grant), and last_used_at is written by app.record_api_key_use only.
+ */
+export interface ApiKeysTable {
+  tenant_id: ColumnType<string, string, never>;
+  id: ColumnType<string, string | undefined, never>;
+  name: ColumnType<string, string, never>;
+  role: ColumnType<MembershipRoleValue, MembershipRoleValue, never>;
+  prefix: ColumnType<string, string, never>;
+  secret_hash: ColumnType<never, Buffer, never>;
+  created_by: ColumnType<string | null, string, never>;
+  created_at: ColumnType<Date, never, never>;
+  expires_at: ColumnType<Date | null, Date | null | undefined, never>;
+  revoked_at: ColumnType<Date | null, never, Date>;
+  last_used_at: ColumnType<Date | null, never, never>;
 }
 
 export type NotificationChannelValue = 'WEBHOOK' | 'EMAIL';
@@ -233,6 +253,7 @@ export interface Database {
   'app.project_transitions': ProjectTransitionsTable;
   'app.notifications': NotificationsTable;
   'app.activity': ActivityTable;
+  'app.api_keys': ApiKeysTable;
   'app.refresh_tokens': RefreshTokensTable;
   'app.account_tokens': AccountTokensTable;
   'app.account_emails': AccountEmailsTable;

@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { decodeJwt } from 'jose';
 import type { Kysely } from 'kysely';
 import type { OidcIssuers } from '../auth/oidc.js';
+import { isApiKeyToken, parseApiKey, type ApiKeyCredential } from '../auth/api-key.js';
 import type { PasswordHasher } from '../auth/password.js';
 import type { TokenService } from '../auth/jwt.js';
 import type { Config } from '../config.js';
@@ -39,6 +40,8 @@ export interface AppDependencies {
   tenantLimits: TenantRateLimiter;
   /** Each tenant's share of the API pool. */
   fairShare: FairShare | undefined;
+  /** Hears of every operation an API key was accepted for, and writes last-use times in batches. */
+  apiKeyUse?: { record(tenantId: string, keyId: string): void } | undefined;
 }
 
 /** Who is calling, from verified token claims only. */
@@ -54,6 +57,11 @@ export interface GraphQLContext {
   clientAddress: string | undefined;
   log: Logger;
   session: Session | undefined;
+  /**
+   * The API key the request came with (shape checked, liveness not yet): such a request has no
+   * session. Its tenant and creator come from the context statement (ctx.db.tenant()).
+   */
+  apiKey: ApiKeyCredential | undefined;
   /** The operation's one transaction. The pool itself is out of reach. */
   db: OperationDatabase;
   loaders: LoaderRegistry;
@@ -96,12 +104,13 @@ function bearerToken(headers: IncomingHttpHeaders): string | undefined {
 function fairShareKey(
   limits: TenantRateLimiter,
   claim: string | undefined,
-  userId: string | undefined,
+  /** The user, or an API key's prefix. */
+  caller: string | undefined,
   address: string | undefined,
 ): string {
   const tenantId = claim === undefined ? undefined : limits.verifiedTenant(claim);
   if (tenantId) return `tenant:${tenantId}`;
-  if (userId) return `user:${userId}`;
+  if (caller) return `caller:${caller}`;
   return `address:${address ?? 'local'}`;
 }
 
@@ -117,7 +126,9 @@ function claimedIssuer(token: string): string | undefined {
 
 /** A verified bearer token: who is calling, and what the context statement checks it against. */
 interface Authenticated {
-  session: Session;
+  session: Session | undefined;
+  /** An API key, which the context statement checks (it acts as the key's creator). */
+  apiKey?: ApiKeyCredential | undefined;
   /** When the token was issued: tokens from before the account's tokens_valid_after are refused. */
   tokenIssuedAtMs: number | undefined;
   /** The tenantql sign-in (refresh-token family) it came from; its logout ends the token. */
@@ -127,9 +138,19 @@ interface Authenticated {
 /**
  * The session a bearer token stands for, built from the claims its verifier checked. The
  * unverified issuer only picks the verifier: tenantql's own tokens (JWT_ISSUER), or a configured
- * identity provider's, whose tokens never carry a tenant.
+ * identity provider's, whose tokens never carry a tenant. An API key (`tq_…`) has no session of
+ * its own: the context statement finds its creator and tenant.
  */
 async function authenticate(deps: AppDependencies, token: string): Promise<Authenticated> {
+  // A `tq_…` token is an API key: never tried as a JWT.
+  if (isApiKeyToken(token)) {
+    return {
+      session: undefined,
+      apiKey: parseApiKey(token),
+      tokenIssuedAtMs: undefined,
+      sessionId: undefined,
+    };
+  }
   const issuer = claimedIssuer(token);
   if (issuer === deps.config.auth.issuer) {
     const claims = await deps.tokens.verifyAccess(token);
@@ -171,6 +192,7 @@ export function createContextFactory(deps: AppDependencies) {
       authError = error;
     }
     const session = authenticated?.session;
+    const apiKey = authenticated?.apiKey;
     const tenant = resolveTenant(deps.config.tenancy, {
       headers: request.headers,
       search: request.search,
@@ -186,6 +208,10 @@ export function createContextFactory(deps: AppDependencies) {
       userId: session?.userId,
       tokenIssuedAtMs: authenticated?.tokenIssuedAtMs,
       sessionId: authenticated?.sessionId,
+      apiKey: apiKey && {
+        hash: apiKey.hash,
+        used: (tenantId, keyId) => deps.apiKeyUse?.record(tenantId, keyId),
+      },
       tenant,
       tenantHint: hint,
       allowlist: deps.config.tenancy.allowlist,
@@ -193,7 +219,8 @@ export function createContextFactory(deps: AppDependencies) {
       idleInTransactionTimeoutMs: deps.config.database.idleInTransactionTimeoutMs,
       fairShare: deps.fairShare && {
         gate: deps.fairShare,
-        key: () => fairShareKey(deps.tenantLimits, db.claim, session?.userId, address),
+        key: () =>
+          fairShareKey(deps.tenantLimits, db.claim, session?.userId ?? apiKey?.prefix, address),
       },
     });
     const context: GraphQLContext = {
@@ -201,6 +228,7 @@ export function createContextFactory(deps: AppDependencies) {
       clientAddress: address,
       log: deps.log.child({ requestId, clientAddress: address }),
       session,
+      apiKey,
       db,
       loaders: new LoaderRegistry(),
       authError,

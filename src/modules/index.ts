@@ -10,6 +10,7 @@ import {
 } from './admin/admin.resolver.js';
 import { AccountResolver } from './account/account.resolver.js';
 import { ActivityResolver } from './activity/activity.resolver.js';
+import { ApiKeyResolver } from './api-key/api-key.resolver.js';
 import { CommentResolver } from './comment/comment.resolver.js';
 import { MemberResolver } from './member/member.resolver.js';
 import { NotificationResolver } from './notification/notification.resolver.js';
@@ -28,6 +29,7 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   AccountResolver,
   TenantResolver,
   MemberResolver,
+  ApiKeyResolver,
   ProjectResolver,
   TaskResolver,
   CommentResolver,

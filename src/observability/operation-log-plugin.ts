@@ -37,6 +37,8 @@ export function operationLogPlugin(
                 operationType: operation?.operation,
                 tenantId: db.stats.tenantId,
                 userId: contextValue.session?.userId,
+                // Which key, by its visible prefix (never the secret or its hash).
+                apiKey: contextValue.apiKey?.prefix,
                 outcome,
                 errorCodes: codes.length > 0 ? codes : undefined,
                 durationMs: Math.round(durationMs * 10) / 10,

@@ -97,6 +97,7 @@ describe('the schema stays distributable by tenant_id (Citus)', () => {
         'notification_channels',
         'notification_deliveries',
         'activity',
+        'api_keys',
       ]),
     );
     for (const table of tenantTables) {

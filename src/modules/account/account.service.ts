@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ApiKeyNotAllowedError } from '../../auth/api-key.js';
 import type { Tx } from '../../db/operation.js';
 import { BadUserInputError, UnauthenticatedError } from '../../errors.js';
 import type { GraphQLContext } from '../../graphql/context.js';
@@ -198,6 +199,7 @@ export async function resendVerification(ctx: GraphQLContext): Promise<boolean> 
 
 function signedIn(ctx: GraphQLContext): string {
   if (ctx.authError) throw ctx.authError;
+  if (ctx.apiKey) throw new ApiKeyNotAllowedError();
   if (!ctx.session) throw new UnauthenticatedError();
   return ctx.session.userId;
 }

@@ -15,6 +15,7 @@ export interface ActivityRow {
   changed_fields: string[];
   label: string | null;
   actor_id: string | null;
+  api_key_id: string | null;
   created_at: Date;
 }
 
@@ -33,6 +34,7 @@ const COLUMNS = [
   'changed_fields',
   'label',
   'actor_id',
+  'api_key_id',
   'created_at',
 ] as const;
 

@@ -21,6 +21,7 @@ function toActivity(row: ActivityRow): Activity {
     action: row.action as ActivityAction,
     changedFields: row.changed_fields.map(camelCase),
     label: row.label,
+    apiKeyId: row.api_key_id,
     createdAt: row.created_at,
     actorId: row.actor_id,
   };

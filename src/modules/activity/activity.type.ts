@@ -6,12 +6,16 @@ export const ActivityEntityType = {
   TASK: 'TASK',
   COMMENT: 'COMMENT',
   MEMBERSHIP: 'MEMBERSHIP',
+  API_KEY: 'API_KEY',
 } as const;
 export type ActivityEntityType = (typeof ActivityEntityType)[keyof typeof ActivityEntityType];
 registerEnumType(ActivityEntityType, {
   name: 'ActivityEntityType',
   valuesConfig: {
     MEMBERSHIP: { description: "A member's place in the tenant; its entityId is the user's id." },
+    API_KEY: {
+      description: 'An API key: CREATED, or CHANGED with changedFields ["revokedAt"] when revoked.',
+    },
   },
 });
 
@@ -49,9 +53,16 @@ export class Activity {
 
   @Field(() => String, {
     nullable: true,
-    description: "The project's name, the task's title or the member's role at the time.",
+    description:
+      "The project's name, the task's title, the member's role or the API key's name at the time.",
   })
   label!: string | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The API key the change was made with (acting as `actor`); null for a person.',
+  })
+  apiKeyId!: string | null;
 
   @Field(() => Date)
   createdAt!: Date;

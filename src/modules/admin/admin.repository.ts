@@ -303,6 +303,23 @@ export const EXPORT_TABLES = [
   { table: 'app.comments', key: 'id' },
   { table: 'app.project_transitions', key: 'id' },
   { table: 'app.notifications', key: 'id' },
+  // Everything but the key's hash, which the bypass role cannot read either.
+  {
+    table: 'app.api_keys',
+    key: 'id',
+    columns: [
+      'tenant_id',
+      'id',
+      'name',
+      'role',
+      'prefix',
+      'created_by',
+      'created_at',
+      'expires_at',
+      'revoked_at',
+      'last_used_at',
+    ],
+  },
   { table: 'app.activity', key: 'id' },
   // Everything but the webhook signing secret, which the bypass role cannot read either.
   {

@@ -43,6 +43,16 @@ function checkRole(role: string, field: string): MembershipRoleValue {
 }
 
 /**
+ * Who belongs to a tenant is decided by people: a leaked key must not add accounts that outlive
+ * its revocation, nor remove its creator (leaving) or anyone else.
+ */
+function refuseApiKey(actor: TenantContext): void {
+  if (actor.apiKeyId) {
+    throw new ForbiddenError('API keys cannot manage members. Sign in as an owner or admin.');
+  }
+}
+
+/**
  * Owners and admins manage members; only owners touch the OWNER role, whether granting it or
  * changing or removing someone who holds it.
  */
@@ -51,6 +61,7 @@ function assertMayManage(
   targetRole: MembershipRoleValue | undefined,
   newRole: MembershipRoleValue | undefined,
 ): void {
+  refuseApiKey(actor);
   if (!isManager(actor.role)) {
     throw new ForbiddenError('Only owners and admins manage members.');
   }
@@ -137,6 +148,7 @@ export async function changeMemberRole(
 /** Removes a member; anyone may remove themselves (leave), except the last owner. */
 export async function removeMember(ctx: GraphQLContext, rawUserId: string): Promise<boolean> {
   const actor = await ctx.db.tenant();
+  refuseApiKey(actor);
   const userId = requireId('userId', rawUserId);
   const leaving = userId === actor.userId.toLowerCase();
   if (!leaving) assertMayManage(actor, undefined, undefined);

@@ -1,3 +1,4 @@
+import { ApiKeyNotAllowedError } from '../../auth/api-key.js';
 import type { Session } from '../../graphql/context.js';
 import {
   BadUserInputError,
@@ -35,6 +36,7 @@ function toTenant(row: MyTenantRow): Tenant {
 }
 
 function requireSession(ctx: GraphQLContext): Session {
+  if (ctx.apiKey) throw new ApiKeyNotAllowedError();
   if (!ctx.session) throw new UnauthenticatedError();
   return ctx.session;
 }
@@ -75,7 +77,8 @@ export async function currentTenant(ctx: GraphQLContext): Promise<Tenant | null>
   const tenant = await ctx.db.tenant();
   const row = await findMyTenant(await ctx.db.transaction(), tenant.userId, tenant.tenantId);
   if (!row) throw new ForbiddenError('You are not a member of this tenant.');
-  return toTenant(row);
+  // The role the operation runs with: an API key's may be lower than its creator's.
+  return { ...toTenant(row), myRole: tenant.role };
 }
 
 /**

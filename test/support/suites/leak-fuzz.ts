@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newApiKey } from '../../../src/auth/api-key.js';
 import type { MembershipRoleValue } from '../../../src/db/schema.js';
 import type { GraphQLResult, TestApp } from '../app.js';
 import { errorCode, ownerQuery, texts } from '../callers.js';
@@ -42,6 +43,10 @@ interface TenantModel {
   slug: string;
   label: string;
   users: Record<MembershipRoleValue, string>;
+  /** One API key per role, each created by the user of that role (so it acts with that role). */
+  apiKeys: Record<MembershipRoleValue, string>;
+  /** A key of this tenant that was revoked. */
+  revokedKey: string;
   members: Map<string, MembershipRoleValue>;
   projects: ProjectModel[];
   tasks: TaskModel[];
@@ -54,7 +59,7 @@ interface Target {
   index: number;
 }
 
-type Op =
+type TenantOp =
   | { kind: 'createProject'; tenant: number; role: number; key: number }
   | { kind: 'readProject'; tenant: number; role: number; target: Target }
   | { kind: 'list'; tenant: number; role: number }
@@ -65,12 +70,17 @@ type Op =
   | { kind: 'readTask'; tenant: number; role: number; target: Target }
   | { kind: 'addMember'; tenant: number; role: number; from: number; fromRole: number }
   | { kind: 'switchTenant'; tenant: number; from: number; fromRole: number }
-  | { kind: 'failingMutation'; tenant: number; role: number; target: Target };
+  | { kind: 'failingMutation'; tenant: number; role: number; target: Target }
+  // An API key of tenant `from` sent with this tenant's X-Tenant-ID (FORBIDDEN unless the same).
+  | { kind: 'keyNamingTenant'; tenant: number; from: number; fromRole: number }
+  | { kind: 'revokedKey'; tenant: number; role: number };
+/** `viaKey`: the caller sends its role's API key alone (no tenant header) instead of a token. */
+type Op = TenantOp & { viaKey: boolean };
 
 const tenantArb = fc.nat(TENANTS - 1);
 const roleArb = fc.nat(ROLES.length - 1);
 const targetArb = fc.record({ tenant: tenantArb, index: fc.nat(8) });
-const opArb: fc.Arbitrary<Op> = fc.oneof(
+const tenantOpArb: fc.Arbitrary<TenantOp> = fc.oneof(
   fc.record({
     kind: fc.constant('createProject' as const),
     tenant: tenantArb,
@@ -133,7 +143,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     role: roleArb,
     target: targetArb,
   }),
+  fc.record({
+    kind: fc.constant('keyNamingTenant' as const),
+    tenant: tenantArb,
+    from: tenantArb,
+    fromRole: roleArb,
+  }),
+  fc.record({ kind: fc.constant('revokedKey' as const), tenant: tenantArb, role: roleArb }),
 );
+const opArb: fc.Arbitrary<Op> = fc
+  .tuple(tenantOpArb, fc.boolean())
+  .map(([op, viaKey]) => ({ ...op, viaKey }));
 const sequenceArb = fc.array(fc.array(opArb, { minLength: 1, maxLength: MAX_PARALLEL }), {
   minLength: 1,
   maxLength: MAX_BATCHES,
@@ -147,11 +167,14 @@ async function freshTenants(ownerUrl: string, run: number): Promise<TenantModel[
       // is never a prefix of another's texts.
       const label = `fz${run}t${i}`;
       const seed = await seedTenant(ownerUrl, label);
+      const keys = await storeApiKeys(ownerUrl, seed.id, seed.users);
       return {
         id: seed.id,
         slug: seed.slug,
         label,
         users: seed.users,
+        apiKeys: keys.live,
+        revokedKey: keys.revoked,
         members: new Map(ROLES.map((role) => [seed.users[role], role] as const)),
         projects: [{ id: seed.projectId, key: 'PRJ', name: `${label} project`, deleted: false }],
         tasks: [
@@ -163,6 +186,39 @@ async function freshTenants(ownerUrl: string, run: number): Promise<TenantModel[
       };
     }),
   );
+}
+
+/** One live key per role (created by that role's user) and one revoked key, as the migrator. */
+async function storeApiKeys(
+  ownerUrl: string,
+  tenantId: string,
+  users: Record<MembershipRoleValue, string>,
+): Promise<{ live: Record<MembershipRoleValue, string>; revoked: string }> {
+  const live = {} as Record<MembershipRoleValue, string>;
+  const rows = ROLES.map((role) => {
+    const made = newApiKey();
+    live[role] = made.key;
+    return { ...made, role, revoked: false };
+  });
+  const revoked = newApiKey();
+  rows.push({ ...revoked, role: 'owner', revoked: true });
+  await ownerQuery(
+    ownerUrl,
+    `insert into app.api_keys (tenant_id, name, role, prefix, secret_hash, created_by, revoked_at)
+     select $1, 'fuzz ' || k.role, k.role, k.prefix, k.hash, ($2::jsonb ->> k.role)::uuid,
+            case when k.revoked then now() end
+       from unnest($3::text[], $4::text[], $5::bytea[], $6::boolean[])
+            as k (role, prefix, hash, revoked)`,
+    [
+      tenantId,
+      JSON.stringify(users),
+      rows.map((r) => r.role),
+      rows.map((r) => r.prefix),
+      rows.map((r) => r.hash),
+      rows.map((r) => r.revoked),
+    ],
+  );
+  return { live, revoked: revoked.key };
 }
 
 /** Titles, bodies and project names anywhere in a response (user names may be other tenants'). */
@@ -195,17 +251,21 @@ class Runner {
     return token;
   }
 
+  /** `viaKey`: send the role's API key instead of a token (see Op.viaKey). */
   async call<T = Record<string, unknown>>(
     tenant: TenantModel,
     role: MembershipRoleValue,
     query: string,
     variables: Record<string, unknown> = {},
+    viaKey = false,
   ): Promise<GraphQLResult<T>> {
-    const token = await this.token(tenant.users[role]);
-    const result = await this.api.request<T>(query, variables, {
-      token,
-      headers: { 'x-tenant-id': tenant.id },
-    });
+    // A key names its own tenant: no header at all.
+    const result = viaKey
+      ? await this.api.request<T>(query, variables, { token: tenant.apiKeys[role] })
+      : await this.api.request<T>(query, variables, {
+          token: await this.token(tenant.users[role]),
+          headers: { 'x-tenant-id': tenant.id },
+        });
     this.ownOnly(tenant, result);
     return result;
   }
@@ -238,7 +298,13 @@ class Runner {
   async execute(op: Op, n: number): Promise<void> {
     const tenant = this.tenants[op.tenant];
     const role = 'role' in op ? ROLES[op.role] : 'owner';
-    const what = `${op.kind} #${n} by ${tenant.label}/${role}`;
+    const what = `${op.kind} #${n} by ${tenant.label}/${role}${op.viaKey ? ' key' : ''}`;
+    const call = <T = Record<string, unknown>>(
+      on: TenantModel,
+      as: MembershipRoleValue,
+      query: string,
+      variables: Record<string, unknown> = {},
+    ) => this.call<T>(on, as, query, variables, op.viaKey);
     // The id to send, and the model's row when the caller should see it (own tenant, not deleted).
     const targetOf = <T extends { id: string; deleted: boolean }>(
       list: (t: TenantModel) => T[],
@@ -253,7 +319,7 @@ class Runner {
       case 'createProject': {
         const key = KEYS[op.key];
         const name = `${tenant.label} ${key.toLowerCase()} ${n}`;
-        const result = await this.call<{ createProject: { id: string; projectName: string } }>(
+        const result = await call<{ createProject: { id: string; projectName: string } }>(
           tenant,
           role,
           `mutation($i: CreateProjectInput!) { createProject(input: $i) { id projectName: name } }`,
@@ -269,7 +335,7 @@ class Runner {
       }
       case 'readProject': {
         const { id, item } = targetOf((t) => t.projects, op.target);
-        const result = await this.call<{ project: { projectName: string } | null }>(
+        const result = await call<{ project: { projectName: string } | null }>(
           tenant,
           role,
           `query($id: ID!) { project(id: $id) { projectName: name tasks(first: 50) { totalCount
@@ -283,7 +349,7 @@ class Runner {
       }
       case 'readTask': {
         const { id, item } = targetOf((t) => t.tasks, op.target);
-        const result = await this.call<{ task: { title: string } | null }>(
+        const result = await call<{ task: { title: string } | null }>(
           tenant,
           role,
           `query($id: ID!) { task(id: $id) { title project { projectName: name }
@@ -296,7 +362,7 @@ class Runner {
         return;
       }
       case 'list': {
-        const result = await this.call<{
+        const result = await call<{
           projects: { totalCount: number; edges: { node: { id: string } }[] };
         }>(
           tenant,
@@ -318,7 +384,7 @@ class Runner {
       case 'updateProject': {
         const { id, item } = targetOf((t) => t.projects, op.target);
         const name = `${tenant.label} renamed ${n}`;
-        const result = await this.call(
+        const result = await call(
           tenant,
           role,
           `mutation($id: ID!, $name: String!) { updateProject(id: $id, input: { name: $name }) { projectName: name } }`,
@@ -331,12 +397,9 @@ class Runner {
       }
       case 'deleteProject': {
         const { id, item } = targetOf((t) => t.projects, op.target);
-        const result = await this.call(
-          tenant,
-          role,
-          `mutation($id: ID!) { deleteProject(id: $id) }`,
-          { id },
-        );
+        const result = await call(tenant, role, `mutation($id: ID!) { deleteProject(id: $id) }`, {
+          id,
+        });
         if (!ADMINS.has(role)) this.expectCode(result, ['FORBIDDEN'], what);
         else if (!item) this.expectCode(result, ['NOT_FOUND'], what);
         else if (this.expectOk(result, what)) {
@@ -352,7 +415,7 @@ class Runner {
       case 'createTask': {
         const { id, item } = targetOf((t) => t.projects, op.target);
         const title = `${tenant.label} task ${n}`;
-        const result = await this.call<{ createTask: { id: string } }>(
+        const result = await call<{ createTask: { id: string } }>(
           tenant,
           role,
           `mutation($p: ID!, $title: String!) { createTask(input: { projectId: $p, title: $title }) { id title project { projectName: name } } }`,
@@ -373,7 +436,7 @@ class Runner {
       case 'comment': {
         const { id, item } = targetOf((t) => t.tasks, op.target);
         const body = `${tenant.label} says ${n}`;
-        const result = await this.call<{ addComment: { id: string } }>(
+        const result = await call<{ addComment: { id: string } }>(
           tenant,
           role,
           `mutation($t: ID!, $body: String!) { addComment(input: { taskId: $t, body: $body }) { id body task { title } } }`,
@@ -391,7 +454,7 @@ class Runner {
         const { id } = targetOf((t) => t.projects, op.target);
         const foreign =
           this.tenants[(op.tenant + 1 + (op.target.tenant % (TENANTS - 1))) % TENANTS];
-        const result = await this.call(
+        const result = await call(
           tenant,
           role,
           `mutation($p: ID!, $t: ID!) {
@@ -407,13 +470,14 @@ class Runner {
         const from = this.tenants[op.from];
         const userId = from.users[ROLES[op.fromRole]];
         const addedRole = op.fromRole % 2 === 0 ? 'MEMBER' : 'VIEWER';
-        const result = await this.call(
+        const result = await call(
           tenant,
           role,
           `mutation($i: AddMemberInput!) { addMember(input: $i) { role user { id } } }`,
           { i: { email: `${ROLES[op.fromRole]}-${from.slug}@example.test`, role: addedRole } },
         );
-        if (!ADMINS.has(role)) this.expectCode(result, ['FORBIDDEN'], what);
+        // Keys never manage members, whatever their role.
+        if (!ADMINS.has(role) || op.viaKey) this.expectCode(result, ['FORBIDDEN'], what);
         else if (tenant.members.has(userId)) this.expectCode(result, ['CONFLICT'], what);
         else if (this.expectOk(result, what)) {
           tenant.members.set(userId, addedRole === 'MEMBER' ? 'member' : 'viewer');
@@ -444,6 +508,39 @@ class Runner {
         if (read.data?.projects.totalCount !== want) {
           this.fail(`${label}: bound token read ${JSON.stringify(read)}, model ${want} projects`);
         }
+        return;
+      }
+      case 'keyNamingTenant': {
+        const from = this.tenants[op.from];
+        const result = await this.api.request<{ projects: { totalCount: number } }>(
+          `{ projects(first: 50) { totalCount edges { node { projectName: name
+               tasks(first: 20) { edges { node { title } } } } } } }`,
+          {},
+          { token: from.apiKeys[ROLES[op.fromRole]], headers: { 'x-tenant-id': tenant.id } },
+        );
+        const label = `${what} with a key of ${from.label}/${ROLES[op.fromRole]}`;
+        this.ownOnly(from, result, label);
+        if (from !== tenant) {
+          this.expectCode(result, ['FORBIDDEN'], label);
+          return;
+        }
+        if (!this.expectOk(result, label)) return;
+        const want = tenant.projects.filter((p) => !p.deleted).length;
+        if (result.data?.projects.totalCount !== want) {
+          this.fail(`${label}: read ${result.data?.projects.totalCount}, model ${want} projects`);
+        }
+        return;
+      }
+      case 'revokedKey': {
+        const result = await this.api.request(
+          `{ projects(first: 50) { edges { node { projectName: name } } } }`,
+          {},
+          op.viaKey
+            ? { token: tenant.revokedKey }
+            : { token: tenant.revokedKey, headers: { 'x-tenant-id': tenant.id } },
+        );
+        this.ownOnly(tenant, result, what);
+        this.expectCode(result, ['UNAUTHENTICATED'], what);
         return;
       }
     }
