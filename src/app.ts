@@ -31,7 +31,12 @@ import { ChannelListener } from './db/listener.js';
 import { createLiveServer, type LiveServer } from './live/ws.js';
 import type { Logger } from './logger.js';
 import { ExternalAccounts } from './modules/account/identity.service.js';
-import { AuthRateLimiter, RateLimitStore, TenantRateLimiter } from './tenancy/rate-limit.js';
+import {
+  AuthRateLimiter,
+  RateLimitStore,
+  TenantRateLimiter,
+  findRequestsPerMinute,
+} from './tenancy/rate-limit.js';
 import { Metrics } from './observability/metrics.js';
 import { createMetricsRoute } from './observability/metrics-route.js';
 import { operationLogPlugin } from './observability/operation-log-plugin.js';
@@ -126,7 +131,16 @@ export async function startApp({
 
   const createContext = createContextFactory(deps);
   // Half the pool at most for delivering live events, so a burst leaves room for HTTP operations.
-  const hub = new LiveHub({ log, concurrency: Math.floor(config.database.poolSize / 2) });
+  const hub = new LiveHub({
+    log,
+    concurrency: Math.floor(config.database.poolSize / 2),
+    perTenant: config.database.tenantMaxConnections,
+    // Each delivery of a subscription counts against its tenant's requests per minute.
+    charge: async (ctx, tenantId) => {
+      const trx = await ctx.db.transaction();
+      await tenantLimits.consume(tenantId, () => findRequestsPerMinute(trx));
+    },
+  });
   const listener = new ChannelListener({
     connectionString: config.database.listenUrl ?? apiUrl,
     channel: LIVE_CHANNEL,
@@ -147,6 +161,7 @@ export async function startApp({
     log,
     maxPayload: config.http.bodyLimitBytes,
     production: config.production,
+    ...config.live,
   });
   metrics?.observeLive({
     connections: () => live.connections,

@@ -186,6 +186,16 @@ export interface MetricsConfig {
   operationLabelLimit: number;
 }
 
+export interface LiveConfig {
+  /**
+   * How long sending one event to a subscriber may take; a client that does not read its socket
+   * for that long is disconnected (4408 SLOW_CONSUMER) rather than kept with its backlog.
+   */
+  sendTimeoutMs: number;
+  /** WebSocket connections one user (or API key) may hold open on this instance. */
+  maxConnectionsPerUser: number;
+}
+
 export interface DeliveryConfig {
   /** Run the delivery worker inside the API process (it still needs a worker connection). */
   workerEnabled: boolean;
@@ -232,6 +242,7 @@ export interface Config {
   tenancy: TenancyConfig;
   auth: AuthConfig;
   delivery: DeliveryConfig;
+  live: LiveConfig;
 }
 
 function readList(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
@@ -575,6 +586,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiKeyLastUsedFlushMs: readInt(env, 'API_KEY_LAST_USED_FLUSH_MS', 30_000),
     },
     delivery: readDelivery(env),
+    live: {
+      sendTimeoutMs: readInt(env, 'LIVE_SEND_TIMEOUT_MS', 10_000),
+      maxConnectionsPerUser: readInt(env, 'LIVE_MAX_CONNECTIONS_PER_USER', 10),
+    },
     embedded: {
       dataDir,
       port: readInt(env, 'EMBEDDED_PG_PORT', 54329),

@@ -1,4 +1,6 @@
+import type { ExecutionResult } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
+import { FairShare } from '../db/fair-share.js';
 import { ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { LiveEvent } from './events.js';
@@ -11,6 +13,11 @@ export interface LiveSession {
    * again, a new lazy transaction. Throws UNAUTHENTICATED once the token has expired.
    */
   reopen(): Promise<GraphQLContext>;
+  /**
+   * The subscription's response to one payload: its selection executed with the payload as root,
+   * on the subscription's context as it is at the call (the delivery transaction).
+   */
+  render(payload: unknown): Promise<ExecutionResult>;
 }
 
 export interface LiveStreamSpec<T> {
@@ -30,6 +37,13 @@ export interface LiveHubOptions {
   log: Logger;
   /** Delivery transactions open at once across all subscribers of this instance. */
   concurrency: number;
+  /** Of those, how many one tenant's subscribers may hold at once. */
+  perTenant: number;
+  /**
+   * Charges one delivery (a batch of events, one transaction) to the subscription's tenant, as
+   * one request of its budget; throws RATE_LIMITED, which ends the subscription, when it is spent.
+   */
+  charge(ctx: GraphQLContext, tenantId: string): Promise<void>;
   /** Events one subscriber may have waiting; beyond it the subscription ends (it fell behind). */
   queueLimit?: number;
   /** Events loaded in one transaction. */
@@ -40,26 +54,8 @@ const QUEUE_LIMIT = 1000;
 const BATCH_SIZE = 100;
 const CLOSE_WAIT_MS = 5_000;
 
-/** A counting semaphore, first come first served. */
-class Slots {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-  constructor(size: number) {
-    this.#free = Math.max(1, size);
-  }
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) this.#free -= 1;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free += 1;
-    };
-  }
-}
+/** How long a batch may wait for its tenant's turn before the subscription ends. */
+const TURN_TIMEOUT_MS = 30_000;
 
 /** One subscriber's pending events: pushed by the listener, taken in batches by its stream. */
 class EventQueue {
@@ -110,17 +106,25 @@ interface Subscriber {
 
 /**
  * Fans the events of this instance's listener out to its subscriptions. Each subscription has a
- * small queue and loads one batch at a time in a transaction of its own; a semaphore bounds the
- * delivery transactions of all subscriptions together, so a burst of changes with many
- * subscribers leaves the pool to HTTP operations too.
+ * small queue and delivers one batch at a time: in a transaction of its own it loads the payloads
+ * and executes the subscription's selection on each, then ends the transaction and gives its
+ * place back before anything is sent, so a subscriber that reads slowly holds nothing but its
+ * own queue. Places are bounded for all subscriptions together (a burst of changes leaves the
+ * pool to HTTP operations too) and shared between tenants round-robin, each tenant holding at
+ * most `perTenant` of them.
  */
 export class LiveHub {
   readonly #subscribers = new Set<Subscriber>();
-  readonly #slots: Slots;
+  readonly #slots: FairShare;
   #closed = false;
 
   constructor(private readonly options: LiveHubOptions) {
-    this.#slots = new Slots(options.concurrency);
+    const capacity = Math.max(1, options.concurrency);
+    this.#slots = new FairShare({
+      capacity,
+      perKey: Math.max(1, Math.min(options.perTenant, capacity)),
+      timeoutMs: TURN_TIMEOUT_MS,
+    });
   }
 
   /** Subscriptions past their start checks, receiving events. */
@@ -135,16 +139,15 @@ export class LiveHub {
   }
 
   /**
-   * The source stream of one subscription. NOTE: the payload's fields are resolved by graphql-js
-   * after each yield with the same context object, so before yielding the stream points ctx.db and
-   * ctx.loaders at the batch's open transaction, and ends that transaction only after the last
-   * payload was sent (or the subscriber left).
+   * The responses of one subscription, already executed (see LiveSession.render): src/live/ws.ts
+   * hands them to graphql-ws as they are, instead of letting graphql-js resolve each payload's
+   * fields after it was yielded, which kept the transaction open while the socket was written.
    */
   stream<T>(
     ctx: GraphQLContext,
     session: LiveSession,
     spec: LiveStreamSpec<T>,
-  ): AsyncIterableIterator<T> {
+  ): AsyncIterableIterator<ExecutionResult> {
     const controller = new AbortController();
     const { signal } = controller;
     const queue = new EventQueue(this.options.queueLimit ?? QUEUE_LIMIT, signal);
@@ -158,7 +161,7 @@ export class LiveHub {
     const generator = this.#run(ctx, session, spec, subscriber, signal, markDone);
     // An async generator waiting on its queue would not see return() until its next event; the
     // abort wakes it, so a client that leaves releases everything at once.
-    const stream: AsyncIterableIterator<T> = {
+    const stream: AsyncIterableIterator<ExecutionResult> = {
       [Symbol.asyncIterator]: () => stream,
       next: () => generator.next(),
       return: (value?: unknown) => {
@@ -180,7 +183,7 @@ export class LiveHub {
     subscriber: Subscriber,
     signal: AbortSignal,
     markDone: () => void,
-  ): AsyncGenerator<T> {
+  ): AsyncGenerator<ExecutionResult> {
     const started = performance.now();
     let delivered = 0;
     let outcome = 'completed';
@@ -193,27 +196,36 @@ export class LiveHub {
         await ctx.db.finish(accepts !== undefined);
       }
       subscriber.accepts = accepts;
+      // The tenant start() verified; every delivery checks the membership again.
+      const tenantId = ctx.db.stats.tenantId;
+      const turn = tenantId ? `tenant:${tenantId}` : `user:${ctx.session?.userId ?? ''}`;
       this.#subscribers.add(subscriber);
       while (!signal.aborted) {
         const events = await subscriber.queue.take(this.options.batchSize ?? BATCH_SIZE);
         if (events.length === 0) continue;
-        const release = await this.#slots.acquire();
+        const responses: ExecutionResult[] = [];
+        const release = await this.#slots.acquire(turn);
         let fresh: GraphQLContext | undefined;
         try {
           if (signal.aborted) break;
           fresh = await session.reopen();
           const payloads = await spec.load(fresh, events);
+          if (tenantId && payloads.length > 0) await this.options.charge(fresh, tenantId);
           ctx.db = fresh.db;
           ctx.loaders = fresh.loaders;
           for (const payload of payloads) {
             if (signal.aborted) break;
-            yield payload;
-            delivered += 1;
+            responses.push(await session.render(payload));
           }
           await fresh.db.finish(true);
         } finally {
           await fresh?.db.finish(false);
           release();
+        }
+        for (const response of responses) {
+          if (signal.aborted) break;
+          yield response;
+          delivered += 1;
         }
       }
     } catch (error) {

@@ -1,4 +1,4 @@
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { GraphQLContext } from '../graphql/context.js';
 import { requireId } from '../graphql/validate.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
@@ -41,10 +41,10 @@ async function requireSameMember(ctx: GraphQLContext, tenantId: string): Promise
 }
 
 /** New notifications of the caller in the current tenant. */
-export function notificationStream(ctx: GraphQLContext): AsyncIterableIterator<Notification> {
+export function notificationStream(ctx: GraphQLContext): AsyncIterableIterator<ExecutionResult> {
   const live = liveSession(ctx);
   let tenantId = '';
-  return live.hub.stream(ctx, live, {
+  return live.hub.stream<Notification>(ctx, live, {
     async start(first) {
       const tenant = await requireMember(first.db);
       tenantId = tenant.tenantId;
@@ -72,14 +72,14 @@ export function notificationStream(ctx: GraphQLContext): AsyncIterableIterator<N
 export function taskChangeStream(
   ctx: GraphQLContext,
   rawProjectId: unknown,
-): AsyncIterableIterator<TaskChange> {
+): AsyncIterableIterator<ExecutionResult> {
   const live = liveSession(ctx);
   let tenantId = '';
   let projectId = '';
   async function requireProject(batch: GraphQLContext): Promise<void> {
     if (!(await loadProject(batch, projectId))) throw new NotFoundError('Project', projectId);
   }
-  return live.hub.stream(ctx, live, {
+  return live.hub.stream<TaskChange>(ctx, live, {
     async start(first) {
       projectId = requireId('projectId', typeof rawProjectId === 'string' ? rawProjectId : '');
       const tenant = await requireMember(first.db);

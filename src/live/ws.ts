@@ -4,11 +4,15 @@ import type { Duplex } from 'node:stream';
 import {
   GraphQLError,
   OperationTypeNode,
+  createSourceEventStream,
+  execute,
   getOperationAST,
   parse,
   specifiedRules,
   validate,
   type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
@@ -30,6 +34,10 @@ export interface LiveServerOptions {
   /** Largest message accepted, in bytes (the HTTP body limit). */
   maxPayload: number;
   production: boolean;
+  /** A response not taken for sending within this long ends the connection (SLOW_CONSUMER). */
+  sendTimeoutMs: number;
+  /** Open connections per user (or API key) on this instance. */
+  maxConnectionsPerUser: number;
 }
 
 export interface LiveServer {
@@ -44,6 +52,9 @@ export interface LiveServer {
 /** Subscriptions one connection may hold at once. */
 const MAX_SUBSCRIPTIONS = 25;
 const CLOSE_WAIT_MS = 2_000;
+/** Private-use close codes (graphql-ws keeps 4400–4499 for its own). */
+const SLOW_CONSUMER = 4008;
+const TOO_MANY_CONNECTIONS = 4029;
 
 type ConnectionContext = WsContext<Record<string, unknown> | undefined, Extra>;
 
@@ -83,6 +94,44 @@ function coded(message: string, code: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code } });
 }
 
+function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/**
+ * Passes a subscription's responses through and watches each send: graphql-ws asks for the next
+ * response only once the previous one was written to the socket, so a response left unasked for
+ * `timeoutMs` means the client stopped reading. Then `onStuck` ends the connection; its backlog
+ * is that subscriber's alone (the hub holds no transaction or pool place while it sends).
+ */
+function watchSends(
+  responses: AsyncIterable<ExecutionResult>,
+  timeoutMs: number,
+  onStuck: () => void,
+): AsyncIterableIterator<ExecutionResult> {
+  const iterator = responses[Symbol.asyncIterator]();
+  let timer: NodeJS.Timeout | undefined;
+  const watched: AsyncIterableIterator<ExecutionResult> = {
+    [Symbol.asyncIterator]: () => watched,
+    async next() {
+      clearTimeout(timer);
+      const result = await iterator.next();
+      if (!result.done) timer = setTimeout(onStuck, timeoutMs);
+      return result;
+    },
+    async return(value?: unknown) {
+      clearTimeout(timer);
+      return (await iterator.return?.(value)) ?? { done: true, value: undefined };
+    },
+    async throw(error?: unknown) {
+      clearTimeout(timer);
+      if (iterator.throw) return iterator.throw(error);
+      throw error;
+    },
+  };
+  return watched;
+}
+
 /**
  * GraphQL subscriptions over WebSocket (graphql-transport-ws protocol, graphql-ws) on the /graphql
  * path. Queries and mutations stay on HTTP, where the operation transaction, rate limits and logs
@@ -97,6 +146,10 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
     formatError(error.toJSON(), error.path ? error : (error.originalError ?? error));
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload });
   let closing = false;
+  /** Open connections per user (or API key), against LIVE_MAX_CONNECTIONS_PER_USER. */
+  const perUser = new Map<string, number>();
+  /** The socket of each subscription's context, for subscribe() to end a stuck connection. */
+  const sockets = new WeakMap<GraphQLContext, Extra['socket']>();
 
   /** A context with a verified session, or the coded reason there is none. */
   async function open(parts: RequestParts): Promise<GraphQLContext> {
@@ -144,7 +197,22 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
         // the codes an HTTP operation would get.
         const { authorization } = connectionHeaders(ctx.connectionParams, ctx.extra.request);
         try {
-          await open({ headers: { authorization }, search: new URLSearchParams() });
+          const context = await open({ headers: { authorization }, search: new URLSearchParams() });
+          const user = context.session?.userId ?? `key:${context.apiKey?.prefix ?? ''}`;
+          const held = perUser.get(user) ?? 0;
+          if (held >= options.maxConnectionsPerUser) {
+            ctx.extra.socket.close(
+              TOO_MANY_CONNECTIONS,
+              `TOO_MANY_CONNECTIONS: at most ${options.maxConnectionsPerUser} live connections per user`,
+            );
+            return false;
+          }
+          perUser.set(user, held + 1);
+          ctx.extra.socket.once('close', () => {
+            const left = (perUser.get(user) ?? 1) - 1;
+            if (left > 0) perUser.set(user, left);
+            else perUser.delete(user);
+          });
           return true;
         } catch (error) {
           if (!(error instanceof UnauthenticatedError)) throw error;
@@ -180,14 +248,32 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
-        contextValue.live = { hub, reopen: () => open(parts) };
-        return {
+        const args: ExecutionArgs = {
           schema,
           document: prepared,
           operationName: payload.operationName,
           variableValues: payload.variables,
           contextValue,
         };
+        sockets.set(contextValue, ctx.extra.socket);
+        contextValue.live = {
+          hub,
+          reopen: () => open(parts),
+          render: async (root) => execute({ ...args, rootValue: root }),
+        };
+        return args;
+      },
+      // The hub's streams yield responses it already executed in the delivery transaction
+      // (LiveSession.render), so graphql-js' own mapping of events to responses is skipped.
+      subscribe: async (args): Promise<ExecutionResult | AsyncIterable<ExecutionResult>> => {
+        const source: unknown = await createSourceEventStream(args);
+        if (!isAsyncIterable(source)) return source as ExecutionResult;
+        const socket = sockets.get(args.contextValue as GraphQLContext);
+        if (!socket) return source;
+        return watchSends(source, options.sendTimeoutMs, () => {
+          socket.close(SLOW_CONSUMER, 'SLOW_CONSUMER: events were not read in time; reconnect');
+          setTimeout(() => socket.terminate(), CLOSE_WAIT_MS).unref();
+        });
       },
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map(format) } : undefined,
