@@ -201,8 +201,15 @@ export interface DeliveryConfig {
   workerEnabled: boolean;
   /** How often the worker looks for due deliveries when no wake-up arrives. */
   pollIntervalMs: number;
-  /** Deliveries claimed per round. */
+  /** The most deliveries one claim takes; the worker never claims more than it has free slots. */
   batchSize: number;
+  /** Sends in flight at once in one worker process (webhooks, emails and account emails). */
+  concurrency: number;
+  /**
+   * Deliveries of one tenant in flight at once, across every worker (the database counts the
+   * leases); account emails, which have no tenant, get the same share in each process.
+   */
+  tenantConcurrency: number;
   /** How long a claim keeps other workers away; must outlast a webhook timeout comfortably. */
   leaseSeconds: number;
   /** Attempts before a delivery is dead. */
@@ -211,6 +218,10 @@ export interface DeliveryConfig {
   backoffBaseMs: number;
   backoffMaxMs: number;
   webhookTimeoutMs: number;
+  /** Consecutive timeouts or connection failures of an endpoint that open its breaker; 0: off. */
+  breakerThreshold: number;
+  /** How long an open breaker keeps requests from its endpoint before one trial request. */
+  breakerCooldownMs: number;
   /** Let webhook URLs point at loopback, private and link-local addresses (off: SSRF). */
   allowPrivateAddresses: boolean;
   /** Refuse http:// webhook URLs (on by default in production). */
@@ -281,11 +292,15 @@ function readDelivery(env: NodeJS.ProcessEnv): DeliveryConfig {
     workerEnabled: readBool(env, 'DELIVERY_WORKER_ENABLED', true),
     pollIntervalMs: readInt(env, 'DELIVERY_POLL_INTERVAL_MS', 5_000),
     batchSize: readInt(env, 'DELIVERY_BATCH_SIZE', 10),
+    concurrency: readInt(env, 'DELIVERY_CONCURRENCY', 16),
+    tenantConcurrency: readInt(env, 'DELIVERY_TENANT_CONCURRENCY', 4),
     leaseSeconds: readInt(env, 'DELIVERY_LEASE_SECONDS', 60),
     maxAttempts: readInt(env, 'DELIVERY_MAX_ATTEMPTS', 8),
     backoffBaseMs: readInt(env, 'DELIVERY_BACKOFF_BASE_MS', 30_000),
     backoffMaxMs: readInt(env, 'DELIVERY_BACKOFF_MAX_MS', 6 * 60 * 60 * 1000),
     webhookTimeoutMs: readInt(env, 'WEBHOOK_TIMEOUT_MS', 10_000),
+    breakerThreshold: readInt(env, 'WEBHOOK_BREAKER_THRESHOLD', 5),
+    breakerCooldownMs: readInt(env, 'WEBHOOK_BREAKER_COOLDOWN_MS', 60_000),
     allowPrivateAddresses: readBool(env, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', false),
     requireHttps: readBool(env, 'WEBHOOK_REQUIRE_HTTPS', env.NODE_ENV === 'production'),
     smtpUrl: env.SMTP_URL || undefined,
@@ -293,6 +308,18 @@ function readDelivery(env: NodeJS.ProcessEnv): DeliveryConfig {
   };
   if (delivery.batchSize < 1 || delivery.maxAttempts < 1) {
     throw new ConfigError('DELIVERY_BATCH_SIZE and DELIVERY_MAX_ATTEMPTS must be at least 1');
+  }
+  if (delivery.concurrency < 1 || delivery.tenantConcurrency < 1) {
+    throw new ConfigError(
+      'DELIVERY_CONCURRENCY and DELIVERY_TENANT_CONCURRENCY must be at least 1 ' +
+        '(sends in flight per worker process, and per tenant)',
+    );
+  }
+  if (delivery.breakerThreshold > 0 && delivery.breakerCooldownMs < 1) {
+    throw new ConfigError(
+      'WEBHOOK_BREAKER_COOLDOWN_MS must be at least 1 while the breaker is on ' +
+        '(WEBHOOK_BREAKER_THRESHOLD=0 turns it off)',
+    );
   }
   // A lease that ran out while a send is still waiting would let a second worker send it too.
   if (delivery.leaseSeconds * 1000 < 2 * delivery.webhookTimeoutMs + 5_000) {

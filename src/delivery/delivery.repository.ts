@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, NotificationChannelValue } from '../db/schema.js';
 
-/** What app.claim_notification_deliveries returns for one claimed row: what delivery needs. */
+/** What app.claim_notification_deliveries_fair returns for one claimed row: what delivery needs. */
 export interface ClaimedDelivery {
   tenant_id: string;
   id: string;
@@ -28,18 +28,20 @@ export interface AttemptOutcome {
 }
 
 /**
- * Claims due deliveries of every tenant. NOTE: the worker role may run only this function and
- * recordAttempt; it has no table privileges, so `db` is a tenantql_worker connection.
+ * Claims due deliveries of every tenant, round-robin: each tenant's oldest due row first, then each
+ * one's second, never more than `perTenantLimit` in flight per tenant across all workers (sql/0018).
+ * NOTE: the worker role may run only the claim and record functions; it has no table privileges,
+ * so `db` is a tenantql_worker connection.
  */
 export async function claimDeliveries(
   db: Kysely<Database>,
-  limit: number,
-  leaseSeconds: number,
-  maxAttempts: number,
+  limits: { limit: number; leaseSeconds: number; maxAttempts: number; perTenantLimit: number },
 ): Promise<ClaimedDelivery[]> {
   const { rows } = await sql<ClaimedDelivery>`
-    select * from app.claim_notification_deliveries(${limit}::int, ${leaseSeconds}::int,
-                                                     ${maxAttempts}::int)`.execute(db);
+    select * from app.claim_notification_deliveries_fair(${limits.limit}::int,
+      ${limits.leaseSeconds}::int, ${limits.maxAttempts}::int, ${limits.perTenantLimit}::int)`.execute(
+    db,
+  );
   return rows;
 }
 

@@ -46,3 +46,24 @@ export function createMailer(config: DeliveryConfig, log: Logger): Mailer {
     },
   };
 }
+
+/**
+ * What the delivery log records for a failed send: the SMTP reply code or a short class. The
+ * server's own words can name its address or the recipient's, so they go to the server log only.
+ */
+export function emailFailureClass(error: unknown): string {
+  const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown };
+  if (typeof responseCode === 'number') return `SMTP ${responseCode}`;
+  switch (code) {
+    case 'ETIMEDOUT':
+      return 'timeout';
+    case 'ETLS':
+      return 'TLS error';
+    case 'ECONNECTION':
+    case 'ESOCKET':
+    case 'EDNS':
+      return 'connection failed';
+    default:
+      return 'the mail server did not accept the email';
+  }
+}

@@ -79,12 +79,6 @@ export function webhookUrlProblem(raw: string, policy: WebhookUrlPolicy): string
   return undefined;
 }
 
-/** An IP-literal URL host that the policy refuses (name hosts are checked by guardedLookup). */
-export function refusedLiteralHost(url: URL, policy: WebhookUrlPolicy): string | undefined {
-  const host = bareHost(url);
-  return !policy.allowPrivateAddresses && isPrivateAddress(host) ? host : undefined;
-}
-
 /**
  * A `lookup` for http.request that refuses names resolving to a non-public address, so a DNS
  * answer changed after the URL was saved (DNS rebinding) cannot reach the internal network.

@@ -19,8 +19,14 @@ import {
   type ClaimedAccountEmail,
   type ClaimedDelivery,
 } from './delivery.repository.js';
-import { createMailer, type Mailer } from './mailer.js';
-import { sendWebhook, type AttemptResult } from './webhook.js';
+import {
+  CircuitBreaker,
+  endpointKey,
+  type Admission,
+  type EndpointOutcome,
+} from './circuit-breaker.js';
+import { createMailer, emailFailureClass, type Mailer } from './mailer.js';
+import { sendWebhook, type AttemptResult, type FailureClass } from './webhook.js';
 
 /** The channel the enqueue trigger notifies (at commit) when it queues deliveries. */
 export const WAKE_CHANNEL = 'tenantql_deliveries';
@@ -40,7 +46,26 @@ export interface DeliveryStats {
   dead: number;
   /** Results not recorded because the lease had passed to another worker. */
   leaseLost: number;
+  /** Webhooks not sent (and rescheduled) because their endpoint's breaker was open. */
+  circuitOpen: number;
 }
+
+/** What one attempt of a claimed delivery came to, before it is recorded. */
+interface Attempt {
+  result: AttemptResult;
+  /** Retrying cannot help (the channel is gone). */
+  final: boolean;
+  /** The retry must wait at least this long (an open breaker's remaining cool-down). */
+  notBeforeMs: number;
+}
+
+const ENDPOINT_OUTCOME: Record<FailureClass, EndpointOutcome> = {
+  http: 'answered',
+  timeout: 'unreachable',
+  connection: 'unreachable',
+  tls: 'unreachable',
+  refused: 'unknown',
+};
 
 /**
  * Exponential backoff with "equal jitter": half the delay is fixed, half random, so receivers
@@ -52,17 +77,38 @@ export function backoffMs(attempt: number, config: DeliveryConfig, random = Math
 }
 
 /**
- * Delivers queued notifications after their transaction committed. Polls every
- * DELIVERY_POLL_INTERVAL_MS and wakes early on LISTEN; claims rows with a lease (so workers in
- * several processes never send one row at the same time), sends, and records each result before
- * the next claim. stop() lets the sends in flight finish and record.
+ * Delivers queued notifications and account emails after their transaction committed. Polls
+ * every DELIVERY_POLL_INTERVAL_MS and wakes early on LISTEN and whenever a send finishes.
+ *
+ * Fairness (issue 15): up to DELIVERY_CONCURRENCY sends are in flight at once, each started as
+ * soon as it is claimed and recorded as soon as it ends, and the worker claims again whenever a
+ * slot frees up, so one slow send never holds the others back. The claim (sql/0018) takes tenants
+ * round-robin and gives no tenant more than DELIVERY_TENANT_CONCURRENCY leases at once across all
+ * workers, so a tenant whose endpoint takes WEBHOOK_TIMEOUT_MS per request occupies at most that
+ * many slots. Account emails, which have no tenant, go first, up to one tenant's share, and have
+ * a slot of their own. Endpoints that keep timing out are given a rest by a circuit breaker (see
+ * circuit-breaker.ts).
+ *
+ * Claims hold a lease (so workers in several processes never send one row at the same time);
+ * stop() lets the sends in flight finish and record.
  */
 export class DeliveryWorker {
   readonly id = randomUUID();
-  readonly stats: DeliveryStats = { claimed: 0, delivered: 0, retried: 0, dead: 0, leaseLost: 0 };
+  readonly stats: DeliveryStats = {
+    claimed: 0,
+    delivered: 0,
+    retried: 0,
+    dead: 0,
+    leaseLost: 0,
+    circuitOpen: 0,
+  };
   readonly #db: Kysely<Database>;
   readonly #options: DeliveryWorkerOptions;
   readonly #listener: ChannelListener;
+  readonly #breaker: CircuitBreaker;
+  readonly #inFlight = new Set<Promise<void>>();
+  #accountEmailsInFlight = 0;
+  #deliveriesInFlight = 0;
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -70,6 +116,10 @@ export class DeliveryWorker {
 
   constructor(options: DeliveryWorkerOptions) {
     this.#options = options;
+    this.#breaker = new CircuitBreaker({
+      threshold: options.config.breakerThreshold,
+      cooldownMs: options.config.breakerCooldownMs,
+    });
     this.#db = createKysely(
       createPool({
         connectionString: options.connectionString,
@@ -99,33 +149,109 @@ export class DeliveryWorker {
     this.#loop = this.#run();
   }
 
+  /** Sends in flight in this process right now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
   /** Stops claiming, waits for the sends in flight to finish and be recorded, then disconnects. */
   async stop(): Promise<void> {
     this.#running = false;
     this.#wakeUp();
     await this.#loop;
+    await this.idle();
     await this.#listener.close();
     await this.#db.destroy();
     this.#options.mailer.close();
     this.#options.log.info({ worker: this.id, ...this.stats }, 'delivery worker stopped');
   }
 
+  /** Resolves once every send in flight has finished and been recorded. */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+  }
+
   /**
-   * One claim of notification deliveries and one of account emails, and their sends; returns how
-   * many rows the larger claim took (a full batch means more may be due).
+   * One claim, as large as the free slots allow, and its sends, awaited; returns how many rows it
+   * took. The running worker does not wait like this: it claims again as soon as a slot frees.
    */
   async runOnce(): Promise<number> {
+    const { claimed } = await this.#claimAndStart();
+    await this.idle();
+    return claimed;
+  }
+
+  /**
+   * Claims as many due rows as there are free slots and starts their sends without waiting for
+   * them. `more`: a claim came back full, so more rows may be due right now.
+   *
+   * Account emails (sign-up verification, password reset, invitations: someone is waiting for
+   * them) are claimed first, up to a tenant's share, and one slot is kept for them: tenants'
+   * deliveries use at most DELIVERY_CONCURRENCY - 1, so a slow webhook never delays them.
+   */
+  async #claimAndStart(): Promise<{ claimed: number; more: boolean }> {
     const { config } = this.#options;
-    const [claimed, emails] = await Promise.all([
-      claimDeliveries(this.#db, config.batchSize, config.leaseSeconds, config.maxAttempts),
-      claimAccountEmails(this.#db, config.batchSize, config.leaseSeconds, config.maxAttempts),
-    ]);
-    this.stats.claimed += claimed.length + emails.length;
-    await Promise.all([
-      ...claimed.map((delivery) => this.#deliver(delivery)),
-      ...emails.map((email) => this.#sendAccountEmail(email)),
-    ]);
-    return Math.max(claimed.length, emails.length);
+    let free = config.concurrency - this.#inFlight.size;
+    if (free <= 0) return { claimed: 0, more: false };
+    const emailLimit = Math.min(
+      free,
+      config.batchSize,
+      config.tenantConcurrency - this.#accountEmailsInFlight,
+    );
+    const emails =
+      emailLimit > 0
+        ? await claimAccountEmails(this.#db, emailLimit, config.leaseSeconds, config.maxAttempts)
+        : [];
+    this.stats.claimed += emails.length;
+    for (const email of emails) {
+      this.#accountEmailsInFlight += 1;
+      this.#track(
+        this.#sendAccountEmail(email).finally(() => {
+          this.#accountEmailsInFlight -= 1;
+        }),
+      );
+    }
+    free -= emails.length;
+    const deliverySlots = config.concurrency > 1 ? config.concurrency - 1 : 1;
+    const limit = Math.min(free, config.batchSize, deliverySlots - this.#deliveriesInFlight);
+    const deliveries =
+      limit > 0
+        ? await claimDeliveries(this.#db, {
+            limit,
+            leaseSeconds: config.leaseSeconds,
+            maxAttempts: config.maxAttempts,
+            perTenantLimit: config.tenantConcurrency,
+          })
+        : [];
+    this.stats.claimed += deliveries.length;
+    for (const delivery of deliveries) {
+      this.#deliveriesInFlight += 1;
+      this.#track(
+        this.#deliver(delivery).finally(() => {
+          this.#deliveriesInFlight -= 1;
+        }),
+      );
+    }
+    return {
+      claimed: emails.length + deliveries.length,
+      more:
+        (emailLimit > 0 && emails.length === emailLimit) ||
+        (limit > 0 && deliveries.length === limit),
+    };
+  }
+
+  /** Counts a send as in flight until it is recorded; its end frees a slot and wakes the loop. */
+  #track(send: Promise<void>): void {
+    const { log } = this.#options;
+    const tracked: Promise<void> = send
+      .catch((error: unknown) => {
+        log.error({ err: error, worker: this.id }, 'a delivery send failed unexpectedly');
+      })
+      .finally(() => {
+        this.#inFlight.delete(tracked);
+        this.#wakeUp();
+      });
+    this.#inFlight.add(tracked);
   }
 
   /** Verification, reset and invitation emails: the text was fixed when they were queued. */
@@ -140,7 +266,8 @@ export class DeliveryWorker {
         messageId: `<${email.id}@tenantql>`,
       });
     } catch (failure) {
-      error = failure instanceof Error ? failure.message : String(failure);
+      // Only the class: the server's reply may quote the address.
+      error = emailFailureClass(failure);
     }
     const retryAfterMs =
       error !== null && email.attempt < config.maxAttempts
@@ -174,34 +301,45 @@ export class DeliveryWorker {
     const { config, log } = this.#options;
     await this.#listener.start();
     while (this.#running) {
-      let claimed = 0;
+      let more = false;
       try {
-        claimed = await this.runOnce();
+        ({ more } = await this.#claimAndStart());
       } catch (error) {
         log.warn({ err: error, worker: this.id }, 'delivery worker could not claim; retrying');
       }
-      // A full batch suggests more are due: claim again at once.
-      if (this.#running && claimed < config.batchSize) await this.#sleep(config.pollIntervalMs);
+      if (!this.#running) break;
+      // A full claim suggests more are due: claim again at once while slots are free. Otherwise
+      // wait for a NOTIFY, the poll, or a send to finish (its slot, or its tenant's allowance,
+      // may let the next row through).
+      if (more && this.#inFlight.size < config.concurrency) continue;
+      await this.#sleep(config.pollIntervalMs);
     }
   }
 
   async #deliver(delivery: ClaimedDelivery): Promise<void> {
     const { config, log } = this.#options;
-    let result: AttemptResult;
-    let final = false;
+    let attempt: Attempt;
     try {
-      ({ result, final } = await this.#attempt(delivery));
+      attempt = await this.#attempt(delivery);
     } catch (error) {
-      result = {
-        delivered: false,
-        httpStatus: null,
-        error: error instanceof Error ? error.message : String(error),
+      attempt = {
+        result: {
+          delivered: false,
+          httpStatus: null,
+          error: 'delivery failed',
+          detail: error instanceof Error ? error.message : String(error),
+        },
+        final: false,
+        notBeforeMs: 0,
       };
     }
+    const { result, final, notBeforeMs } = attempt;
     const retry = !result.delivered && !final && delivery.attempt < config.maxAttempts;
     const outcome: AttemptOutcome = {
-      ...result,
-      retryAfterMs: retry ? backoffMs(delivery.attempt, config) : null,
+      delivered: result.delivered,
+      httpStatus: result.httpStatus,
+      error: result.error,
+      retryAfterMs: retry ? Math.max(backoffMs(delivery.attempt, config), notBeforeMs) : null,
     };
     const context = {
       worker: this.id,
@@ -211,6 +349,7 @@ export class DeliveryWorker {
       attempt: delivery.attempt,
       httpStatus: result.httpStatus,
     };
+    const failure = { error: result.error, detail: result.detail };
     let recorded: boolean;
     try {
       recorded = await recordAttempt(this.#db, delivery, outcome);
@@ -228,21 +367,22 @@ export class DeliveryWorker {
     } else if (retry) {
       this.stats.retried += 1;
       log.info(
-        { ...context, error: result.error, retryInMs: outcome.retryAfterMs },
+        { ...context, ...failure, retryInMs: outcome.retryAfterMs },
         'delivery failed; will retry',
       );
     } else {
       this.stats.dead += 1;
-      log.warn({ ...context, error: result.error }, 'delivery failed for good');
+      log.warn({ ...context, ...failure }, 'delivery failed for good');
     }
   }
 
-  /** Sends one delivery; `final` means retrying cannot help (the channel is gone). */
-  async #attempt(delivery: ClaimedDelivery): Promise<{ result: AttemptResult; final: boolean }> {
+  /** Sends one delivery (or, its endpoint's breaker being open, does not). */
+  async #attempt(delivery: ClaimedDelivery): Promise<Attempt> {
     const { config, mailer } = this.#options;
-    const gone = (error: string) => ({
+    const gone = (error: string): Attempt => ({
       result: { delivered: false, httpStatus: null, error },
       final: true,
+      notBeforeMs: 0,
     });
     if (!delivery.channel_enabled) return gone('the channel was switched off before delivery');
     const notification = (delivery.payload.notification ?? {}) as Record<string, unknown>;
@@ -252,30 +392,82 @@ export class DeliveryWorker {
     );
     if (delivery.channel === 'EMAIL') {
       if (!delivery.email) return gone('the recipient is no longer a member');
-      await mailer.send({
-        to: delivery.email,
-        subject: message,
-        text: `${message}\n\n(${delivery.kind}, notification ${String(notification.id)})\n`,
-        messageId: `<${delivery.id}@tenantql>`,
-      });
-      return { result: { delivered: true, httpStatus: null, error: null }, final: false };
+      try {
+        await mailer.send({
+          to: delivery.email,
+          subject: message,
+          text: `${message}\n\n(${delivery.kind}, notification ${String(notification.id)})\n`,
+          messageId: `<${delivery.id}@tenantql>`,
+        });
+      } catch (error) {
+        return {
+          result: {
+            delivered: false,
+            httpStatus: null,
+            error: emailFailureClass(error),
+            detail: error instanceof Error ? error.message : String(error),
+          },
+          final: false,
+          notBeforeMs: 0,
+        };
+      }
+      return {
+        result: { delivered: true, httpStatus: null, error: null },
+        final: false,
+        notBeforeMs: 0,
+      };
     }
     if (!delivery.url || !delivery.secret) return gone('the webhook has no URL');
+    const endpoint = endpointKey(delivery.tenant_id, delivery.url);
+    const admission: Admission = endpoint
+      ? this.#breaker.admit(endpoint)
+      : { allowed: true, trial: false };
+    if (!admission.allowed) {
+      // NOTE: counted as an attempt (the claim counted it) and retried on the usual backoff, but
+      // not before the breaker half-opens: a dead endpoint's deliveries go dead on the same
+      // schedule as if each had been tried, instead of waiting in the outbox for ever.
+      this.stats.circuitOpen += 1;
+      return {
+        result: {
+          delivered: false,
+          httpStatus: null,
+          error: `endpoint circuit open after ${admission.failures} consecutive failures`,
+        },
+        final: false,
+        notBeforeMs: admission.retryInMs,
+      };
+    }
     const body = JSON.stringify({
       id: delivery.id,
       ...delivery.payload,
       notification: { ...notification, message },
     });
-    const result = await sendWebhook({
-      url: delivery.url,
-      secret: delivery.secret,
-      id: delivery.id,
-      kind: delivery.kind,
-      body,
-      timeoutMs: config.webhookTimeoutMs,
-      policy: config,
-    });
-    return { result, final: false };
+    let outcome: EndpointOutcome = 'unknown';
+    try {
+      const result = await sendWebhook({
+        url: delivery.url,
+        secret: delivery.secret,
+        id: delivery.id,
+        kind: delivery.kind,
+        body,
+        timeoutMs: config.webhookTimeoutMs,
+        policy: config,
+      });
+      outcome = result.delivered ? 'answered' : ENDPOINT_OUTCOME[result.failure ?? 'refused'];
+      return { result, final: false, notBeforeMs: 0 };
+    } finally {
+      if (endpoint && this.#breaker.record(endpoint, outcome, admission.trial)) {
+        this.#options.log.warn(
+          {
+            worker: this.id,
+            tenantId: delivery.tenant_id,
+            endpoint: new URL(delivery.url).origin,
+            coolDownMs: config.breakerCooldownMs,
+          },
+          'webhook endpoint keeps failing; its circuit is open',
+        );
+      }
+    }
   }
 
   #wakeUp(): void {

@@ -1,16 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhook, verifyWebhookSignature } from '../../src/delivery/signature.js';
 import { isPrivateAddress, webhookUrlProblem } from '../../src/delivery/url-policy.js';
-import { sendWebhook, type WebhookRequest } from '../../src/delivery/webhook.js';
+import {
+  DESTINATION_NOT_ALLOWED,
+  classifyRequestError,
+  sendWebhook,
+  type WebhookRequest,
+} from '../../src/delivery/webhook.js';
+import { freePort } from '../support/ports.js';
 import { startReceiver, type Receiver } from '../support/delivery.js';
 
 let hooks: Receiver;
-let slowOrRedirect: 'slow' | 'redirect' | 'ok' = 'ok';
+let slowOrRedirect: 'slow' | 'redirect' | 'fail' | 'ok' = 'ok';
 
 beforeAll(async () => {
   hooks = await startReceiver(async () => {
     if (slowOrRedirect === 'slow') await new Promise((resolve) => setTimeout(resolve, 1_000));
-    return slowOrRedirect === 'redirect' ? 302 : 200;
+    return slowOrRedirect === 'redirect' ? 302 : slowOrRedirect === 'fail' ? 500 : 200;
   });
 });
 afterAll(async () => {
@@ -68,11 +74,47 @@ describe('webhook URL policy and sending', () => {
     const byName = await sendWebhook(
       request({ url: hooks.url.replace('127.0.0.1', 'localhost'), policy }),
     );
-    expect(byName).toMatchObject({ delivered: false, httpStatus: null });
-    expect(byName.error).toMatch(/non-public address/);
+    expect(byName).toMatchObject({ delivered: false, httpStatus: null, failure: 'refused' });
     const byAddress = await sendWebhook(request({ policy }));
-    expect(byAddress.error).toMatch(/not a public address/);
+    const byScheme = await sendWebhook(
+      request({ policy: { allowPrivateAddresses: true, requireHttps: true } }),
+    );
+    for (const refused of [byName, byAddress, byScheme]) {
+      // What the tenant's delivery log shows: the refusal, not where the name led.
+      expect(refused.error).toBe(DESTINATION_NOT_ALLOWED);
+    }
     expect(hooks.received.length).toBe(before);
+    // A name that resolves nowhere reads the same, so the log cannot probe internal names.
+    for (const code of ['EADDRNOTALLOWED', 'ENOTFOUND', 'EAI_AGAIN']) {
+      expect(classifyRequestError(Object.assign(new Error('x'), { code }))).toEqual({
+        error: DESTINATION_NOT_ALLOWED,
+        failure: 'refused',
+      });
+    }
+  });
+
+  it('records short failure classes, never addresses or socket errors', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}/hooks`;
+    const refused = await sendWebhook(request({ url: closed }));
+    expect(refused).toMatchObject({
+      delivered: false,
+      httpStatus: null,
+      error: 'connection failed',
+      failure: 'connection',
+    });
+    // The particulars stay in the server log.
+    expect(refused.detail).toMatch(/ECONNREFUSED/);
+    slowOrRedirect = 'fail';
+    const failed = await sendWebhook(request());
+    expect(failed).toMatchObject({ httpStatus: 500, error: 'HTTP 500', failure: 'http' });
+    expect(failed.detail).toBe('receiver failed');
+    slowOrRedirect = 'ok';
+    expect(
+      classifyRequestError(Object.assign(new Error('x'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' })),
+    ).toEqual({ error: 'TLS error', failure: 'tls' });
+    expect(
+      classifyRequestError(Object.assign(new Error('x'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })),
+    ).toEqual({ error: 'TLS error', failure: 'tls' });
   });
 
   it('signs what it sends, does not follow redirects, and gives up at the timeout', async () => {
@@ -94,8 +136,13 @@ describe('webhook URL policy and sending', () => {
     slowOrRedirect = 'slow';
     const started = Date.now();
     const slow = await sendWebhook(request({ timeoutMs: 200 }));
-    expect(slow).toMatchObject({ delivered: false, httpStatus: null });
-    expect(slow.error).toMatch(/no response within 200 ms/);
+    expect(slow).toMatchObject({
+      delivered: false,
+      httpStatus: null,
+      error: 'timeout',
+      failure: 'timeout',
+    });
+    expect(slow.detail).toMatch(/no response within 200 ms/);
     expect(Date.now() - started).toBeLessThan(900);
     slowOrRedirect = 'ok';
   });

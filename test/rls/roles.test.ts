@@ -134,7 +134,7 @@ describe('database roles', () => {
       await sqlState(worker.query('update app.notification_deliveries set attempts = 0')),
     ).toBe('42501');
     expect(await sqlState(worker.query('set role tenantql_owner'))).toBe('42501');
-    // Exactly two functions, the narrow doors of sql/0012.
+    // Exactly these functions, the narrow doors of sql/0012, 0014 and 0018.
     const { rows: callable } = await owner.query<{ name: string }>(
       `select p.proname as name from pg_proc p join pg_namespace n on n.oid = p.pronamespace
         where n.nspname = 'app' and has_function_privilege('tenantql_worker', p.oid, 'execute')
@@ -143,6 +143,7 @@ describe('database roles', () => {
     expect(callable.map((r) => r.name)).toEqual([
       'claim_account_emails',
       'claim_notification_deliveries',
+      'claim_notification_deliveries_fair',
       'record_account_email',
       'record_notification_delivery',
     ]);
@@ -155,6 +156,11 @@ describe('database roles', () => {
       ).toBe('42501');
       expect(
         await sqlState(
+          client.query('select * from app.claim_notification_deliveries_fair(10, 60, 3, 4)'),
+        ),
+      ).toBe('42501');
+      expect(
+        await sqlState(
           client.query(
             `select app.record_notification_delivery(gen_random_uuid(), gen_random_uuid(),
                                                      gen_random_uuid(), true, 200, null, null)`,
@@ -164,6 +170,10 @@ describe('database roles', () => {
     }
     expect(
       (await worker.query('select * from app.claim_notification_deliveries(10, 60, 3)')).rows,
+    ).toEqual([]);
+    expect(
+      (await worker.query('select * from app.claim_notification_deliveries_fair(10, 60, 3, 4)'))
+        .rows,
     ).toEqual([]);
   });
 });
