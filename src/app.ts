@@ -100,6 +100,7 @@ export async function startApp({
     log,
     production: config.production,
     introspection: config.introspection,
+    limits: config.queryLimits,
     plugins: [
       operationLogPlugin(metrics),
       tenantRateLimitPlugin(new TenantRateLimiter(rateLimits)),
@@ -130,6 +131,7 @@ export async function startApp({
     log,
     maxPayload: config.http.bodyLimitBytes,
     production: config.production,
+    limits: config.queryLimits,
   });
   metrics?.observeLive({
     connections: () => live.connections,

@@ -17,7 +17,12 @@ import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { GraphQLContext, RequestParts } from '../graphql/context.js';
 import { createFormatError } from '../graphql/errors.js';
-import { limitParseOptions, limitValidationRules } from '../graphql/limits.js';
+import {
+  checkOperationCost,
+  limitParseOptions,
+  limitValidationRules,
+  type QueryLimits,
+} from '../graphql/limits.js';
 import { AppError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { LiveHub } from './hub.js';
@@ -30,6 +35,8 @@ export interface LiveServerOptions {
   /** Largest message accepted, in bytes (the HTTP body limit). */
   maxPayload: number;
   production: boolean;
+  /** The same limits as HTTP operations get (QUERY_MAX_*). */
+  limits: QueryLimits;
 }
 
 export interface LiveServer {
@@ -108,7 +115,7 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
   function prepare(query: unknown): DocumentNode | readonly GraphQLError[] {
     let document: DocumentNode;
     try {
-      document = parse(typeof query === 'string' ? query : '', limitParseOptions());
+      document = parse(typeof query === 'string' ? query : '', limitParseOptions(options.limits));
     } catch (error) {
       return [
         coded(
@@ -118,9 +125,14 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
       ];
     }
     // As over HTTP (hideSchemaDetailsFromClientErrors): no "Did you mean …?" in production.
-    const errors = validate(schema, document, [...specifiedRules, ...limitValidationRules()], {
-      hideSuggestions: options.production,
-    });
+    const errors = validate(
+      schema,
+      document,
+      [...specifiedRules, ...limitValidationRules(options.limits)],
+      {
+        hideSuggestions: options.production,
+      },
+    );
     if (errors.length > 0) {
       return errors.map((e) =>
         e.originalError instanceof AppError
@@ -171,6 +183,20 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
               'BAD_REQUEST',
             ),
           ];
+        }
+        // Checked once, at subscribe time: every event then resolves this selection again, so a
+        // selection too costly for one HTTP operation would cost that much per event.
+        try {
+          checkOperationCost(
+            schema,
+            prepared,
+            operation,
+            payload.variables ?? undefined,
+            options.limits,
+          );
+        } catch (error) {
+          if (error instanceof AppError) return [error];
+          throw error;
         }
         const parts = requestParts(ctx);
         let contextValue: GraphQLContext;
