@@ -133,6 +133,10 @@ export interface PlaygroundConfig {
 export interface MetricsConfig {
   /** GET /metrics in the Prometheus format. */
   enabled: boolean;
+  /** When set, /metrics is served on this port only, and no longer on the API port. */
+  port: number | undefined;
+  /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+  token: string | undefined;
   /** Tenants that get their own label; later ones are counted as "other". */
   tenantLabelLimit: number;
   /** Tenant ids always labelled by name, on top of the limit. */
@@ -267,6 +271,14 @@ function readQueryLimits(env: NodeJS.ProcessEnv): QueryLimits {
   };
 }
 
+function readPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  if (env[name] === undefined || env[name] === '') return undefined;
+  const port = readInt(env, name, 0);
+  if (port > 65_535)
+    throw new ConfigError(`${name} must be a TCP port (0–65535), got "${env[name]}"`);
+  return port;
+}
+
 function readDelivery(env: NodeJS.ProcessEnv): DeliveryConfig {
   const delivery: DeliveryConfig = {
     workerEnabled: readBool(env, 'DELIVERY_WORKER_ENABLED', true),
@@ -344,6 +356,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     metrics: {
       enabled: readBool(env, 'METRICS_ENABLED', true),
+      port: readPort(env, 'METRICS_PORT'),
+      token: env.METRICS_TOKEN || undefined,
       tenantLabelLimit: readInt(env, 'METRICS_TENANT_LABEL_LIMIT', 20),
       pinnedTenants: readList(env, 'METRICS_TENANT_LABELS') ?? [],
       operationLabelLimit: readInt(env, 'METRICS_OPERATION_LABEL_LIMIT', 100),
