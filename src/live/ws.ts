@@ -134,13 +134,16 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
       },
     );
     if (errors.length > 0) {
+      // The limit rules report their coded errors as they are; graphql-js wraps what others throw.
       return errors.map((e) =>
-        e.originalError instanceof AppError
-          ? e.originalError
-          : new GraphQLError(e.message, {
-              nodes: e.nodes,
-              extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
-            }),
+        e instanceof AppError
+          ? e
+          : e.originalError instanceof AppError
+            ? e.originalError
+            : new GraphQLError(e.message, {
+                nodes: e.nodes,
+                extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+              }),
       );
     }
     return document;

@@ -188,6 +188,19 @@ describe('query limits', () => {
       });
       expect(received.errors?.[0]?.extensions?.measured).toBeGreaterThan(QUERY_LIMITS.maxCost);
       expect(api.app.live.hub.subscriberCount).toBe(0);
+      // The depth limit holds there too, with its own code.
+      const nested = 'project { tasks { edges { node { '.repeat(4) + 'id' + ' } } } }'.repeat(4);
+      const deep = client.subscribe(
+        `subscription ($p: ID!) { taskChanged(projectId: $p) { task { ${nested} } } }`,
+        { p: tenant.projectId },
+      );
+      await deep.ended;
+      expect(deep.errors?.[0]?.extensions).toMatchObject({
+        code: 'QUERY_TOO_DEEP',
+        limit: 'depth',
+        maximum: QUERY_LIMITS.maxDepth,
+        measured: 19,
+      });
     } finally {
       await client.close();
     }
