@@ -23,6 +23,7 @@ import { createExportRoute } from './http/admin-export.js';
 import { createCorsRoute } from './http/cors.js';
 import { createPlaygroundHandler } from './http/playground.js';
 import { createJwksRoute } from './http/jwks.js';
+import { ForwardedForWatch } from './http/proxy-warning.js';
 import { createHttpServer, type RouteHandler } from './http/server.js';
 import { LIVE_CHANNEL, parseLiveEvent } from './live/events.js';
 import { ApiKeyUseRecorder } from './modules/api-key/api-key.service.js';
@@ -38,7 +39,7 @@ import {
   findRequestsPerMinute,
 } from './tenancy/rate-limit.js';
 import { Metrics } from './observability/metrics.js';
-import { createMetricsRoute } from './observability/metrics-route.js';
+import { createMetricsRoute, createMetricsServer } from './observability/metrics-route.js';
 import { operationLogPlugin } from './observability/operation-log-plugin.js';
 
 export interface App {
@@ -48,6 +49,8 @@ export interface App {
   apollo: ApolloServer<GraphQLContext>;
   /** Undefined when METRICS_ENABLED=false. */
   metrics: Metrics | undefined;
+  /** http://host:port/metrics when METRICS_PORT serves metrics apart from the API. */
+  metricsUrl: string | undefined;
   createContext: (request: RequestParts) => Promise<GraphQLContext>;
   /** Subscriptions: the WebSocket server, its hub and the PostgreSQL listener feeding it. */
   live: { server: LiveServer; hub: LiveHub; listener: ChannelListener };
@@ -125,6 +128,7 @@ export async function startApp({
     log,
     production: config.production,
     introspection: config.introspection,
+    limits: config.queryLimits,
     plugins: [operationLogPlugin(metrics), tenantRateLimitPlugin(tenantLimits)],
   });
   await apollo.start();
@@ -162,6 +166,7 @@ export async function startApp({
     maxPayload: config.http.bodyLimitBytes,
     production: config.production,
     ...config.live,
+    limits: config.queryLimits,
   });
   metrics?.observeLive({
     connections: () => live.connections,
@@ -169,7 +174,15 @@ export async function startApp({
     listening: () => listener.listening,
   });
   let draining = false;
+  const forwarded = ForwardedForWatch.for(log, {
+    production: config.production,
+    trustProxy: config.http.trustProxy,
+  });
   const routes: RouteHandler[] = [
+    (req) => {
+      forwarded.observe(req.headers);
+      return Promise.resolve(false);
+    },
     (_req, res, url) => {
       if (!draining) return Promise.resolve(false);
       // While draining, each answer closes its connection, so keep-alive clients reconnect
@@ -190,7 +203,15 @@ export async function startApp({
       ]),
     );
   }
-  if (metrics) routes.push(createMetricsRoute(metrics));
+  const metricsRoute = metrics
+    ? createMetricsRoute(metrics, { token: config.metrics.token })
+    : undefined;
+  // With METRICS_PORT, /metrics is served there only: the API port answers it 404.
+  const metricsServer =
+    metricsRoute && config.metrics.port !== undefined
+      ? createMetricsServer(metricsRoute, log)
+      : undefined;
+  if (metricsRoute && !metricsServer) routes.push(metricsRoute);
   routes.push(createJwksRoute(tokens));
   const exportTenant = createExportRoute(createContext, log);
   routes.push(async (req, res, url) => {
@@ -213,20 +234,30 @@ export async function startApp({
     createContext,
     log,
     bodyLimit: config.http.bodyLimitBytes,
-    upgrade: (req, socket, head) => live.handleUpgrade(req, socket, head),
+    upgrade: (req, socket, head) => {
+      forwarded.observe(req.headers);
+      live.handleUpgrade(req, socket, head);
+    },
     readiness: async () => {
       try {
         const client = await pool.connect();
         try {
           const pending = await pendingMigrations(client);
           return pending.length === 0
-            ? { ready: true, detail: 'database reachable, migrations current' }
+            ? {
+                ready: true,
+                detail: 'database reachable, migrations current',
+                warning: forwarded.warning,
+              }
             : { ready: false, detail: `pending migrations: ${pending.join(', ')}` };
         } finally {
           client.release();
         }
       } catch (error) {
-        return { ready: false, detail: `database unreachable: ${(error as Error).message}` };
+        // The driver's message (host names, ports, role names) is for the log, not for whoever
+        // can reach /readyz.
+        log.warn({ err: error }, 'readiness: the database is unreachable');
+        return { ready: false, detail: 'database unreachable' };
       }
     },
   });
@@ -234,16 +265,26 @@ export async function startApp({
     server.once('error', reject);
     server.listen(port ?? config.port, config.host, () => resolve());
   });
-  const address = server.address() as AddressInfo;
-  const host =
-    address.family === 'IPv6' ? 'localhost' : address.address.replace('0.0.0.0', 'localhost');
+  const urlOf = (listening: http.Server, path: string) => {
+    const address = listening.address() as AddressInfo;
+    const host =
+      address.family === 'IPv6' ? 'localhost' : address.address.replace('0.0.0.0', 'localhost');
+    return `http://${host}:${address.port}${path}`;
+  };
+  if (metricsServer) {
+    await new Promise<void>((resolve, reject) => {
+      metricsServer.once('error', reject);
+      metricsServer.listen(config.metrics.port, config.host, () => resolve());
+    });
+  }
 
   return {
-    url: `http://${host}:${address.port}/graphql`,
+    url: urlOf(server, '/graphql'),
     server,
     deps,
     apollo,
     metrics,
+    metricsUrl: metricsServer ? urlOf(metricsServer, '/metrics') : undefined,
     createContext,
     live: { server: live, hub, listener },
     async close() {
@@ -262,6 +303,11 @@ export async function startApp({
         await closed;
       } finally {
         clearTimeout(cutoff);
+      }
+      if (metricsServer) {
+        const metricsClosed = new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+        metricsServer.closeAllConnections();
+        await metricsClosed;
       }
       await apollo.stop();
       // Last-use times still in memory, while the pool is open.

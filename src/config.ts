@@ -178,6 +178,10 @@ export interface PlaygroundConfig {
 export interface MetricsConfig {
   /** GET /metrics in the Prometheus format. */
   enabled: boolean;
+  /** When set, /metrics is served on this port only, and no longer on the API port. */
+  port: number | undefined;
+  /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+  token: string | undefined;
   /** Tenants that get their own label; later ones are counted as "other". */
   tenantLabelLimit: number;
   /** Tenant ids always labelled by name, on top of the limit. */
@@ -189,12 +193,39 @@ export interface MetricsConfig {
 export interface LiveConfig {
   /**
    * How long sending one event to a subscriber may take; a client that does not read its socket
-   * for that long is disconnected (4408 SLOW_CONSUMER) rather than kept with its backlog.
+   * for that long is disconnected (4008 SLOW_CONSUMER) rather than kept with its backlog.
    */
   sendTimeoutMs: number;
   /** WebSocket connections one user (or API key) may hold open on this instance. */
   maxConnectionsPerUser: number;
 }
+
+/**
+ * What one GraphQL operation may ask for (src/graphql/limits.ts). The reference operation of the
+ * benchmark (a project, 20 tasks, 10 comments each) has depth 8, no aliases, about 60 tokens and
+ * cost 702.
+ */
+export interface QueryLimits {
+  /** Nested selection sets, fragments flattened. */
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  /**
+   * Lexical tokens of the document: graphql-js's parser stops counting past it, before building
+   * a large AST or validating it (validating many copies of one field takes quadratic time).
+   */
+  maxTokens: number;
+  /** Fields weighted by the page sizes of the lists around them (see operationCost). */
+  maxCost: number;
+}
+
+export const DEFAULT_QUERY_LIMITS: Readonly<QueryLimits> = {
+  maxDepth: 15,
+  maxAliases: 30,
+  maxDirectives: 20,
+  maxTokens: 5_000,
+  maxCost: 50_000,
+};
 
 export interface DeliveryConfig {
   /** Run the delivery worker inside the API process (it still needs a worker connection). */
@@ -242,6 +273,7 @@ export interface Config {
   introspection: boolean;
   playground: PlaygroundConfig;
   metrics: MetricsConfig;
+  queryLimits: QueryLimits;
   rateLimits: RateLimitConfig;
   http: HttpConfig;
   host: string | undefined;
@@ -285,6 +317,33 @@ function readTrustProxy(env: NodeJS.ProcessEnv): TrustProxy {
     );
   }
   return parsed;
+}
+
+/** An integer of at least `min`; limits of 0 would refuse every operation. */
+function readAtLeast(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const value = readInt(env, name, fallback);
+  if (value < min) throw new ConfigError(`${name} must be at least ${min}, got "${env[name]}"`);
+  return value;
+}
+
+function readQueryLimits(env: NodeJS.ProcessEnv): QueryLimits {
+  const d = DEFAULT_QUERY_LIMITS;
+  return {
+    maxDepth: readAtLeast(env, 'QUERY_MAX_DEPTH', d.maxDepth, 1),
+    // 0 is a deliberate choice: no aliases (or directives) at all.
+    maxAliases: readInt(env, 'QUERY_MAX_ALIASES', d.maxAliases),
+    maxDirectives: readInt(env, 'QUERY_MAX_DIRECTIVES', d.maxDirectives),
+    maxTokens: readAtLeast(env, 'QUERY_MAX_TOKENS', d.maxTokens, 1),
+    maxCost: readAtLeast(env, 'QUERY_MAX_COST', d.maxCost, 1),
+  };
+}
+
+function readPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  if (env[name] === undefined || env[name] === '') return undefined;
+  const port = readInt(env, name, 0);
+  if (port > 65_535)
+    throw new ConfigError(`${name} must be a TCP port (0–65535), got "${env[name]}"`);
+  return port;
 }
 
 function readDelivery(env: NodeJS.ProcessEnv): DeliveryConfig {
@@ -541,10 +600,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     metrics: {
       enabled: readBool(env, 'METRICS_ENABLED', true),
+      port: readPort(env, 'METRICS_PORT'),
+      token: env.METRICS_TOKEN || undefined,
       tenantLabelLimit: readInt(env, 'METRICS_TENANT_LABEL_LIMIT', 20),
       pinnedTenants: readList(env, 'METRICS_TENANT_LABELS') ?? [],
       operationLabelLimit: readInt(env, 'METRICS_OPERATION_LABEL_LIMIT', 100),
     },
+    queryLimits: readQueryLimits(env),
     rateLimits: {
       redisUrl: env.REDIS_URL || undefined,
       loginWindowSeconds: readInt(env, 'LOGIN_WINDOW_SECONDS', 15 * 60),

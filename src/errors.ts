@@ -32,14 +32,20 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
  * by formatError and logged with an error id.
  */
 export class AppError extends GraphQLError {
+  /**
+   * `headers` go on the HTTP response that carries this error (Apollo reads `extensions.http`,
+   * which formatError strips before anything reaches a client).
+   */
   constructor(
     readonly code: ErrorCode,
     message: string,
     extensions: Record<string, unknown> = {},
+    headers?: ReadonlyMap<string, string>,
   ) {
     const status = HTTP_STATUS[code];
+    const http = status ? { status, ...(headers ? { headers: new Map(headers) } : {}) } : {};
     super(message, {
-      extensions: { code, ...extensions, ...(status ? { http: { status } } : {}) },
+      extensions: { code, ...extensions, ...(status ? { http } : {}) },
     });
     this.name = new.target.name;
   }
@@ -131,8 +137,12 @@ export class QuotaExceededError extends AppError {
 
 export class RateLimitedError extends AppError {
   constructor(retryAfterSeconds: number, reason = 'This tenant made too many requests.') {
-    super('RATE_LIMITED', `${reason} Retry in ${retryAfterSeconds} s.`, {
-      retryAfter: retryAfterSeconds,
-    });
+    super(
+      'RATE_LIMITED',
+      `${reason} Retry in ${retryAfterSeconds} s.`,
+      { retryAfter: retryAfterSeconds },
+      // The standard header too (RFC 9110), for proxies and HTTP clients that back off by it.
+      new Map([['retry-after', String(retryAfterSeconds)]]),
+    );
   }
 }

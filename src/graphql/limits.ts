@@ -1,193 +1,334 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
-import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
+  getArgumentValues,
   getNamedType,
+  getNullableType,
+  getVariableValues,
+  isAbstractType,
   isCompositeType,
+  isListType,
+  isObjectType,
+  isUnionType,
   Kind,
+  type DocumentNode,
+  type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
+  type GraphQLField,
+  type GraphQLSchema,
+  type NamedTypeNode,
+  type OperationDefinitionNode,
   type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
-  type ValueNode,
-  isObjectType,
-  isInterfaceType,
 } from 'graphql';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits } from '../config.js';
 import { AppError, type ErrorCode } from '../errors.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './connection.js';
+import { MAX_PAGE_SIZE } from './connection.js';
+
+export type { QueryLimits };
+
+/** Today's limits; each can be changed with its QUERY_MAX_* setting (src/config.ts). */
+export const QUERY_LIMITS: Readonly<QueryLimits> = DEFAULT_QUERY_LIMITS;
+
+/** Which limit refused an operation, as `extensions.limit` names it. */
+export type LimitName = 'depth' | 'aliases' | 'directives' | 'cost';
 
 /**
- * What one operation may ask for. The reference operation of the benchmark (a project, 20 tasks,
- * 10 comments each) has depth 8, no aliases, about 60 tokens and cost 702.
+ * Rows a list field without `first` is counted for, when something other than the request bounds
+ * its length. A list not named here and without `first` counts as a full page (MAX_PAGE_SIZE), so
+ * a new unbounded list is never counted once.
  */
-export const QUERY_LIMITS = {
-  /** Nested selection sets, fragments flattened. */
-  maxDepth: 15,
-  maxAliases: 30,
-  maxDirectives: 20,
-  /**
-   * Lexical tokens of the document: graphql-js's parser stops counting past it, before building
-   * a large AST or validating it (validating many copies of one field takes quadratic time).
-   */
-  maxTokens: 5_000,
-  /** Fields weighted by the page sizes of the lists around them (see operationCost). */
-  maxCost: 50_000,
-} as const;
+export const LIST_BOUNDS: Readonly<Record<string, number>> = {
+  // A tenant's members: the largest plan with a member limit allows 250 (sql/0008_admin.sql).
+  // Enterprise tenants have no limit; their members are still counted as 250 each time.
+  'Query.members': 250,
+  'AdminTenant.members': 250,
+  // Seven statuses: at most 42 steps between them.
+  'Query.projectWorkflow': 50,
+};
 
-/** A query refused by one of QUERY_LIMITS; HTTP 400, like other request errors. */
+/**
+ * A query refused by one of the limits; HTTP 400, like other request errors. `extensions` name the
+ * limit, its maximum and what this operation measured, so a client knows how far to cut.
+ */
 export class QueryLimitError extends AppError {
-  constructor(code: ErrorCode, message: string, limit: number) {
-    super(code, message, { limit, http: { status: 400 } });
+  constructor(
+    code: ErrorCode,
+    readonly limit: LimitName,
+    readonly maximum: number,
+    readonly measured: number,
+    message: string,
+  ) {
+    super(code, message, { limit, maximum, measured, http: { status: 400 } });
   }
 }
 
-/**
- * graphql-armor's rules report through ValidationContext; the errors they make say "Syntax
- * Error", so each rejection is replaced by a coded error of our own.
- */
-function rejectWith(code: ErrorCode, message: string, limit: number) {
-  return {
-    propagateOnRejection: false,
-    onReject: [
-      (context: ValidationContext | null) => {
-        context?.reportError(new QueryLimitError(code, message, limit));
-      },
-    ],
-  };
+/** Large counts (fragments that double at each level) stay finite and JSON-serialisable. */
+function saturate(value: number): number {
+  return Math.min(value, Number.MAX_SAFE_INTEGER);
 }
 
 /**
- * Parser options for Apollo. NOTE: an error thrown by a plugin before parsing becomes an opaque
- * HTTP 500 in Apollo, so the token limit is graphql-js's own; it answers GRAPHQL_PARSE_FAILED
- * with the message "Document contains more than N tokens".
+ * Parser options for Apollo and the WebSocket path. NOTE: an error thrown by a plugin before
+ * parsing becomes an opaque HTTP 500 in Apollo, so the token limit is graphql-js's own; it answers
+ * GRAPHQL_PARSE_FAILED with the message "Document contains more than N tokens".
  */
-export function limitParseOptions(limits = QUERY_LIMITS): { maxTokens: number } {
+export function limitParseOptions(limits: QueryLimits = QUERY_LIMITS): { maxTokens: number } {
   return { maxTokens: limits.maxTokens };
 }
 
-export function limitValidationRules(limits = QUERY_LIMITS): ValidationRule[] {
-  return [
-    maxDepthRule({
-      n: limits.maxDepth,
-      flattenFragments: true,
-      ...rejectWith(
-        'QUERY_TOO_DEEP',
-        `The query nests deeper than ${limits.maxDepth} levels.`,
-        limits.maxDepth,
-      ),
-    }),
-    maxAliasesRule({
-      n: limits.maxAliases,
-      // armor exempts aliases of __typename by default; they cost little, but count them anyway.
-      allowList: [],
-      ...rejectWith(
-        'TOO_MANY_ALIASES',
-        `The query uses more than ${limits.maxAliases} aliases.`,
-        limits.maxAliases,
-      ),
-    }),
-    maxDirectivesRule({
-      n: limits.maxDirectives,
-      ...rejectWith(
-        'TOO_MANY_DIRECTIVES',
-        `The query uses more than ${limits.maxDirectives} directives.`,
-        limits.maxDirectives,
-      ),
-    }),
-  ];
+interface Shape {
+  depth: number;
+  aliases: number;
+  directives: number;
 }
 
-interface CostInput {
+/**
+ * Depth (fragments flattened), aliases and directives of each operation, every fragment spread
+ * counted where it is spread. Each fragment is measured once, so a document built to blow up when
+ * its fragments are expanded costs one pass over its text to measure.
+ */
+function shapeRule(limits: QueryLimits): ValidationRule {
+  return (context: ValidationContext) => {
+    const fragments = new Map<string, Shape>();
+
+    function fragmentShape(name: string): Shape {
+      const known = fragments.get(name);
+      if (known) return known;
+      // A cycle (refused by NoFragmentCyclesRule, which runs alongside) counts as nothing here.
+      fragments.set(name, { depth: 0, aliases: 0, directives: 0 });
+      const fragment = context.getFragment(name);
+      const shape = fragment
+        ? setShape(fragment.selectionSet, fragment.directives?.length ?? 0)
+        : { depth: 0, aliases: 0, directives: 0 };
+      fragments.set(name, shape);
+      return shape;
+    }
+
+    function setShape(set: SelectionSetNode, ownDirectives = 0): Shape {
+      const shape = { depth: 0, aliases: 0, directives: ownDirectives };
+      for (const selection of set.selections) {
+        shape.directives += selection.directives?.length ?? 0;
+        let inner: Shape;
+        if (selection.kind === Kind.FIELD) {
+          // Introspection is bounded by the schema, not by anyone's data.
+          if (selection.name.value === '__schema') continue;
+          if (selection.alias) shape.aliases++;
+          inner = selection.selectionSet ? setShape(selection.selectionSet) : shape0();
+          inner = { ...inner, depth: inner.depth + 1 };
+        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+          inner = setShape(selection.selectionSet);
+        } else {
+          inner = fragmentShape(selection.name.value);
+        }
+        shape.depth = Math.max(shape.depth, inner.depth);
+        shape.aliases = saturate(shape.aliases + inner.aliases);
+        shape.directives = saturate(shape.directives + inner.directives);
+      }
+      return shape;
+    }
+
+    return {
+      OperationDefinition(operation) {
+        const shape = setShape(operation.selectionSet, operation.directives?.length ?? 0);
+        const refuse = (code: ErrorCode, limit: LimitName, maximum: number, measured: number) =>
+          context.reportError(
+            new QueryLimitError(
+              code,
+              limit,
+              maximum,
+              measured,
+              `The query has ${measured} ${limit === 'depth' ? 'levels of nesting' : limit}; at most ${maximum} are allowed.`,
+            ),
+          );
+        if (shape.depth > limits.maxDepth) {
+          refuse('QUERY_TOO_DEEP', 'depth', limits.maxDepth, shape.depth);
+        } else if (shape.aliases > limits.maxAliases) {
+          refuse('TOO_MANY_ALIASES', 'aliases', limits.maxAliases, shape.aliases);
+        } else if (shape.directives > limits.maxDirectives) {
+          refuse('TOO_MANY_DIRECTIVES', 'directives', limits.maxDirectives, shape.directives);
+        }
+      },
+    };
+  };
+}
+
+function shape0(): Shape {
+  return { depth: 0, aliases: 0, directives: 0 };
+}
+
+export function limitValidationRules(limits: QueryLimits = QUERY_LIMITS): ValidationRule[] {
+  return [shapeRule(limits)];
+}
+
+interface CostWalk {
+  schema: GraphQLSchema;
   fragments: Map<string, FragmentDefinitionNode>;
+  /** The operation's variables as execution will see them: coerced, defaults filled in. */
   variables: Record<string, unknown>;
-  limit: number;
+  /** Cost of a selection set for one row of a type; a set is costed once per type it meets. */
+  memo: Map<SelectionSetNode, Map<string, number>>;
 }
 
-/** The page size a field with a `first` argument will fetch, as pageSize() will see it. */
-function pageSizeOf(
-  args: readonly { name: { value: string }; value: ValueNode }[],
-  variables: Record<string, unknown>,
-  hasFirst: boolean,
+/** Rows a field with a `first` argument fetches, as the resolver will see its arguments. */
+function pageRows(walk: CostWalk, field: GraphQLField<unknown, unknown>, node: FieldNode): number {
+  let first: unknown;
+  try {
+    first = getArgumentValues(field, node, walk.variables).first;
+  } catch {
+    // Execution refuses these arguments itself; count the most they could ask for meanwhile.
+    return MAX_PAGE_SIZE;
+  }
+  if (first === null || first === undefined) {
+    // null asks for the field's default page size.
+    const fallback = field.args.find((a) => a.name === 'first')?.defaultValue;
+    first = typeof fallback === 'number' ? fallback : MAX_PAGE_SIZE;
+  }
+  // Outside 1…MAX_PAGE_SIZE the resolver refuses (BAD_USER_INPUT) before fetching anything.
+  if (typeof first !== 'number' || !Number.isInteger(first) || first < 1) return 1;
+  return Math.min(first, MAX_PAGE_SIZE);
+}
+
+/** Rows of `field` each of its selections is resolved for. */
+function rowsOf(
+  walk: CostWalk,
+  parent: GraphQLCompositeType,
+  field: GraphQLField<unknown, unknown>,
+  node: FieldNode,
 ): number {
-  if (!hasFirst) return 1;
-  const arg = args.find((a) => a.name.value === 'first');
-  let value: unknown = DEFAULT_PAGE_SIZE;
-  if (arg?.value.kind === Kind.INT) value = Number(arg.value.value);
-  else if (arg?.value.kind === Kind.VARIABLE) value = variables[arg.value.name.value];
-  // Larger values are refused by the resolver (BAD_USER_INPUT); cost counts what could run.
-  return typeof value === 'number' && value >= 1 ? Math.min(value, MAX_PAGE_SIZE) : 1;
+  if (field.args.some((a) => a.name === 'first')) return pageRows(walk, field, node);
+  if (!isListType(getNullableType(field.type))) return 1;
+  const bound = LIST_BOUNDS[`${parent.name}.${field.name}`];
+  if (bound !== undefined) return bound;
+  // A connection's edges: its `first` was counted on the field that returned the connection.
+  if (field.name === 'edges' && isObjectType(parent) && parent.getFields().pageInfo) return 1;
+  return MAX_PAGE_SIZE;
+}
+
+function fieldCost(walk: CostWalk, parent: GraphQLCompositeType, node: FieldNode): number {
+  // __typename costs one; __schema and __type are bounded by the schema, not by anyone's data.
+  if (node.name.value.startsWith('__') || !node.selectionSet || isUnionType(parent)) return 1;
+  const field = parent.getFields()[node.name.value];
+  if (!field) return 1;
+  const type = getNamedType(field.type);
+  if (!isCompositeType(type)) return 1;
+  return saturate(1 + rowsOf(walk, parent, field, node) * setCost(walk, node.selectionSet, type));
+}
+
+/** Whether a fragment on `condition` selects anything for an object of `type`. */
+function applies(walk: CostWalk, condition: NamedTypeNode | undefined, type: GraphQLCompositeType) {
+  if (!condition || isAbstractType(type)) return true;
+  const target = walk.schema.getType(condition.name.value);
+  if (!target) return false;
+  return target === type || (isAbstractType(target) && walk.schema.isSubType(target, type));
+}
+
+/**
+ * Cost of a selection set for one object of a concrete type: each field counts once, times the
+ * rows of the lists it sits in. Fragments count for the type they select on and only where they
+ * apply; under an interface or union the most expensive possible type is counted.
+ */
+function setCost(walk: CostWalk, set: SelectionSetNode, type: GraphQLCompositeType): number {
+  if (isAbstractType(type)) {
+    const possible = walk.schema.getPossibleTypes(type);
+    // An abstract type nobody implements yet resolves nothing; counting its selection as if it
+    // applied keeps the cost from ever being zero.
+    if (possible.length === 0) return concreteCost(walk, set, type);
+    return Math.max(...possible.map((p) => concreteCost(walk, set, p)));
+  }
+  return concreteCost(walk, set, type);
+}
+
+function concreteCost(walk: CostWalk, set: SelectionSetNode, type: GraphQLCompositeType): number {
+  let byType = walk.memo.get(set);
+  const known = byType?.get(type.name);
+  if (known !== undefined) return known;
+  if (!byType) {
+    byType = new Map<string, number>();
+    walk.memo.set(set, byType);
+  }
+  // A fragment cycle (refused by validation) counts as nothing while it is being costed.
+  byType.set(type.name, 0);
+  let cost = 0;
+  for (const selection of set.selections) {
+    if (selection.kind === Kind.FIELD) {
+      cost += fieldCost(walk, type, selection);
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      if (applies(walk, selection.typeCondition, type)) {
+        cost += concreteCost(walk, selection.selectionSet, type);
+      }
+    } else {
+      const fragment = walk.fragments.get(selection.name.value);
+      if (fragment && applies(walk, fragment.typeCondition, type)) {
+        cost += concreteCost(walk, fragment.selectionSet, type);
+      }
+    }
+    cost = saturate(cost);
+  }
+  byType.set(type.name, cost);
+  return cost;
 }
 
 /**
  * Every field counts once per row it may be resolved for: a field inside `tasks(first: 20)`
- * counts 20 times. Stops counting past the limit, so a document built to blow up when fragments
- * are expanded costs no more than the limit to refuse.
+ * counts 20 times, inside `projects(first: 10) { … tasks(first: 20) }` 200 times. Page sizes come
+ * from the coerced variables, so a variable's default counts as what it is. Undefined when the
+ * variables do not coerce: execution then refuses the operation before any resolver runs.
  */
-function selectionCost(
-  input: CostInput,
-  type: GraphQLCompositeType,
-  selectionSet: SelectionSetNode,
-  multiplier: number,
-  total: { cost: number },
-): void {
-  for (const selection of selectionSet.selections) {
-    if (total.cost > input.limit) return;
-    if (selection.kind === Kind.FRAGMENT_SPREAD) {
-      const fragment = input.fragments.get(selection.name.value);
-      if (fragment) selectionCost(input, type, fragment.selectionSet, multiplier, total);
-      continue;
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  rawVariables: Record<string, unknown> | undefined,
+): number | undefined {
+  const root = schema.getRootType(operation.operation);
+  if (!root) return undefined;
+  const coerced = getVariableValues(
+    schema,
+    operation.variableDefinitions ?? [],
+    rawVariables ?? {},
+  );
+  if (coerced.errors) return undefined;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+      fragments.set(definition.name.value, definition);
     }
-    if (selection.kind === Kind.INLINE_FRAGMENT) {
-      selectionCost(input, type, selection.selectionSet, multiplier, total);
-      continue;
-    }
-    total.cost += multiplier;
-    if (!selection.selectionSet) continue;
-    const fields = isObjectType(type) || isInterfaceType(type) ? type.getFields() : {};
-    const field = fields[selection.name.value];
-    if (!field) continue;
-    const named = getNamedType(field.type);
-    if (!isCompositeType(named)) continue;
-    const hasFirst = field.args.some((a) => a.name === 'first');
-    const size = pageSizeOf(selection.arguments ?? [], input.variables, hasFirst);
-    selectionCost(input, named, selection.selectionSet, multiplier * size, total);
   }
+  const walk: CostWalk = { schema, fragments, variables: coerced.coerced, memo: new Map() };
+  return setCost(walk, operation.selectionSet, root);
+}
+
+/** QUERY_TOO_COMPLEX when the operation could fetch more than `limits.maxCost` values. */
+export function checkOperationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  rawVariables: Record<string, unknown> | undefined,
+  limits: QueryLimits = QUERY_LIMITS,
+): void {
+  const cost = operationCost(schema, document, operation, rawVariables);
+  if (cost === undefined || cost <= limits.maxCost) return;
+  throw new QueryLimitError(
+    'QUERY_TOO_COMPLEX',
+    'cost',
+    limits.maxCost,
+    cost,
+    `The query could fetch ${cost} values; at most ${limits.maxCost} are allowed. Ask for smaller pages (first) or fewer fields.`,
+  );
 }
 
 /**
  * Apollo plugin: refuses operations that could fetch too many rows, once variables are known
  * (validation rules cannot see them). Runs after validation, before any resolver.
  */
-export function queryLimitsPlugin(limits = QUERY_LIMITS): ApolloServerPlugin {
+export function queryLimitsPlugin(limits: QueryLimits = QUERY_LIMITS): ApolloServerPlugin {
   return {
     requestDidStart() {
       return Promise.resolve({
         didResolveOperation({ document, operation, schema, request }) {
-          if (!operation) return Promise.resolve();
-          const root = schema.getRootType(operation.operation);
-          if (!root) return Promise.resolve();
-          const fragments = new Map<string, FragmentDefinitionNode>();
-          for (const definition of document.definitions) {
-            if (definition.kind === Kind.FRAGMENT_DEFINITION) {
-              fragments.set(definition.name.value, definition);
-            }
-          }
-          const total = { cost: 0 };
-          const input = {
-            fragments,
-            variables: request.variables ?? {},
-            limit: limits.maxCost,
-          };
-          selectionCost(input, root, operation.selectionSet, 1, total);
-          if (total.cost > limits.maxCost) {
-            throw new QueryLimitError(
-              'QUERY_TOO_COMPLEX',
-              `The query could fetch more than ${limits.maxCost} values; ask for smaller pages or fewer fields.`,
-              limits.maxCost,
-            );
-          }
+          if (operation) checkOperationCost(schema, document, operation, request.variables, limits);
           return Promise.resolve();
         },
       });

@@ -7,7 +7,13 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger.js';
 import type { GraphQLContext } from './context.js';
 import { createFormatError } from './errors.js';
-import { limitParseOptions, limitValidationRules, queryLimitsPlugin } from './limits.js';
+import {
+  limitParseOptions,
+  limitValidationRules,
+  queryLimitsPlugin,
+  QUERY_LIMITS,
+  type QueryLimits,
+} from './limits.js';
 import { operationTransactionPlugin } from './operation-plugin.js';
 
 export function createApolloServer(
@@ -17,10 +23,13 @@ export function createApolloServer(
     production: boolean;
     /** Defaults to off in production, on otherwise. */
     introspection?: boolean;
+    /** Depth, alias, directive, token and cost limits; today's defaults when omitted. */
+    limits?: QueryLimits;
     /** Added after the built-in ones (operation logging and metrics). */
     plugins?: ApolloServerPlugin<GraphQLContext>[];
   },
 ): ApolloServer<GraphQLContext> {
+  const limits = options.limits ?? QUERY_LIMITS;
   return new ApolloServer<GraphQLContext>({
     schema,
     formatError: createFormatError(options.log),
@@ -36,15 +45,15 @@ export function createApolloServer(
     stringifyResult: (value) => JSON.stringify(value),
     // Batching stays off (Apollo's default): one HTTP request, one operation, one transaction.
     allowBatchedHttpRequests: false,
-    parseOptions: limitParseOptions(),
-    validationRules: limitValidationRules(),
+    parseOptions: limitParseOptions(limits),
+    validationRules: limitValidationRules(limits),
     // Apollo's default landing page loads from a CDN; tenantql never calls outside hosts.
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       // Apollo installs cache control by default: it wraps every field resolver to compute a
       // Cache-Control header that per-user, per-tenant responses must never carry anyway.
       ApolloServerPluginCacheControlDisabled(),
-      queryLimitsPlugin(),
+      queryLimitsPlugin(limits),
       operationTransactionPlugin(options.log),
       ...(options.plugins ?? []),
     ],

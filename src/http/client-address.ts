@@ -47,3 +47,43 @@ export function clientAddress(
   }
   return chain[i];
 }
+
+/** The eight 16-bit groups of an IPv6 address, or undefined when it is not one. */
+function ipv6Groups(address: string): number[] | undefined {
+  // A zone (fe80::1%eth0) names the local interface, not a different client.
+  const text = address.split('%')[0] ?? '';
+  if (isIP(text) !== 6) return undefined;
+  let head = text;
+  const tail: number[] = [];
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted?.[1] && dotted[2]) {
+    const [a = 0, b = 0, c = 0, d = 0] = dotted[2].split('.').map(Number);
+    tail.push((a << 8) | b, (c << 8) | d);
+    head = dotted[1].endsWith('::') ? dotted[1] : dotted[1].slice(0, -1);
+  }
+  const [left = '', right] = head.split('::');
+  const parse = (part: string) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const leftGroups = parse(left);
+  const rightGroups = [...parse(right ?? ''), ...tail];
+  const zeros = 8 - leftGroups.length - rightGroups.length;
+  if (right === undefined && zeros !== 0) return undefined;
+  return [...leftGroups, ...Array<number>(Math.max(0, zeros)).fill(0), ...rightGroups];
+}
+
+/**
+ * The key a client address spends per-address budgets under. An IPv6 client counts against its
+ * /64: one subscriber, one home or one VM gets a whole /64 and can use 2^64 addresses in it, so a
+ * key per address would be no budget at all. IPv4 and IPv4-mapped IPv6 stay per address.
+ */
+export function addressBudgetKey(address: string): string {
+  const groups = ipv6Groups(address);
+  if (!groups) return address;
+  const [g0, g1, g2, g3, g4, g5, g6 = 0, g7 = 0] = groups;
+  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) {
+    return `${g6 >> 8}.${g6 & 0xff}.${g7 >> 8}.${g7 & 0xff}`;
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
+}

@@ -11,8 +11,12 @@ export interface HttpServerOptions {
   log: Logger;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
-  /** Database reachable and migrations current. */
-  readiness: () => Promise<{ ready: boolean; detail: string }>;
+  /**
+   * Database reachable and migrations current. `detail` is shown to whoever asks, so it never
+   * carries driver error text; `warning` flags a setting to fix without making the instance
+   * unready.
+   */
+  readiness: () => Promise<{ ready: boolean; detail: string; warning?: string | undefined }>;
   /**
    * Extra handlers (playground, metrics …) tried in order before the built-in routes; each returns
    * true when it answered. Kept as a list so features plug in without editing this file.
@@ -62,6 +66,16 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 
 function errorBody(message: string, code: string) {
   return { errors: [{ message, extensions: { code } }] };
+}
+
+/**
+ * The challenge of a 401 (RFC 6750): `invalid_token` when the request sent a token and it did not
+ * give a session (bad signature, expired, signed out, malformed header); a bare `Bearer` when no
+ * token was sent or the token was fine and something else was refused (a wrong password).
+ */
+function bearerChallenge(req: http.IncomingMessage, context: GraphQLContext | undefined): string {
+  const sent = req.headers.authorization !== undefined;
+  return sent && !context?.session ? 'Bearer error="invalid_token"' : 'Bearer';
 }
 
 /**
@@ -124,6 +138,9 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);
       res.statusCode = response.status ?? 200;
+      // Retry-After of a 429 comes with the error (RateLimitedError); the challenge depends on
+      // the request, so it is decided here.
+      if (res.statusCode === 401) res.setHeader('www-authenticate', bearerChallenge(req, context));
       if (response.body.kind === 'complete') {
         res.end(response.body.string);
       } else {
@@ -146,8 +163,12 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     if (url.pathname === '/graphql') return handleGraphQL(req, res, url);
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url.pathname === '/readyz') {
-      const { ready, detail } = await options.readiness();
-      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', detail });
+      const { ready, detail, warning } = await options.readiness();
+      return sendJson(res, ready ? 200 : 503, {
+        status: ready ? 'ready' : 'not ready',
+        detail,
+        ...(warning ? { warning } : {}),
+      });
     }
     sendJson(
       res,

@@ -21,7 +21,12 @@ import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { GraphQLContext, RequestParts } from '../graphql/context.js';
 import { createFormatError } from '../graphql/errors.js';
-import { limitParseOptions, limitValidationRules } from '../graphql/limits.js';
+import {
+  checkOperationCost,
+  limitParseOptions,
+  limitValidationRules,
+  type QueryLimits,
+} from '../graphql/limits.js';
 import { AppError, UnauthenticatedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { LiveHub } from './hub.js';
@@ -38,6 +43,8 @@ export interface LiveServerOptions {
   sendTimeoutMs: number;
   /** Open connections per user (or API key) on this instance. */
   maxConnectionsPerUser: number;
+  /** The same limits as HTTP operations get (QUERY_MAX_*). */
+  limits: QueryLimits;
 }
 
 export interface LiveServer {
@@ -161,7 +168,7 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
   function prepare(query: unknown): DocumentNode | readonly GraphQLError[] {
     let document: DocumentNode;
     try {
-      document = parse(typeof query === 'string' ? query : '', limitParseOptions());
+      document = parse(typeof query === 'string' ? query : '', limitParseOptions(options.limits));
     } catch (error) {
       return [
         coded(
@@ -171,17 +178,25 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
       ];
     }
     // As over HTTP (hideSchemaDetailsFromClientErrors): no "Did you mean …?" in production.
-    const errors = validate(schema, document, [...specifiedRules, ...limitValidationRules()], {
-      hideSuggestions: options.production,
-    });
+    const errors = validate(
+      schema,
+      document,
+      [...specifiedRules, ...limitValidationRules(options.limits)],
+      {
+        hideSuggestions: options.production,
+      },
+    );
     if (errors.length > 0) {
+      // The limit rules report their coded errors as they are; graphql-js wraps what others throw.
       return errors.map((e) =>
-        e.originalError instanceof AppError
-          ? e.originalError
-          : new GraphQLError(e.message, {
-              nodes: e.nodes,
-              extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
-            }),
+        e instanceof AppError
+          ? e
+          : e.originalError instanceof AppError
+            ? e.originalError
+            : new GraphQLError(e.message, {
+                nodes: e.nodes,
+                extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+              }),
       );
     }
     return document;
@@ -239,6 +254,20 @@ export function createLiveServer(options: LiveServerOptions): LiveServer {
               'BAD_REQUEST',
             ),
           ];
+        }
+        // Checked once, at subscribe time: every event then resolves this selection again, so a
+        // selection too costly for one HTTP operation would cost that much per event.
+        try {
+          checkOperationCost(
+            schema,
+            prepared,
+            operation,
+            payload.variables ?? undefined,
+            options.limits,
+          );
+        } catch (error) {
+          if (error instanceof AppError) return [error];
+          throw error;
         }
         const parts = requestParts(ctx);
         let contextValue: GraphQLContext;

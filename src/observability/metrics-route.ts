@@ -1,7 +1,9 @@
 import cluster from 'node:cluster';
-import type http from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
 import { isClusterMessage, sendToPrimary } from '../cluster/messages.js';
 import type { RouteHandler } from '../http/server.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from './metrics.js';
 
 /** How long a worker waits for the primary's aggregate (the primary gives up on workers at 5 s). */
@@ -9,16 +11,67 @@ const AGGREGATE_TIMEOUT_MS = 7_000;
 
 type Render = () => Promise<{ contentType: string; body: string }>;
 
-/** GET /metrics in the Prometheus text format: this process's, or in a cluster the instance's. */
-export function createMetricsRoute(metrics: Metrics): RouteHandler {
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * Whether the request carries `Authorization: Bearer <token>`. Both sides are hashed first, so
+ * the comparison takes the same time whatever the length or content of what was sent.
+ */
+function hasToken(req: http.IncomingMessage, token: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return timingSafeEqual(digest(match?.[1] ?? ''), digest(token)) && match !== null;
+}
+
+/**
+ * GET /metrics in the Prometheus text format: this process's, or in a cluster the instance's.
+ * With `token` (METRICS_TOKEN) only scrapers sending it as a bearer token get an answer.
+ */
+export function createMetricsRoute(
+  metrics: Metrics,
+  options: { token?: string | undefined } = {},
+): RouteHandler {
   const render = cluster.isWorker ? renderThroughPrimary(metrics) : () => metrics.render();
+  const { token } = options;
   return async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
     if (url.pathname !== '/metrics' || req.method !== 'GET') return false;
+    if (token !== undefined && !hasToken(req, token)) {
+      res.writeHead(401, {
+        'content-type': 'text/plain; charset=utf-8',
+        'www-authenticate': 'Bearer realm="metrics"',
+        'cache-control': 'no-store',
+      });
+      res.end('Send the METRICS_TOKEN as "Authorization: Bearer <token>".\n');
+      return true;
+    }
     const { contentType, body } = await render();
     res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
     res.end(body);
     return true;
   };
+}
+
+/**
+ * A server of its own for /metrics (METRICS_PORT), so the port can stay inside the network while
+ * the API port faces clients. Anything else on it is 404.
+ */
+export function createMetricsServer(route: RouteHandler, log: Logger): http.Server {
+  return http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    route(req, res, url)
+      .then((answered) => {
+        if (answered) return;
+        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('Only GET /metrics is served on this port.\n');
+      })
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'metrics scrape failed');
+        if (res.headersSent) res.destroy();
+        else {
+          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end('Metrics are unavailable right now.\n');
+        }
+      });
+  });
 }
 
 /**

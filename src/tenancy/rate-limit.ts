@@ -11,6 +11,7 @@ import {
 import type { RateLimitConfig } from '../config.js';
 import type { Tx } from '../db/operation.js';
 import { RateLimitedError } from '../errors.js';
+import { addressBudgetKey } from '../http/client-address.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -267,9 +268,22 @@ export class AuthRateLimiter {
     if (rejection) throw new RateLimitedError(retryAfterSeconds(rejection), message);
   }
 
+  /** Per-address budgets are spent under the address's key: its /64 for IPv6. */
+  #spendFromAddress(budget: Budget, address: string | undefined, message: string): Promise<void> {
+    return this.#spend(
+      budget,
+      address === undefined ? undefined : addressBudgetKey(address),
+      message,
+    );
+  }
+
   /** Before the password is checked: one attempt of the address's and of the account's budget. */
   async login(email: string | undefined, address: string | undefined): Promise<void> {
-    await this.#spend(this.#login.address, address, 'Too many sign-in attempts from here.');
+    await this.#spendFromAddress(
+      this.#login.address,
+      address,
+      'Too many sign-in attempts from here.',
+    );
     await this.#spend(this.#login.account, email, 'Too many sign-in attempts for this account.');
   }
 
@@ -279,11 +293,11 @@ export class AuthRateLimiter {
   }
 
   signUp(address: string | undefined): Promise<void> {
-    return this.#spend(this.#signUp, address, 'Too many sign-ups from here.');
+    return this.#spendFromAddress(this.#signUp, address, 'Too many sign-ups from here.');
   }
 
   refresh(address: string | undefined): Promise<void> {
-    return this.#spend(this.#refresh, address, 'Too many token refreshes from here.');
+    return this.#spendFromAddress(this.#refresh, address, 'Too many token refreshes from here.');
   }
 
   /**
@@ -292,7 +306,11 @@ export class AuthRateLimiter {
    * recipient's budget is spent whether or not the address has an account.
    */
   async accountEmail(recipient: string, address: string | undefined): Promise<void> {
-    await this.#spend(this.#accountEmail.address, address, 'Too many emails asked for from here.');
+    await this.#spendFromAddress(
+      this.#accountEmail.address,
+      address,
+      'Too many emails asked for from here.',
+    );
     await this.#spend(
       this.#accountEmail.recipient,
       recipient,

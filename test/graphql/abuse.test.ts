@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The app first: it loads reflect-metadata, which the decorated types limits.ts imports need.
 import { startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
 import { QUERY_LIMITS } from '../../src/graphql/limits.js';
-import { callerFor, errorCode, type Call } from '../support/callers.js';
+import { liveClient } from '../live/client.js';
+import { callerFor, errorCode, ownerQuery, type Call } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
 
@@ -68,7 +69,11 @@ describe('query limits', () => {
       () => asOwner(deepQuery(50), { p: tenant.projectId }),
       'QUERY_TOO_DEEP',
     );
-    expect(result.errors?.[0]?.extensions?.limit).toBe(QUERY_LIMITS.maxDepth);
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      limit: 'depth',
+      maximum: QUERY_LIMITS.maxDepth,
+      measured: 50,
+    });
   });
 
   it('answers a query just within the depth limit', async () => {
@@ -80,7 +85,12 @@ describe('query limits', () => {
 
   it('refuses 1,000 aliases of one field with TOO_MANY_ALIASES', async () => {
     const aliases = Array.from({ length: 1000 }, (_, i) => `a${i}: __typename`).join(' ');
-    await expectRefused(() => asOwner(`{ ${aliases} }`), 'TOO_MANY_ALIASES');
+    const result = await expectRefused(() => asOwner(`{ ${aliases} }`), 'TOO_MANY_ALIASES');
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      limit: 'aliases',
+      maximum: QUERY_LIMITS.maxAliases,
+      measured: 1000,
+    });
   });
 
   it('refuses 6,000 copies of one field (no aliases) by its token count', async () => {
@@ -123,7 +133,13 @@ describe('query limits', () => {
     const query = `{ projects(first: 100) { edges { node { tasks(first: 100) { edges { node {
       comments(first: 100) { edges { node { body } } } } } } } } } }`;
     const result = await expectRefused(() => asOwner(query), 'QUERY_TOO_COMPLEX');
-    expect(result.errors?.[0]?.extensions?.limit).toBe(QUERY_LIMITS.maxCost);
+    // projects 1 + 100 × (edges 1 + node 1 + tasks (1 + 100 × (edges, node, comments (1 + 100 × 3)))).
+    expect(result.errors?.[0]?.extensions).toMatchObject({
+      limit: 'cost',
+      maximum: QUERY_LIMITS.maxCost,
+      measured: 3_030_301,
+    });
+    expect(result.errors?.[0]?.message).toContain(String(QUERY_LIMITS.maxCost));
     // The page size given as a variable counts the same.
     await expectRefused(
       () =>
@@ -134,6 +150,91 @@ describe('query limits', () => {
         ),
       'QUERY_TOO_COMPLEX',
     );
+  });
+
+  it('counts a variable by its default value: refused when no variables are sent', async () => {
+    const query = `query Q($n: Int = 100) { projects(first: $n) { edges { node { tasks(first: $n) {
+      edges { node { comments(first: $n) { edges { node { body } } } } } } } } } }`;
+    for (const variables of [undefined, {}]) {
+      const result = await expectRefused(() => asOwner(query, variables), 'QUERY_TOO_COMPLEX');
+      expect(result.errors?.[0]?.extensions).toMatchObject({ limit: 'cost', measured: 3_030_301 });
+    }
+  });
+
+  it('counts fragments for the type they select on', async () => {
+    const query = `query { projects(first: 100) { edges { node { ... on Project { ...T } } } } }
+      fragment T on Project { tasks(first: 100) { edges { node { ...C } } } }
+      fragment C on Task { comments(first: 100) { edges { node { body } } } }`;
+    const result = await expectRefused(() => asOwner(query), 'QUERY_TOO_COMPLEX');
+    expect(result.errors?.[0]?.extensions?.measured).toBe(3_030_301);
+  });
+
+  it('refuses a subscription whose selection costs too much, over WebSocket', async () => {
+    const token = await api.app.deps.tokens.signAccess(tenant.users.owner, undefined);
+    const client = liveClient(api, { authorization: `Bearer ${token}`, 'x-tenant-id': tenant.id });
+    try {
+      const received = client.subscribe(
+        `subscription S($p: ID!, $n: Int = 100) { taskChanged(projectId: $p) { task {
+          tasks: project { tasks(first: $n) { edges { node { title
+            comments(first: $n) { edges { node { id body createdAt } } } } } } } } } }`,
+        { p: tenant.projectId },
+      );
+      await received.ended;
+      expect(received.results).toEqual([]);
+      expect(received.errors?.[0]?.extensions).toMatchObject({
+        code: 'QUERY_TOO_COMPLEX',
+        limit: 'cost',
+        maximum: QUERY_LIMITS.maxCost,
+      });
+      expect(received.errors?.[0]?.extensions?.measured).toBeGreaterThan(QUERY_LIMITS.maxCost);
+      expect(api.app.live.hub.subscriberCount).toBe(0);
+      // The depth limit holds there too, with its own code.
+      const nested = 'project { tasks { edges { node { '.repeat(4) + 'id' + ' } } } }'.repeat(4);
+      const deep = client.subscribe(
+        `subscription ($p: ID!) { taskChanged(projectId: $p) { task { ${nested} } } }`,
+        { p: tenant.projectId },
+      );
+      await deep.ended;
+      expect(deep.errors?.[0]?.extensions).toMatchObject({
+        code: 'QUERY_TOO_DEEP',
+        limit: 'depth',
+        maximum: QUERY_LIMITS.maxDepth,
+        measured: 19,
+      });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('bounds Project.transitions: 50 unless asked, first up to 100, after continues', async () => {
+    await ownerQuery(
+      db.ownerUrl,
+      `insert into app.project_transitions (tenant_id, project_id, from_status, to_status, created_at)
+       select $1, $2, 'DRAFT', 'SUBMITTED', now() + n * interval '1 second'
+         from generate_series(1, 150) n`,
+      [tenant.id, tenant.projectId],
+    );
+    type Transitions = { project: { transitions: { id: string }[] } };
+    const page = (args: string) =>
+      asOwner<Transitions>(`query($p: ID!) { project(id: $p) { transitions${args} { id } } }`, {
+        p: tenant.projectId,
+      });
+    // Clients from before `first` existed get the oldest 50.
+    const old = await page('');
+    expect(old.data?.project.transitions).toHaveLength(50);
+    const hundred = await page('(first: 100)');
+    expect(hundred.data?.project.transitions).toHaveLength(100);
+    expect(hundred.data?.project.transitions.slice(0, 50)).toEqual(old.data?.project.transitions);
+    const last = old.data?.project.transitions.at(-1)?.id ?? '';
+    const next = await page(`(first: 100, after: "${last}")`);
+    expect(next.data?.project.transitions).toHaveLength(100);
+    expect(next.data?.project.transitions.slice(0, 50)).toEqual(
+      hundred.data?.project.transitions.slice(50),
+    );
+    // Over the cap: refused like every page size, never silently cut.
+    const over = await page('(first: 101)');
+    expect(errorCode(over)).toBe('BAD_USER_INPUT');
+    expect(over.errors?.[0]?.extensions?.field).toBe('first');
   });
 
   it('answers the reference operation of the benchmark', async () => {
@@ -185,6 +286,34 @@ describe('query limits', () => {
     expect(errorCode(result)).toBe('BAD_REQUEST');
     expect(result.errors?.[0]?.message).toMatch(/batching/i);
     expect(ms).toBeLessThan(QUICKLY_MS);
+  });
+});
+
+describe('configured limits', () => {
+  it('refuses a small query over a low QUERY_MAX_COST, naming the configured number', async () => {
+    const strict = await startTestApp(db, { QUERY_MAX_COST: '500', QUERY_MAX_DEPTH: '4' });
+    try {
+      const call = await callerFor(strict, tenant.id, tenant.users.owner);
+      // members are counted as the 250 the largest limited plan allows: 1 + 250 × 2.
+      const members = await call('{ members { role joinedAt } }');
+      expect(members.status).toBe(400);
+      expect(members.errors?.[0]?.extensions).toMatchObject({
+        code: 'QUERY_TOO_COMPLEX',
+        limit: 'cost',
+        maximum: 500,
+        measured: 501,
+      });
+      expect(members.errors?.[0]?.message).toContain('500');
+      expect((await call('{ members { role } }')).errors).toBeUndefined();
+      const deep = await call('{ projects { edges { node { tasks { totalCount } } } } }');
+      expect(deep.errors?.[0]?.extensions).toMatchObject({
+        code: 'QUERY_TOO_DEEP',
+        maximum: 4,
+        measured: 5,
+      });
+    } finally {
+      await strict.close();
+    }
   });
 });
 

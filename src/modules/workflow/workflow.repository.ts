@@ -56,14 +56,43 @@ export async function recordTransition(
     .execute();
 }
 
+/**
+ * The first `first` transitions of each project (oldest first), only those recorded after the
+ * transition `after` when given. An `after` that is no transition this tenant can see matches
+ * nothing.
+ */
 export function findTransitionsOfProjects(
   trx: Tx,
   projectIds: readonly string[],
+  page: { first: number; after: string | null },
 ): Promise<TransitionRow[]> {
-  return trx
-    .selectFrom('app.project_transitions')
+  const { after } = page;
+  const ranked = trx
+    .selectFrom('app.project_transitions as t')
     .select(['id', 'project_id', 'from_status', 'to_status', 'actor_id', 'comment', 'created_at'])
+    .select((eb) =>
+      eb.fn
+        .agg<number>('row_number')
+        .over((ob) => ob.partitionBy('project_id').orderBy('created_at').orderBy('id'))
+        .as('n'),
+    )
     .where('project_id', '=', anyId(projectIds))
+    .$if(after !== null, (qb) =>
+      qb.where(
+        (eb) => eb.refTuple('t.created_at', 't.id'),
+        '>',
+        (eb) =>
+          eb
+            .selectFrom('app.project_transitions as a')
+            .select(['a.created_at', 'a.id'])
+            .where('a.id', '=', after ?? '')
+            .$asTuple('created_at', 'id'),
+      ),
+    );
+  return trx
+    .selectFrom(ranked.as('r'))
+    .select(['id', 'project_id', 'from_status', 'to_status', 'actor_id', 'comment', 'created_at'])
+    .where('n', '<=', page.first)
     .orderBy('created_at')
     .orderBy('id')
     .execute();

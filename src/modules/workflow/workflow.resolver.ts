@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { Project, ProjectStatus } from '../project/project.type.js';
 import { loadUser } from '../user/user.service.js';
@@ -9,6 +9,7 @@ import {
   projectWorkflow,
   transitionProject,
 } from './workflow.service.js';
+import { ProjectTransitionsArgs } from './workflow.args.js';
 import { ProjectTransition, WorkflowEdge } from './workflow.type.js';
 
 @Resolver(() => Project)
@@ -43,9 +44,15 @@ export class ProjectWorkflowResolver {
     return allowedTransitions(ctx, project);
   }
 
-  @FieldResolver(() => [ProjectTransition], { description: 'Status changes, oldest first.' })
-  transitions(@Root() project: Project, @Ctx() ctx: GraphQLContext): Promise<ProjectTransition[]> {
-    return projectTransitions(ctx, project);
+  @FieldResolver(() => [ProjectTransition], {
+    description: 'Status changes, oldest first; `first` of them (50 unless asked), at most 100.',
+  })
+  transitions(
+    @Root() project: Project,
+    @Args(() => ProjectTransitionsArgs) args: ProjectTransitionsArgs,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ProjectTransition[]> {
+    return projectTransitions(ctx, project, args);
   }
 }
 

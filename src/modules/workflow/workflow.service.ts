@@ -2,7 +2,8 @@ import type { MembershipRoleValue, ProjectStatusValue } from '../../db/schema.js
 import { ForbiddenError, InvalidTransitionError, NotFoundError } from '../../errors.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { groupByKey } from '../../graphql/loaders.js';
-import { requireId, requireText } from '../../graphql/validate.js';
+import { pageSize } from '../../graphql/connection.js';
+import { optionalId, requireId, requireText } from '../../graphql/validate.js';
 import { memberRead, requireMember, requireWriter } from '../../tenancy/permissions.js';
 import { updateProjectById } from '../project/project.repository.js';
 import { toProject } from '../project/project.service.js';
@@ -14,6 +15,7 @@ import {
   recordTransition,
   type WorkflowEdgeRow,
 } from './workflow.repository.js';
+import { TRANSITIONS_PAGE_SIZE } from './workflow.args.js';
 import type { ProjectTransition, WorkflowEdge } from './workflow.type.js';
 
 const ROLE_RANK: Record<MembershipRoleValue, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
@@ -83,12 +85,22 @@ export async function transitionProject(
   return toProject(row);
 }
 
+/**
+ * A project's transitions, oldest first: `first` of them (BAD_USER_INPUT outside 1–100, like every
+ * page size), after the transition `after` when given. One statement for every project of a page
+ * that asks for the same slice.
+ */
 export async function projectTransitions(
   ctx: GraphQLContext,
   project: Project,
+  args: { first?: number | null; after?: string | null } = {},
 ): Promise<ProjectTransition[]> {
-  const loader = ctx.loaders.get<string, ProjectTransition[]>('projectTransitions', async (ids) => {
-    const rows = await findTransitionsOfProjects(await ctx.db.transaction(), ids);
+  const first = pageSize(args.first ?? TRANSITIONS_PAGE_SIZE);
+  const after = optionalId('after', args.after);
+  const name = `projectTransitions:${first}:${after ?? ''}`;
+  const loader = ctx.loaders.get<string, ProjectTransition[]>(name, async (ids) => {
+    const trx = await ctx.db.transaction();
+    const rows = await findTransitionsOfProjects(trx, ids, { first, after });
     const transitions = rows.map((r) => ({
       projectId: r.project_id,
       id: r.id,

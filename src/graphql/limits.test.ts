@@ -1,0 +1,95 @@
+import 'reflect-metadata';
+import { buildSchema, getOperationAST, parse, validate, type GraphQLSchema } from 'graphql';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildAppSchema } from './schema.js';
+import { LIST_BOUNDS, limitValidationRules, operationCost, QUERY_LIMITS } from './limits.js';
+
+function costOf(
+  schema: GraphQLSchema,
+  query: string,
+  variables?: Record<string, unknown>,
+): number | undefined {
+  const document = parse(query);
+  const operation = getOperationAST(document);
+  if (!operation) throw new Error('no operation');
+  return operationCost(schema, document, operation, variables);
+}
+
+// A union and an interface, which the app's schema does not have yet: fragments on them must count
+// for the type they select on.
+const abstract = buildSchema(`
+  interface Node { id: ID! }
+  type A implements Node { id: ID! items(first: Int = 10): [A!]! }
+  type B implements Node { id: ID! name: String }
+  union Thing = A | B
+  type Query { node: Node things(first: Int = 10): [Thing!]! }
+`);
+
+describe('operationCost on interfaces and unions', () => {
+  it('counts an inline fragment for its type, the most expensive type of the union', () => {
+    // things: 1 + 100 rows × max(A: items 1 + 100 × id 1, B: id + name = 2)
+    const query = `{ things(first: 100) { ... on A { items(first: 100) { id } } ... on B { id name } } }`;
+    expect(costOf(abstract, query)).toBe(1 + 100 * 101);
+  });
+
+  it('counts a named fragment on an interface where its types apply, never as zero', () => {
+    const query = `query { things(first: 100) { ...N } }
+      fragment N on Node { id ... on A { items { id } } }`;
+    // A: id 1 + items (default 10 rows) 1 + 10 = 12; B: id 1.
+    expect(costOf(abstract, query)).toBe(1 + 100 * 12);
+    expect(costOf(abstract, `{ node { ... on A { items(first: 50) { id } } } }`)).toBe(1 + 51);
+  });
+
+  it('counts a variable by its coerced value, its default included', () => {
+    const query = `query ($n: Int = 100) { things(first: $n) { ... on B { id } } }`;
+    expect(costOf(abstract, query)).toBe(1 + 100);
+    expect(costOf(abstract, query, { n: 3 })).toBe(1 + 3);
+    // null asks for the field's own default.
+    expect(costOf(abstract, query, { n: null })).toBe(1 + 10);
+    // Variables that do not coerce are refused by execution before any resolver runs.
+    expect(costOf(abstract, query, { n: 'many' })).toBeUndefined();
+  });
+});
+
+describe('operationCost on the app schema', () => {
+  let schema: GraphQLSchema;
+  beforeAll(async () => {
+    schema = await buildAppSchema();
+  });
+
+  it('counts the reference operation of the benchmark as 702', () => {
+    const query = `query($p: ID!) { project(id: $p) { tasks(first: 20) { edges { node { title status
+      comments(first: 10) { edges { node { body } } } } } } } }`;
+    expect(costOf(schema, query, { p: 'x' })).toBe(702);
+  });
+
+  it('counts Project.transitions by its first, 50 when none is given', () => {
+    const query = `query ($n: Int) { projects(first: 100) { edges { node { transitions(first: $n) { id } } } } }`;
+    expect(costOf(schema, query)).toBe(1 + 100 * (1 + 1 + (1 + 50)));
+    expect(costOf(schema, query, { n: 100 })).toBe(1 + 100 * (1 + 1 + (1 + 100)));
+    // Over the cap the resolver refuses it (BAD_USER_INPUT) before fetching: counted as the cap.
+    expect(costOf(schema, query, { n: 5000 })).toBe(1 + 100 * (1 + 1 + (1 + 100)));
+  });
+
+  it('counts members as the largest plan allows', () => {
+    expect(costOf(schema, `{ members { role user { id email } } }`)).toBe(
+      1 + (LIST_BOUNDS['Query.members'] ?? 0) * (1 + (1 + 2)),
+    );
+  });
+
+  it('counts a list nobody bounded as a full page', () => {
+    expect(costOf(schema, `{ myTenants { id } }`)).toBe(1 + 100);
+  });
+
+  it('names the limit and what the operation measured', () => {
+    const document = parse(`{ a: __typename b: __typename c: __typename }`);
+    const [error] = validate(
+      schema,
+      document,
+      limitValidationRules({ ...QUERY_LIMITS, maxAliases: 2 }),
+    );
+    expect(error).toMatchObject({
+      extensions: { code: 'TOO_MANY_ALIASES', limit: 'aliases', maximum: 2, measured: 3 },
+    });
+  });
+});
