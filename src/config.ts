@@ -94,6 +94,8 @@ export interface AuthConfig {
   appUrl: string | undefined;
   emailVerificationTtlSeconds: number;
   passwordResetTtlSeconds: number;
+  /** How long an invitation link works (INVITATION_TTL_SECONDS); resending starts it again. */
+  invitationTtlSeconds: number;
 }
 
 export interface HttpConfig {
@@ -119,7 +121,7 @@ export interface RateLimitConfig {
   signUpAddressAttempts: number;
   /** refreshToken calls per client address per 15 minutes. */
   refreshAddressAttempts: number;
-  /** Account emails (verification, password reset) asked for per client address per hour. */
+  /** Account emails (verification, password reset, invitations) asked for per client address per hour. */
   accountEmailAddressAttempts: number;
   /** Account emails sent to one address per hour, whoever asks. */
   accountEmailRecipientAttempts: number;
@@ -358,6 +360,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       appUrl: readUrl(env, 'APP_URL'),
       emailVerificationTtlSeconds: readInt(env, 'EMAIL_VERIFICATION_TTL_SECONDS', 24 * 60 * 60),
       passwordResetTtlSeconds: readInt(env, 'PASSWORD_RESET_TTL_SECONDS', 30 * 60),
+      invitationTtlSeconds: readInt(env, 'INVITATION_TTL_SECONDS', 7 * 24 * 60 * 60),
     },
     delivery: readDelivery(env),
     embedded: {

@@ -11,6 +11,7 @@ import {
 import { AccountResolver } from './account/account.resolver.js';
 import { ActivityResolver } from './activity/activity.resolver.js';
 import { CommentResolver } from './comment/comment.resolver.js';
+import { InvitationResolver } from './invitation/invitation.resolver.js';
 import { MemberResolver } from './member/member.resolver.js';
 import { NotificationResolver } from './notification/notification.resolver.js';
 import { ProjectResolver } from './project/project.resolver.js';
@@ -28,6 +29,7 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   AccountResolver,
   TenantResolver,
   MemberResolver,
+  InvitationResolver,
   ProjectResolver,
   TaskResolver,
   CommentResolver,

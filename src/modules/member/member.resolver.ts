@@ -23,7 +23,16 @@ export class MemberResolver {
     return memberUser(ctx, member);
   }
 
-  @Mutation(() => Member, { description: 'Owners and admins add an existing account by email.' })
+  @Mutation(() => Member, {
+    deprecationReason:
+      'Use inviteMember: addMember no longer adds anyone, it sends the same invitation.',
+    description:
+      'Sends an invitation to the address, exactly like inviteMember: no account is looked up ' +
+      'and nobody joins until the mailed link is used (acceptInvitation). Answered the same ' +
+      'whether or not the address has an account: a Member for the pending invitation, whose ' +
+      'role is the invited role, joinedAt when it was sent, and user a placeholder (id: the ' +
+      "invitation's id, email and name: the invited address, emailVerified: false).",
+  })
   addMember(
     @Arg('input', () => AddMemberInput) input: AddMemberInput,
     @Ctx() ctx: GraphQLContext,

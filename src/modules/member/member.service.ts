@@ -2,17 +2,14 @@ import type { TenantContext } from '../../db/operation.js';
 import type { MembershipRoleValue } from '../../db/schema.js';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { normaliseEmail } from '../account/account.service.js';
+import { inviteAsMember } from '../invitation/invitation.service.js';
 import { loadUser } from '../user/user.service.js';
-import { enforceQuota } from '../../tenancy/quota.js';
 import type { User } from '../user/user.type.js';
 import type { AddMemberInput } from './member.input.js';
 import {
   deleteMembership,
   findMembership,
   findMemberships,
-  findUserIdByEmail,
-  insertMembership,
   lockOwners,
   updateMembershipRole,
   type MembershipRow,
@@ -92,21 +89,18 @@ export async function listMembers(ctx: GraphQLContext): Promise<Member[]> {
 }
 
 export async function memberUser(ctx: GraphQLContext, member: Member): Promise<User> {
+  if (member.placeholder) return member.placeholder;
   const user = await loadUser(ctx, member.userId);
   if (!user) throw new NotFoundError('User', member.userId);
   return user;
 }
 
-export async function addMember(ctx: GraphQLContext, input: AddMemberInput): Promise<Member> {
-  const actor = await ctx.db.tenant();
-  const role = checkRole(input.role, 'role');
-  assertMayManage(actor, undefined, role);
-  const email = normaliseEmail(input.email);
-  const trx = await ctx.db.transaction();
-  const userId = await findUserIdByEmail(trx, email);
-  if (!userId) throw new NotFoundError('An account with that email');
-  await enforceQuota(ctx.db, 'members');
-  return toMember(await insertMembership(trx, actor.tenantId, userId, role));
+/**
+ * Deprecated: an invitation now, exactly like inviteMember (no account is looked up and nobody is
+ * added until the mail's link is used), answered as a Member for old clients (see inviteAsMember).
+ */
+export function addMember(ctx: GraphQLContext, input: AddMemberInput): Promise<Member> {
+  return inviteAsMember(ctx, input);
 }
 
 export async function changeMemberRole(
