@@ -95,6 +95,7 @@ describe('the schema stays distributable by tenant_id (Citus)', () => {
         'notification_channels',
         'notification_deliveries',
         'activity',
+        'invitations',
       ]),
     );
     for (const table of tenantTables) {
