@@ -110,7 +110,7 @@ export type InvitationStatus =
   | 'EXPIRED'
   /** Mailed and not yet used: the link works until expiresAt. */
   | 'PENDING'
-  /** Withdrawn by an owner or admin (or replaced by a newer one). */
+  /** Withdrawn by an owner or admin. */
   | 'REVOKED';
 
 /** Whom to invite to the current tenant, and as what. */
