@@ -38,6 +38,23 @@ create unique index invitations_open_email_idx on app.invitations (tenant_id, em
   where accepted_at is null and revoked_at is null;
 create index invitations_created_idx on app.invitations (tenant_id, created_at desc, id);
 
+-- Whoever mails a new link (inviting the address again, resending) is its inviter from then on:
+-- set here, not by the API, so nobody can name someone else as the one who vouches for a link.
+create function app.invitation_resent() returns trigger
+  language plpgsql
+  set search_path = pg_catalog, pg_temp
+  as $$
+begin
+  if new.token_hash is distinct from old.token_hash then
+    new.invited_by := app.current_user_id();
+    new.last_sent_at := now();
+  end if;
+  return new;
+end
+$$;
+create trigger invitations_resent before update on app.invitations
+  for each row execute function app.invitation_resent();
+
 alter table app.invitations enable row level security;
 alter table app.invitations force row level security;
 -- Owners and admins of the current tenant, and only owners touch OWNER invitations, as with
@@ -75,8 +92,7 @@ grant select (tenant_id, id, email, role, invited_by, created_at, expires_at, la
               accepted_at, accepted_by, revoked_at)
   on app.invitations to tenantql_api;
 grant insert (tenant_id, email, role, token_hash, expires_at) on app.invitations to tenantql_api;
-grant update (role, token_hash, invited_by, expires_at, last_sent_at, revoked_at)
-  on app.invitations to tenantql_api;
+grant update (role, token_hash, expires_at, revoked_at) on app.invitations to tenantql_api;
 grant select (tenant_id, id, email, role, invited_by, created_at, expires_at, last_sent_at,
               accepted_at, accepted_by, revoked_at)
   on app.invitations to tenantql_admin;

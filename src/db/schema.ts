@@ -222,7 +222,8 @@ export interface AccountEmailsTable {
 
 /**
  * Invitations (sql/0015): the API writes and reads them, except token_hash, which it may set but
- * never read back; invited_by defaults to the operation's user.
+ * never read back. invited_by and last_sent_at follow whoever mailed the current link (defaults,
+ * and a trigger when the link changes).
  */
 export interface InvitationsTable {
   tenant_id: ColumnType<string, string, never>;
@@ -230,10 +231,10 @@ export interface InvitationsTable {
   email: ColumnType<string, string, never>;
   role: MembershipRoleValue;
   token_hash: ColumnType<never, Buffer, Buffer>;
-  invited_by: ColumnType<string | null, never, string | null>;
+  invited_by: ColumnType<string | null, never, never>;
   created_at: ColumnType<Date, never, never>;
   expires_at: ColumnType<Date, Date, Date>;
-  last_sent_at: ColumnType<Date, never, Date>;
+  last_sent_at: ColumnType<Date, never, never>;
   accepted_at: ColumnType<Date | null, never, never>;
   accepted_by: ColumnType<string | null, never, never>;
   revoked_at: ColumnType<Date | null, never, Date>;

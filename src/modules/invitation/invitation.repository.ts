@@ -69,8 +69,8 @@ export async function findInviteeState(
 }
 
 /**
- * Creates the open invitation of this address, or refreshes it (new token, role, expiry and
- * inviter; same id): a tenant holds at most one open invitation per address
+ * Creates the open invitation of this address, or refreshes it (new token, role and expiry; the
+ * invitations_resent trigger makes the caller its inviter; same id): a tenant holds at most one open invitation per address
  * (invitations_open_email_idx), so an older link stops working.
  */
 export function upsertInvitation(
@@ -101,8 +101,6 @@ export function upsertInvitation(
           role: invitation.role,
           token_hash: invitation.hash,
           expires_at: invitation.expiresAt,
-          last_sent_at: sql<Date>`now()`,
-          invited_by: sql<string>`app.current_user_id()`,
         }),
     )
     .returning(INVITATION_COLUMNS)
@@ -144,12 +142,7 @@ export function renewInvitation(
 ): Promise<InvitationRow | undefined> {
   return trx
     .updateTable('app.invitations')
-    .set({
-      token_hash: token.hash,
-      expires_at: token.expiresAt,
-      last_sent_at: sql<Date>`now()`,
-      invited_by: sql<string>`app.current_user_id()`,
-    })
+    .set({ token_hash: token.hash, expires_at: token.expiresAt })
     .where('tenant_id', '=', tenantId)
     .where('id', '=', id)
     .where('accepted_at', 'is', null)
