@@ -108,10 +108,9 @@ grant select (tenant_id, id, email, role, invited_by, created_at, expires_at, la
 -- to grant it) no longer vouches for the invitation. An account that is already a member keeps
 -- its role unless the invitation grants more; it is never downgraded.
 --
--- outcome: 'accepted', 'invalid' (unknown, spent, revoked, expired, inviter no longer entitled:
--- which one is not said), 'suspended' (the tenant), 'quota' (max_members reached). Only
--- 'accepted' leaves anything changed that the caller keeps: the API fails the operation, which
--- rolls back, for every other outcome.
+-- outcome: 'accepted', 'invalid' (unknown, spent, revoked, expired, inviter gone or no longer
+-- entitled: which one is not said), 'suspended' (the tenant), 'quota' (max_members reached).
+-- Only 'accepted' changes anything.
 create function app.accept_invitation(
   p_token_hash bytea,
   out tenant_id uuid,
@@ -144,17 +143,17 @@ begin
    where i.token_hash = p_token_hash and i.accepted_at is null and i.revoked_at is null
      and i.expires_at > now()
   returning i.* into spent;
-  if spent.id is null or spent.invited_by is null then
+  if spent.id is null then
     return;
   end if;
 
   perform set_config('app.tenant_id', spent.tenant_id::text, true),
-          set_config('app.user_id', spent.invited_by::text, true),
+          set_config('app.user_id', coalesce(spent.invited_by::text, ''), true),
           set_config('app.role', '', true);
   select m.role into inviter_role
     from app.memberships m where m.tenant_id = spent.tenant_id and m.user_id = spent.invited_by;
   select t.status into tenant_status from app.tenants t where t.id = spent.tenant_id;
-  if inviter_role is null or inviter_role not in ('owner', 'admin')
+  if spent.invited_by is null or inviter_role is null or inviter_role not in ('owner', 'admin')
      or (spent.role = 'owner' and inviter_role <> 'owner') then
     outcome := 'invalid';
   elsif tenant_status is distinct from 'active' then
@@ -189,6 +188,10 @@ begin
           set_config('app.tenant_id', coalesce(previous_tenant, ''), true),
           set_config('app.role', coalesce(previous_role, ''), true);
   if outcome <> 'accepted' then
+    -- Nobody joined, so the link is not spent: a quota raised or a tenant reactivated lets it
+    -- work (the API rolls the whole operation back anyway; a direct caller gets the same).
+    update app.invitations i set accepted_at = null, accepted_by = null
+     where i.tenant_id = spent.tenant_id and i.id = spent.id;
     role := null;
     joined_at := null;
     return;

@@ -478,6 +478,13 @@ describe('accepting', () => {
     );
     expect(demoted.errors).toBeUndefined();
     expectRefused(await accept(invitee, await mailedToken(db.ownerUrl, invitee.email)));
+    // Still open: an owner or admin who sends it again vouches for it from then on.
+    const listed = await as<{ invitations: InvitationResult[] }>(u.owner, u.tenantId, LIST);
+    const open = listed.data?.invitations.find((i) => i.email === invitee.email);
+    expect(open?.status).toBe('PENDING');
+    await as(u.owner, u.tenantId, RESEND, { id: open?.id });
+    const joined = await accept(invitee, await mailedToken(db.ownerUrl, invitee.email));
+    expect(joined.data?.acceptInvitation.role).toBe('MEMBER');
   });
 });
 
