@@ -109,6 +109,8 @@ export interface AuthConfig {
   oidcIssuers: OidcIssuerConfig[];
   /** How often API keys' last-use times are written (batched; also on shutdown). */
   apiKeyLastUsedFlushMs: number;
+  /** How long an invitation link works (INVITATION_TTL_SECONDS); resending starts it again. */
+  invitationTtlSeconds: number;
 }
 
 export interface PreviousKeyConfig {
@@ -164,7 +166,7 @@ export interface RateLimitConfig {
   signUpAddressAttempts: number;
   /** refreshToken calls per client address per 15 minutes. */
   refreshAddressAttempts: number;
-  /** Account emails (verification, password reset) asked for per client address per hour. */
+  /** Account emails (verification, password reset, invitations) asked for per client address per hour. */
   accountEmailAddressAttempts: number;
   /** Account emails sent to one address per hour, whoever asks. */
   accountEmailRecipientAttempts: number;
@@ -673,6 +675,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ),
       oidcIssuers: readOidcIssuers(env, env.JWT_ISSUER ?? 'tenantql'),
       apiKeyLastUsedFlushMs: readInt(env, 'API_KEY_LAST_USED_FLUSH_MS', 30_000),
+      invitationTtlSeconds: readInt(env, 'INVITATION_TTL_SECONDS', 7 * 24 * 60 * 60),
     },
     delivery: readDelivery(env),
     live: {

@@ -240,6 +240,26 @@ export interface AccountEmailsTable {
   body: ColumnType<string, string, never>;
 }
 
+/**
+ * Invitations (sql/0015): the API writes and reads them, except token_hash, which it may set but
+ * never read back. invited_by and last_sent_at follow whoever mailed the current link (defaults,
+ * and a trigger when the link changes).
+ */
+export interface InvitationsTable {
+  tenant_id: ColumnType<string, string, never>;
+  id: Generated<string>;
+  email: ColumnType<string, string, never>;
+  role: MembershipRoleValue;
+  token_hash: ColumnType<never, Buffer, Buffer>;
+  invited_by: ColumnType<string | null, never, never>;
+  created_at: ColumnType<Date, never, never>;
+  expires_at: ColumnType<Date, Date, Date>;
+  last_sent_at: ColumnType<Date, never, never>;
+  accepted_at: ColumnType<Date | null, never, never>;
+  accepted_by: ColumnType<string | null, never, never>;
+  revoked_at: ColumnType<Date | null, never, Date>;
+}
+
 export interface Database {
   'app.tenants': TenantsTable;
   'app.plans': PlansTable;
@@ -257,6 +277,7 @@ export interface Database {
   'app.refresh_tokens': RefreshTokensTable;
   'app.account_tokens': AccountTokensTable;
   'app.account_emails': AccountEmailsTable;
+  'app.invitations': InvitationsTable;
   'app.notification_channels': NotificationChannelsTable;
   'app.notification_deliveries': NotificationDeliveriesTable;
 }

@@ -12,6 +12,7 @@ import { AccountResolver } from './account/account.resolver.js';
 import { ActivityResolver } from './activity/activity.resolver.js';
 import { ApiKeyResolver } from './api-key/api-key.resolver.js';
 import { CommentResolver } from './comment/comment.resolver.js';
+import { InvitationResolver } from './invitation/invitation.resolver.js';
 import { MemberResolver } from './member/member.resolver.js';
 import { NotificationResolver } from './notification/notification.resolver.js';
 import { ProjectResolver } from './project/project.resolver.js';
@@ -30,6 +31,7 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   TenantResolver,
   MemberResolver,
   ApiKeyResolver,
+  InvitationResolver,
   ProjectResolver,
   TaskResolver,
   CommentResolver,

@@ -44,3 +44,23 @@ export async function requireTenantAdmin(db: OperationDatabase): Promise<TenantC
   }
   return tenant;
 }
+
+/**
+ * Who belongs to a tenant is decided by people: a leaked API key must not add accounts (or
+ * invite addresses) that outlive its revocation, nor remove anyone.
+ */
+export function refuseApiKey(actor: TenantContext): void {
+  if (actor.apiKeyId) {
+    throw new ForbiddenError('API keys cannot manage members. Sign in as an owner or admin.');
+  }
+}
+
+/** The current tenant for managing members and invitations: an owner or admin, signed in. */
+export async function requireMemberManager(db: OperationDatabase): Promise<TenantContext> {
+  const tenant = await db.tenant();
+  refuseApiKey(tenant);
+  if (!isTenantAdmin(tenant.role)) {
+    throw new ForbiddenError('Only owners and admins manage members.');
+  }
+  return tenant;
+}

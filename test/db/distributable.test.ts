@@ -98,6 +98,7 @@ describe('the schema stays distributable by tenant_id (Citus)', () => {
         'notification_deliveries',
         'activity',
         'api_keys',
+        'invitations',
       ]),
     );
     for (const table of tenantTables) {

@@ -4,6 +4,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { callersOf, errorCode, errorField, type Call } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { ACCEPT, mailedToken } from '../support/invitations.js';
 import type { MembershipRoleValue } from '../../src/db/schema.js';
 
 let db: TestDatabase;
@@ -111,11 +112,18 @@ describe('activity log', () => {
     await mutate(as.member, 'mutation ($id: ID!) { deleteComment(id: $id) }', { id: comment.id });
     await mutate(as.member, 'mutation ($id: ID!) { deleteTask(id: $id) }', { id: task.id });
     const newcomer = await signUpAccount(api, 'newcomer');
+    // Invited by the owner, joined by the newcomer: the membership is the owner's doing.
     await mutate(
       as.owner,
-      'mutation ($email: String!) { addMember(input: {email: $email, role: VIEWER}) { role } }',
+      'mutation ($email: String!) { inviteMember(input: {email: $email, role: VIEWER}) { id } }',
       { email: newcomer.email },
     );
+    const accepted = await api.request(
+      ACCEPT,
+      { token: await mailedToken(db.ownerUrl, newcomer.email) },
+      { token: newcomer.token },
+    );
+    expect(accepted.errors).toBeUndefined();
     await mutate(
       as.owner,
       'mutation ($u: ID!) { changeMemberRole(userId: $u, role: MEMBER) { role } }',

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, signUpAccount, type Account } from '../support/accounts.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { INVITE, inviteAndAccept, mailedToken } from '../support/invitations.js';
 
 let db: TestDatabase;
 let api: TestApp;
@@ -49,10 +50,13 @@ async function team(label: string): Promise<Team> {
   const accounts: Partial<Record<'admin' | 'member' | 'viewer', Account>> = {};
   for (const role of ['admin', 'member', 'viewer'] as const) {
     const account = await signUpAccount(api, `${label}-${role}`);
-    const added = await as(owner, tenantId, ADD, {
-      input: { email: account.email, role: role.toUpperCase() },
+    await inviteAndAccept(api, db.ownerUrl, {
+      inviterToken: owner.token,
+      tenantId,
+      email: account.email,
+      role: role.toUpperCase(),
+      accepterToken: account.token,
     });
-    if (added.errors) throw new Error(JSON.stringify(added.errors));
     accounts[role] = account;
   }
   return {
@@ -107,44 +111,69 @@ describe('members', () => {
   });
 });
 
-describe('addMember', () => {
+describe('adding members (invitations)', () => {
   let t: Team;
   beforeAll(async () => {
     t = await team('adds');
   });
 
-  it('lets an admin add a member by email, normalised', async () => {
+  it('lets an admin invite by email, normalised; the account joins by accepting', async () => {
     const newcomer = await signUpAccount(api, 'newcomer');
-    const result = await as<{ addMember: MemberResult }>(t.admin, t.tenantId, ADD, {
-      input: { email: ` ${newcomer.email.toUpperCase()} `, role: 'MEMBER' },
+    const invited = await as<{ inviteMember: { email: string; role: Role } }>(
+      t.admin,
+      t.tenantId,
+      INVITE,
+      { input: { email: ` ${newcomer.email.toUpperCase()} `, role: 'MEMBER' } },
+    );
+    expect(invited.data?.inviteMember).toMatchObject({ email: newcomer.email, role: 'MEMBER' });
+    expect((await rolesOf(t))[newcomer.id]).toBeUndefined();
+    const token = await mailedToken(db.ownerUrl, newcomer.email);
+    const accepted = await api.request<{ acceptInvitation: MemberResult }>(
+      'mutation ($token: String!) { acceptInvitation(token: $token) { role user { id email } } }',
+      { token },
+      { token: newcomer.token },
+    );
+    expect(accepted.data?.acceptInvitation).toMatchObject({
+      role: 'MEMBER',
+      user: { id: newcomer.id },
     });
-    expect(result.data?.addMember).toMatchObject({ role: 'MEMBER', user: { id: newcomer.id } });
-    const again = await as(t.admin, t.tenantId, ADD, {
+    expect((await rolesOf(t))[newcomer.id]).toBe('MEMBER');
+    const again = await as(t.admin, t.tenantId, INVITE, {
       input: { email: newcomer.email, role: 'VIEWER' },
     });
     expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', field: 'email' });
   });
 
-  it('answers NOT_FOUND for an email without an account', async () => {
-    const result = await as(t.owner, t.tenantId, ADD, {
-      input: { email: `nobody-${randomUUID().slice(0, 8)}@example.test`, role: 'MEMBER' },
-    });
-    expect(codeOf(result)).toBe('NOT_FOUND');
+  it('keeps addMember for old clients: it invites, adds nobody, and says nothing about accounts', async () => {
+    const existing = await signUpAccount(api, 'existing');
+    const unknown = `nobody-${randomUUID().slice(0, 8)}@example.test`;
+    for (const email of [existing.email, unknown]) {
+      const result = await as<{ addMember: MemberResult }>(t.owner, t.tenantId, ADD, {
+        input: { email, role: 'MEMBER' },
+      });
+      expect(result.errors).toBeUndefined();
+      expect(result.data?.addMember).toMatchObject({ role: 'MEMBER', user: { email } });
+    }
+    expect((await rolesOf(t))[existing.id]).toBeUndefined();
   });
 
   it('refuses viewers and members (FORBIDDEN), and admins granting OWNER', async () => {
     const candidate = await signUpAccount(api, 'candidate');
     for (const actor of [t.viewer, t.member]) {
-      const result = await as(actor, t.tenantId, ADD, {
-        input: { email: candidate.email, role: 'VIEWER' },
-      });
-      expect(codeOf(result)).toBe('FORBIDDEN');
-      expect(result.data ?? null).toBeNull();
+      for (const query of [ADD, INVITE]) {
+        const result = await as(actor, t.tenantId, query, {
+          input: { email: candidate.email, role: 'VIEWER' },
+        });
+        expect(codeOf(result)).toBe('FORBIDDEN');
+        expect(result.data ?? null).toBeNull();
+      }
     }
-    const owner = await as(t.admin, t.tenantId, ADD, {
-      input: { email: candidate.email, role: 'OWNER' },
-    });
-    expect(codeOf(owner)).toBe('FORBIDDEN');
+    for (const query of [ADD, INVITE]) {
+      const owner = await as(t.admin, t.tenantId, query, {
+        input: { email: candidate.email, role: 'OWNER' },
+      });
+      expect(codeOf(owner)).toBe('FORBIDDEN');
+    }
     expect((await rolesOf(t))[candidate.id]).toBeUndefined();
   });
 });

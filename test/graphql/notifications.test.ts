@@ -3,6 +3,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { callerFor, callersOf, errorCode, ownerQuery, type Call } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { ACCEPT, mailedToken } from '../support/invitations.js';
 import type { MembershipRoleValue } from '../../src/db/schema.js';
 
 let db: TestDatabase;
@@ -119,11 +120,17 @@ describe('notifications', () => {
       [b.users.viewer],
     );
     await as.owner(
-      `mutation ($e: String!) { addMember(input: {email: $e, role: VIEWER}) { role } }`,
+      `mutation ($e: String!) { inviteMember(input: {email: $e, role: VIEWER}) { id } }`,
       {
         e: newcomer?.email,
       },
     );
+    const accepted = await api.request(
+      ACCEPT,
+      { token: await mailedToken(db.ownerUrl, newcomer?.email ?? '') },
+      { token: await api.app.deps.tokens.signAccess(b.users.viewer, undefined) },
+    );
+    expect(errorCode(accepted)).toBeUndefined();
     const asNewcomer = await callerFor(api, a.id, b.users.viewer);
     const welcome = await inbox(asNewcomer);
     expect(welcome.notifications.edges.map((e) => e.node.message)).toEqual([

@@ -4,6 +4,7 @@ import { codeOf, signUpAccount } from '../support/accounts.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { ACCEPT, mailedToken } from '../support/invitations.js';
 import { asContext, sqlState } from '../support/rls.js';
 
 let db: TestDatabase;
@@ -87,23 +88,26 @@ describe('quotas', () => {
     expect(codeOf(task)).toBe('QUOTA_EXCEEDED');
     expect(await count('app.tasks', tenant.id)).toBe(1);
 
+    // Inviting counts nothing; joining does, when the invitation is accepted.
     const newcomer = await signUpAccount(api, 'newcomer');
-    const member = await api.request(
-      `mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }`,
+    const invited = await api.request(
+      `mutation ($input: InviteMemberInput!) { inviteMember(input: $input) { id } }`,
       { input: { email: newcomer.email, role: 'MEMBER' } },
       { token: owner },
     );
+    expect(codeOf(invited)).toBeUndefined();
+    const token = await mailedToken(db.ownerUrl, newcomer.email);
+    const member = await api.request(ACCEPT, { token }, { token: newcomer.token });
     expect(codeOf(member)).toBe('QUOTA_EXCEEDED');
+    expect(member.errors?.[0]?.extensions).toMatchObject({ resource: 'members', limit: 4 });
     expect(await count('app.memberships', tenant.id)).toBe(4);
 
-    // Raising the limit (an operator's override) lets the same call through.
+    // Raising the limit (an operator's override) lets the same call through: the refused
+    // acceptance spent nothing, so the link still works.
     await setLimits(tenant.id, { max_members: 5 });
-    const again = await api.request(
-      `mutation ($input: AddMemberInput!) { addMember(input: $input) { role } }`,
-      { input: { email: newcomer.email, role: 'MEMBER' } },
-      { token: owner },
-    );
+    const again = await api.request(ACCEPT, { token }, { token: newcomer.token });
     expect(codeOf(again)).toBeUndefined();
+    expect(await count('app.memberships', tenant.id)).toBe(5);
   });
 
   it('a NULL limit (enterprise) is unlimited, and a plan change takes effect at once', async () => {

@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newApiKey } from '../../src/auth/api-key.js';
+import { ownerQuery } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant, tenantDataTables } from '../support/fixtures.js';
 import { asContext, sqlState } from '../support/rls.js';
@@ -12,6 +14,16 @@ let b: SeededTenant;
 beforeAll(async () => {
   db = await createTestDatabase();
   [a, b] = await Promise.all([seedTenant(db.ownerUrl, 'A'), seedTenant(db.ownerUrl, 'B')]);
+  // An API key each, so app.api_keys too holds rows of both tenants for the checks below.
+  for (const tenant of [a, b]) {
+    const { prefix, hash } = newApiKey();
+    await ownerQuery(
+      db.ownerUrl,
+      `insert into app.api_keys (tenant_id, name, role, prefix, secret_hash, created_by)
+       values ($1, 'isolation', 'member', $2, $3, $4)`,
+      [tenant.id, prefix, hash, tenant.users.owner],
+    );
+  }
   api = new pg.Client({ connectionString: db.apiUrl });
   await api.connect();
 });

@@ -51,6 +51,9 @@ export async function startTestApp(
     LOGIN_ADDRESS_ATTEMPTS: '100000',
     SIGNUP_ADDRESS_ATTEMPTS: '100000',
     REFRESH_ADDRESS_ATTEMPTS: '100000',
+    // Invitations are account emails: tests invite many people, and some addresses many times.
+    ACCOUNT_EMAIL_ADDRESS_ATTEMPTS: '100000',
+    ACCOUNT_EMAIL_RECIPIENT_ATTEMPTS: '100000',
     ...env,
   });
   const app = await startApp({

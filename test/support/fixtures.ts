@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { MembershipRoleValue } from '../../src/db/schema.js';
 
@@ -51,6 +51,17 @@ export async function seedTenant(ownerUrl: string, label: string): Promise<Seede
         [tenantId, userId, role],
       );
     }
+    // An open invitation, so every tenant-owned table holds rows of each seeded tenant.
+    await client.query(
+      `insert into app.invitations (tenant_id, email, role, token_hash, invited_by, expires_at)
+       values ($1, $2, 'member', $3, $4, now() + interval '7 days')`,
+      [
+        tenantId,
+        `invitee-${slug}@example.test`,
+        createHash('sha256').update(randomUUID()).digest(),
+        users.owner,
+      ],
+    );
     const projectId = randomUUID();
     await client.query(
       `insert into app.projects (tenant_id, id, key, name, created_by) values ($1, $2, 'PRJ', $3, $4)`,

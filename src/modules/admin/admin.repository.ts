@@ -298,6 +298,24 @@ export function findAuditPage(
 /** Tenant-owned tables in an export, in foreign-key order, with the key each is paged by. */
 export const EXPORT_TABLES = [
   { table: 'app.memberships', key: 'user_id' },
+  // Everything but the token hash, which no role but the owner can read.
+  {
+    table: 'app.invitations',
+    key: 'id',
+    columns: [
+      'tenant_id',
+      'id',
+      'email',
+      'role',
+      'invited_by',
+      'created_at',
+      'expires_at',
+      'last_sent_at',
+      'accepted_at',
+      'accepted_by',
+      'revoked_at',
+    ],
+  },
   { table: 'app.projects', key: 'id' },
   { table: 'app.tasks', key: 'id' },
   { table: 'app.comments', key: 'id' },

@@ -1,7 +1,10 @@
 import { Field, InputType } from 'type-graphql';
 import { MembershipRole } from './member.type.js';
 
-@InputType({ description: 'Adds an existing account to the current tenant.' })
+@InputType({
+  description:
+    'Deprecated with addMember: the same as InviteMemberInput (an invitation is mailed).',
+})
 export class AddMemberInput {
   @Field(() => String)
   email!: string;

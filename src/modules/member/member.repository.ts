@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Tx } from '../../db/operation.js';
 import type { MembershipRoleValue } from '../../db/schema.js';
 
@@ -53,27 +52,6 @@ export function findMembership(
     .where('tenant_id', '=', tenantId)
     .where('user_id', '=', userId);
   return (options.lock ? query.forUpdate() : query).executeTakeFirst();
-}
-
-/** Finds an account by normalised email; answers only for tenant admins (app.find_user_id_by_email). */
-export async function findUserIdByEmail(trx: Tx, email: string): Promise<string | undefined> {
-  const { rows } = await sql<{
-    id: string | null;
-  }>`select app.find_user_id_by_email(${email}) as id`.execute(trx);
-  return rows[0]?.id ?? undefined;
-}
-
-export function insertMembership(
-  trx: Tx,
-  tenantId: string,
-  userId: string,
-  role: MembershipRoleValue,
-): Promise<MembershipRow> {
-  return trx
-    .insertInto('app.memberships')
-    .values({ tenant_id: tenantId, user_id: userId, role })
-    .returning(MEMBERSHIP_COLUMNS)
-    .executeTakeFirstOrThrow();
 }
 
 export function updateMembershipRole(

@@ -2,13 +2,8 @@ import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'ty
 import type { GraphQLContext } from '../../graphql/context.js';
 import { User } from '../user/user.type.js';
 import { AddMemberInput } from './member.input.js';
-import {
-  addMember,
-  changeMemberRole,
-  listMembers,
-  memberUser,
-  removeMember,
-} from './member.service.js';
+import { inviteAsMember } from '../invitation/invitation.service.js';
+import { changeMemberRole, listMembers, memberUser, removeMember } from './member.service.js';
 import { Member, MembershipRole } from './member.type.js';
 
 @Resolver(() => Member)
@@ -23,12 +18,21 @@ export class MemberResolver {
     return memberUser(ctx, member);
   }
 
-  @Mutation(() => Member, { description: 'Owners and admins add an existing account by email.' })
+  @Mutation(() => Member, {
+    deprecationReason:
+      'Use inviteMember: addMember no longer adds anyone, it sends the same invitation.',
+    description:
+      'Sends an invitation to the address, exactly like inviteMember: no account is looked up ' +
+      'and nobody joins until the mailed link is used (acceptInvitation). Answered the same ' +
+      'whether or not the address has an account: a Member for the pending invitation, whose ' +
+      'role is the invited role, joinedAt when it was sent, and user a placeholder (id: the ' +
+      "invitation's id, email and name: the invited address, emailVerified: false).",
+  })
   addMember(
     @Arg('input', () => AddMemberInput) input: AddMemberInput,
     @Ctx() ctx: GraphQLContext,
   ): Promise<Member> {
-    return addMember(ctx, input);
+    return inviteAsMember(ctx, input);
   }
 
   @Mutation(() => Member, { description: 'The last owner cannot be demoted.' })

@@ -2,23 +2,19 @@ import type { TenantContext } from '../../db/operation.js';
 import type { MembershipRoleValue } from '../../db/schema.js';
 import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from '../../errors.js';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { normaliseEmail } from '../account/account.service.js';
 import { loadUser } from '../user/user.service.js';
-import { enforceQuota } from '../../tenancy/quota.js';
 import type { User } from '../user/user.type.js';
-import type { AddMemberInput } from './member.input.js';
 import {
   deleteMembership,
   findMembership,
   findMemberships,
-  findUserIdByEmail,
-  insertMembership,
   lockOwners,
   updateMembershipRole,
   type MembershipRow,
 } from './member.repository.js';
 import type { Member } from './member.type.js';
 import { requireId } from '../../graphql/validate.js';
+import { refuseApiKey } from '../../tenancy/permissions.js';
 
 const ROLES: readonly MembershipRoleValue[] = ['owner', 'admin', 'member', 'viewer'];
 
@@ -40,16 +36,6 @@ function checkRole(role: string, field: string): MembershipRoleValue {
   const known = ROLES.find((r) => r === role);
   if (!known) throw new BadUserInputError(field, 'Unknown role.');
   return known;
-}
-
-/**
- * Who belongs to a tenant is decided by people: a leaked key must not add accounts that outlive
- * its revocation, nor remove its creator (leaving) or anyone else.
- */
-function refuseApiKey(actor: TenantContext): void {
-  if (actor.apiKeyId) {
-    throw new ForbiddenError('API keys cannot manage members. Sign in as an owner or admin.');
-  }
 }
 
 /**
@@ -103,21 +89,10 @@ export async function listMembers(ctx: GraphQLContext): Promise<Member[]> {
 }
 
 export async function memberUser(ctx: GraphQLContext, member: Member): Promise<User> {
+  if (member.placeholder) return member.placeholder;
   const user = await loadUser(ctx, member.userId);
   if (!user) throw new NotFoundError('User', member.userId);
   return user;
-}
-
-export async function addMember(ctx: GraphQLContext, input: AddMemberInput): Promise<Member> {
-  const actor = await ctx.db.tenant();
-  const role = checkRole(input.role, 'role');
-  assertMayManage(actor, undefined, role);
-  const email = normaliseEmail(input.email);
-  const trx = await ctx.db.transaction();
-  const userId = await findUserIdByEmail(trx, email);
-  if (!userId) throw new NotFoundError('An account with that email');
-  await enforceQuota(ctx.db, 'members');
-  return toMember(await insertMembership(trx, actor.tenantId, userId, role));
 }
 
 export async function changeMemberRole(

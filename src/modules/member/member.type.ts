@@ -1,5 +1,6 @@
 import { Field, ObjectType, registerEnumType } from 'type-graphql';
 import type { MembershipRoleValue } from '../../db/schema.js';
+import type { User } from '../user/user.type.js';
 
 /** GraphQL names in upper case, database values in lower case: resolvers pass db values through. */
 export const MembershipRole = {
@@ -25,6 +26,12 @@ registerEnumType(MembershipRole, {
 export class Member {
   /** Resolved into `user` by MemberResolver, batched through loadUser. */
   userId!: string;
+
+  /**
+   * Set only on what the deprecated addMember answers: the invitation it sent, whose `user` is a
+   * stand-in carrying the invited address rather than an account.
+   */
+  placeholder?: User;
 
   @Field(() => MembershipRole)
   role!: MembershipRole;

@@ -6,6 +6,7 @@ import type { GraphQLResult, TestApp } from '../app.js';
 import { errorCode, ownerQuery, texts } from '../callers.js';
 import { createTestDatabase, type TestDatabase } from '../database.js';
 import { seedTenant } from '../fixtures.js';
+import { ACCEPT, mailedToken } from '../invitations.js';
 import type { Route, RoutedApi } from './route.js';
 
 const TENANTS = 10;
@@ -19,6 +20,8 @@ const WRITERS = new Set<MembershipRoleValue>(['owner', 'admin', 'member']);
 const ADMINS = new Set<MembershipRoleValue>(['owner', 'admin']);
 // Few keys, so CONFLICT happens and a tenant holds at most KEYS.length + 1 projects.
 const KEYS = ['ALPHA', 'BETA', 'GAMMA', 'DELTA', 'OMEGA'];
+// The free plan's member limit (sql/0008_admin.sql), which the seeded tenants are on.
+const MAX_MEMBERS = 25;
 
 interface ProjectModel {
   id: string;
@@ -38,10 +41,21 @@ interface CommentModel {
   body: string;
   deleted: boolean;
 }
+interface InvitationModel {
+  id: string;
+  email: string;
+  /** The seeded user who has the address; undefined for the fixture's own invitation. */
+  userId: string | undefined;
+  role: MembershipRoleValue;
+  /** The link last mailed, when a run sent it (the fixture's is unknown). */
+  token: string | undefined;
+  status: 'open' | 'accepted' | 'revoked';
+}
 interface TenantModel {
   id: string;
   slug: string;
   label: string;
+  name: string;
   users: Record<MembershipRoleValue, string>;
   /** One API key per role, each created by the user of that role (so it acts with that role). */
   apiKeys: Record<MembershipRoleValue, string>;
@@ -51,6 +65,7 @@ interface TenantModel {
   projects: ProjectModel[];
   tasks: TaskModel[];
   comments: CommentModel[];
+  invitations: InvitationModel[];
 }
 
 /** Which object an operation aims at: one of some tenant's (deleted ones included), or a fresh id. */
@@ -68,7 +83,19 @@ type TenantOp =
   | { kind: 'createTask'; tenant: number; role: number; target: Target }
   | { kind: 'comment'; tenant: number; role: number; target: Target }
   | { kind: 'readTask'; tenant: number; role: number; target: Target }
-  | { kind: 'addMember'; tenant: number; role: number; from: number; fromRole: number }
+  | {
+      kind: 'invite';
+      tenant: number;
+      role: number;
+      from: number;
+      fromRole: number;
+      /** The invited account accepts at once (else maybe later, through 'accept'). */
+      accept: boolean;
+    }
+  | { kind: 'accept'; tenant: number; index: number }
+  | { kind: 'revokeInvitation'; tenant: number; role: number; target: Target; own: boolean }
+  | { kind: 'resendInvitation'; tenant: number; role: number; target: Target; own: boolean }
+  | { kind: 'listInvitations'; tenant: number; role: number }
   | { kind: 'switchTenant'; tenant: number; from: number; fromRole: number }
   | { kind: 'failingMutation'; tenant: number; role: number; target: Target }
   // An API key of tenant `from` sent with this tenant's X-Tenant-ID (FORBIDDEN unless the same).
@@ -125,12 +152,30 @@ const tenantOpArb: fc.Arbitrary<TenantOp> = fc.oneof(
     target: targetArb,
   }),
   fc.record({
-    kind: fc.constant('addMember' as const),
+    kind: fc.constant('invite' as const),
     tenant: tenantArb,
     role: roleArb,
     from: tenantArb,
     fromRole: roleArb,
+    accept: fc.boolean(),
   }),
+  fc.record({ kind: fc.constant('accept' as const), tenant: tenantArb, index: fc.nat(8) }),
+  // `own` aims at the caller's tenant, else at any tenant's invitation (mostly another's).
+  fc.record({
+    kind: fc.constant('revokeInvitation' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    target: targetArb,
+    own: fc.boolean(),
+  }),
+  fc.record({
+    kind: fc.constant('resendInvitation' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    target: targetArb,
+    own: fc.boolean(),
+  }),
+  fc.record({ kind: fc.constant('listInvitations' as const), tenant: tenantArb, role: roleArb }),
   fc.record({
     kind: fc.constant('switchTenant' as const),
     tenant: tenantArb,
@@ -168,10 +213,24 @@ async function freshTenants(ownerUrl: string, run: number): Promise<TenantModel[
       const label = `fz${run}t${i}`;
       const seed = await seedTenant(ownerUrl, label);
       const keys = await storeApiKeys(ownerUrl, seed.id, seed.users);
+      const invitations = await ownerQuery<{ id: string; email: string }>(
+        ownerUrl,
+        'select id, email from app.invitations where tenant_id = $1',
+        [seed.id],
+      );
       return {
         id: seed.id,
         slug: seed.slug,
         label,
+        name: `Tenant ${label}`,
+        invitations: invitations.map((i) => ({
+          id: i.id,
+          email: i.email,
+          userId: undefined,
+          role: 'member' as const,
+          token: undefined,
+          status: 'open' as const,
+        })),
         users: seed.users,
         apiKeys: keys.live,
         revokedKey: keys.revoked,
@@ -466,21 +525,94 @@ class Runner {
         this.expectCode(result, ['FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT'], what);
         return;
       }
-      case 'addMember': {
+      case 'invite': {
         const from = this.tenants[op.from];
         const userId = from.users[ROLES[op.fromRole]];
-        const addedRole = op.fromRole % 2 === 0 ? 'MEMBER' : 'VIEWER';
-        const result = await call(
+        const email = `${ROLES[op.fromRole]}-${from.slug}@example.test`;
+        const invited = op.fromRole % 2 === 0 ? 'member' : 'viewer';
+        const result = await call<{ inviteMember: { id: string } }>(
           tenant,
           role,
-          `mutation($i: AddMemberInput!) { addMember(input: $i) { role user { id } } }`,
-          { i: { email: `${ROLES[op.fromRole]}-${from.slug}@example.test`, role: addedRole } },
+          `mutation($i: InviteMemberInput!) { inviteMember(input: $i) { id email role invitedBy { id } } }`,
+          { i: { email, role: invited.toUpperCase() } },
         );
         // Keys never manage members, whatever their role.
         if (!ADMINS.has(role) || op.viaKey) this.expectCode(result, ['FORBIDDEN'], what);
         else if (tenant.members.has(userId)) this.expectCode(result, ['CONFLICT'], what);
-        else if (this.expectOk(result, what)) {
-          tenant.members.set(userId, addedRole === 'MEMBER' ? 'member' : 'viewer');
+        else if (this.expectOk(result, what) && result.data) {
+          const id = result.data.inviteMember.id;
+          const open = tenant.invitations.find((i) => i.email === email && i.status === 'open');
+          if (open && open.id !== id) this.fail(`${what}: refreshed ${open.id} as ${id}`);
+          // The tenant's name picks its mail when other tenants invite the same address.
+          const token = await mailedToken(this.ownerUrl, email, 'INVITATION', `"${tenant.name}"`);
+          if (open) Object.assign(open, { role: invited, token });
+          else {
+            tenant.invitations.push({ id, email, userId, role: invited, token, status: 'open' });
+          }
+          const made = tenant.invitations.find((i) => i.id === id);
+          if (op.accept && made) await this.accept(tenant, made, `${what} accepted`);
+        }
+        return;
+      }
+      case 'accept': {
+        const invitation = pick(
+          tenant.invitations.filter((i) => i.token),
+          op.index,
+        );
+        if (invitation) await this.accept(tenant, invitation, what);
+        return;
+      }
+      case 'revokeInvitation':
+      case 'resendInvitation': {
+        // Aims at an invitation of any tenant: another tenant's must look like no invitation.
+        const owner = op.own ? tenant : this.tenants[op.target.tenant];
+        const invitation = pick(owner.invitations, op.target.index);
+        const visible = owner === tenant ? invitation : undefined;
+        const revoke = op.kind === 'revokeInvitation';
+        const result = await this.call<{ resendInvitation?: { id: string } }>(
+          tenant,
+          role,
+          revoke
+            ? `mutation($id: ID!) { revokeInvitation(id: $id) }`
+            : `mutation($id: ID!) { resendInvitation(id: $id) { id email status } }`,
+          { id: invitation?.id ?? UNKNOWN_ID },
+        );
+        if (!ADMINS.has(role)) this.expectCode(result, ['FORBIDDEN'], what);
+        else if (!visible) this.expectCode(result, ['NOT_FOUND'], what);
+        else if (visible.status === 'accepted') this.expectCode(result, ['CONFLICT'], what);
+        else if (visible.status === 'revoked' && !revoke) {
+          this.expectCode(result, ['CONFLICT'], what);
+        } else if (this.expectOk(result, what)) {
+          if (revoke) visible.status = 'revoked';
+          else {
+            visible.token = await mailedToken(
+              this.ownerUrl,
+              visible.email,
+              'INVITATION',
+              `"${tenant.name}"`,
+            );
+          }
+        }
+        return;
+      }
+      case 'listInvitations': {
+        const result = await this.call<{ invitations: { id: string }[] }>(
+          tenant,
+          role,
+          `{ invitations { id email role status invitedBy { id name } } }`,
+        );
+        if (!ADMINS.has(role)) {
+          this.expectCode(result, ['FORBIDDEN'], what);
+          return;
+        }
+        if (!this.expectOk(result, what)) return;
+        const got = (result.data?.invitations ?? []).map((i) => i.id).sort();
+        const want = tenant.invitations
+          .filter((i) => i.status === 'open')
+          .map((i) => i.id)
+          .sort();
+        if (JSON.stringify(got) !== JSON.stringify(want)) {
+          this.fail(`${what}: listed ${got.join(',')}, model ${want.join(',')}`);
         }
         return;
       }
@@ -546,6 +678,33 @@ class Runner {
     }
   }
 
+  /** The invited account spends the invitation's last link, open or not: only an open one works. */
+  async accept(tenant: TenantModel, invitation: InvitationModel, what: string): Promise<void> {
+    const userId = invitation.userId;
+    if (!invitation.token || !userId) return;
+    const result = await this.api.request<{ acceptInvitation: { role: string } }>(
+      ACCEPT,
+      { token: invitation.token },
+      { token: await this.token(userId) },
+    );
+    if (invitation.status !== 'open') this.expectCode(result, ['BAD_USER_INPUT'], what);
+    else if (tenant.members.size >= MAX_MEMBERS) {
+      this.expectCode(result, ['QUOTA_EXCEEDED'], what);
+    } else if (this.expectOk(result, what)) {
+      const got = result.data?.acceptInvitation.role;
+      if (got !== invitation.role.toUpperCase()) this.fail(`${what}: joined as ${got}`);
+      invitation.status = 'accepted';
+      tenant.members.set(userId, invitation.role);
+      // A link works once, whoever replays it.
+      const replay = await this.api.request(
+        ACCEPT,
+        { token: invitation.token },
+        { token: await this.token(userId) },
+      );
+      this.expectCode(replay, ['BAD_USER_INPUT'], `${what} replayed`);
+    }
+  }
+
   /** Batches run one after another; the operations of a batch run at once, one per tenant. */
   async runAll(batches: Op[][]): Promise<void> {
     let n = 0;
@@ -576,7 +735,11 @@ class Runner {
       `select tenant_id, 'project' as kind, id::text, name as text, null as parent from app.projects where tenant_id = any($1)
        union all select tenant_id, 'task', id::text, title, project_id::text from app.tasks where tenant_id = any($1)
        union all select tenant_id, 'comment', id::text, body, task_id::text from app.comments where tenant_id = any($1)
-       union all select tenant_id, 'member', user_id::text, role::text, null from app.memberships where tenant_id = any($1)`,
+       union all select tenant_id, 'member', user_id::text, role::text, null from app.memberships where tenant_id = any($1)
+       union all select tenant_id, 'invitation', id::text, email || ' ' || role,
+                        case when accepted_at is not null then 'accepted'
+                             when revoked_at is not null then 'revoked' else 'open' end
+                   from app.invitations where tenant_id = any($1)`,
       [ids],
     );
     for (const tenant of this.tenants) {
@@ -593,6 +756,7 @@ class Runner {
           .filter((c) => !c.deleted)
           .map((c) => `comment ${c.id} ${c.body} ${c.taskId}`),
         ...[...tenant.members].map(([user, role]) => `member ${user} ${role} `),
+        ...tenant.invitations.map((i) => `invitation ${i.id} ${i.email} ${i.role} ${i.status}`),
       ].sort();
       if (JSON.stringify(stored) !== JSON.stringify(model)) {
         const missing = model.filter((m) => !stored.includes(m));
