@@ -34,6 +34,7 @@ import type { Logger } from './logger.js';
 import { ExternalAccounts } from './modules/account/identity.service.js';
 import {
   AuthRateLimiter,
+  CallerRateLimiter,
   RateLimitStore,
   TenantRateLimiter,
   findRequestsPerMinute,
@@ -129,7 +130,10 @@ export async function startApp({
     production: config.production,
     introspection: config.introspection,
     limits: config.queryLimits,
-    plugins: [operationLogPlugin(metrics), tenantRateLimitPlugin(tenantLimits)],
+    plugins: [
+      operationLogPlugin(metrics),
+      tenantRateLimitPlugin(tenantLimits, new CallerRateLimiter(rateLimits, config.rateLimits)),
+    ],
   });
   await apollo.start();
 

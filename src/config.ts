@@ -170,6 +170,10 @@ export interface RateLimitConfig {
   accountEmailAddressAttempts: number;
   /** Account emails sent to one address per hour, whoever asks. */
   accountEmailRecipientAttempts: number;
+  /** Operations per minute of one user (or API key) that no tenant pays for; 0: unlimited. */
+  userRequestsPerMinute: number;
+  /** Operations per minute of one anonymous client address (IPv6: its /64); 0: unlimited. */
+  anonymousRequestsPerMinute: number;
 }
 
 export interface PlaygroundConfig {
@@ -618,6 +622,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       refreshAddressAttempts: readInt(env, 'REFRESH_ADDRESS_ATTEMPTS', 600),
       accountEmailAddressAttempts: readInt(env, 'ACCOUNT_EMAIL_ADDRESS_ATTEMPTS', 20),
       accountEmailRecipientAttempts: readInt(env, 'ACCOUNT_EMAIL_RECIPIENT_ATTEMPTS', 5),
+      userRequestsPerMinute: readInt(env, 'USER_REQUESTS_PER_MINUTE', 600),
+      anonymousRequestsPerMinute: readInt(env, 'ANONYMOUS_REQUESTS_PER_MINUTE', 300),
     },
     http: {
       bodyLimitBytes: readInt(env, 'REQUEST_BODY_LIMIT_BYTES', 1_000_000),

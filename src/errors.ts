@@ -126,12 +126,12 @@ export class InvalidTransitionError extends AppError {
 }
 
 export class QuotaExceededError extends AppError {
-  constructor(resource: string, limit: number) {
-    super(
-      'QUOTA_EXCEEDED',
-      `This tenant's plan allows at most ${limit} ${resource}. Upgrade the plan or remove some first.`,
-      { resource, limit },
-    );
+  constructor(
+    resource: string,
+    limit: number,
+    message = `This tenant's plan allows at most ${limit} ${resource}. Upgrade the plan or remove some first.`,
+  ) {
+    super('QUOTA_EXCEEDED', message, { resource, limit });
   }
 }
 

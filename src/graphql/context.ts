@@ -8,7 +8,7 @@ import type { PasswordHasher } from '../auth/password.js';
 import type { TokenService } from '../auth/jwt.js';
 import type { Config } from '../config.js';
 import type { AdminDatabase } from '../db/admin.js';
-import { clientAddress } from '../http/client-address.js';
+import { addressBudgetKey, clientAddress } from '../http/client-address.js';
 import { OperationDatabase } from '../db/operation.js';
 import type { Database } from '../db/schema.js';
 import { UnauthenticatedError } from '../errors.js';
@@ -111,7 +111,7 @@ function fairShareKey(
   const tenantId = claim === undefined ? undefined : limits.verifiedTenant(claim);
   if (tenantId) return `tenant:${tenantId}`;
   if (caller) return `caller:${caller}`;
-  return `address:${address ?? 'local'}`;
+  return `address:${address === undefined ? 'local' : addressBudgetKey(address)}`;
 }
 
 /** iss as the token claims it, unverified: only to choose who verifies the token. */

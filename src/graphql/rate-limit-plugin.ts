@@ -1,30 +1,40 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { RateLimitedError } from '../errors.js';
-import { findRequestsPerMinute, type TenantRateLimiter } from '../tenancy/rate-limit.js';
+import {
+  findRequestsPerMinute,
+  type CallerRateLimiter,
+  type TenantRateLimiter,
+} from '../tenancy/rate-limit.js';
 import type { GraphQLContext } from './context.js';
 
 /**
  * Charges every operation that acts in a tenant to that tenant's budget. Only a verified member's
  * operation is charged (after app.set_operation_context accepted the membership), so nobody can
- * spend another tenant's budget by naming it. Registered after the transaction plugin, whose
- * didResolveOperation has decided READ ONLY by the time this one opens the transaction.
+ * spend another tenant's budget by naming it: an operation in no tenant, or in one the caller may
+ * not use, is charged to the caller's own budget (CallerRateLimiter) instead. Registered after the
+ * transaction plugin, whose didResolveOperation has decided READ ONLY by the time this one opens
+ * the transaction.
  */
 export function tenantRateLimitPlugin(
   limiter: TenantRateLimiter,
+  callers: CallerRateLimiter,
 ): ApolloServerPlugin<GraphQLContext> {
+  const chargeCaller = (ctx: GraphQLContext) =>
+    callers.consume(ctx.session?.userId ?? ctx.apiKey?.prefix, ctx.clientAddress);
   return {
     requestDidStart() {
       return Promise.resolve({
         async didResolveOperation({ contextValue }) {
           const { db } = contextValue;
           const { claim } = db;
-          if (claim === undefined) return;
+          if (claim === undefined) return chargeCaller(contextValue);
           let tenantId = limiter.verifiedTenant(claim);
           if (tenantId === undefined) {
             try {
               ({ tenantId } = await db.tenant());
             } catch {
-              return; // not a member, suspended…: the fields report that themselves
+              // Not a member, suspended…: the fields report that themselves.
+              return chargeCaller(contextValue);
             }
             limiter.rememberVerified(claim, tenantId);
           }

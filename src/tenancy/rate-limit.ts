@@ -210,6 +210,46 @@ export class TenantRateLimiter {
 }
 
 /**
+ * Budgets of the operations no tenant pays for: those that act in no tenant, and those of a caller
+ * who named a tenant they turned out not to belong to. Per user (or API key), and per client
+ * address (its /64 for IPv6) for anonymous callers, so neither account-level fields nor a stream
+ * of refused tenant claims are free.
+ */
+export class CallerRateLimiter {
+  readonly #user: Budget;
+  readonly #address: Budget;
+
+  constructor(
+    private readonly store: RateLimitStore,
+    config: RateLimitConfig,
+  ) {
+    this.#user = { name: 'user', points: config.userRequestsPerMinute, durationSeconds: 60 };
+    this.#address = {
+      name: 'anonymous-address',
+      points: config.anonymousRequestsPerMinute,
+      durationSeconds: 60,
+    };
+  }
+
+  /** `caller`: the user id or an API key's prefix; undefined for anonymous callers. */
+  async consume(caller: string | undefined, address: string | undefined): Promise<void> {
+    const budget = caller === undefined ? this.#address : this.#user;
+    // In-process operations (tests, tools) have no client address: nothing to count it against.
+    const key = caller ?? (address === undefined ? undefined : addressBudgetKey(address));
+    if (key === undefined || budget.points === 0) return;
+    const rejection = await this.store.consume(budget, key);
+    if (rejection) {
+      throw new RateLimitedError(
+        retryAfterSeconds(rejection),
+        caller === undefined
+          ? 'Too many requests from here. Sign in, or retry later.'
+          : 'Too many requests outside any tenant. Retry later.',
+      );
+    }
+  }
+}
+
+/**
  * Budgets of the account fields that need no session, against password guessing and sign-up or
  * refresh floods. Windows are fixed: a refused attempt spends nothing more and never extends the
  * wait, so a locked account opens again at most one window after its budget ran out.

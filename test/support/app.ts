@@ -51,6 +51,8 @@ export async function startTestApp(
     LOGIN_ADDRESS_ATTEMPTS: '100000',
     SIGNUP_ADDRESS_ATTEMPTS: '100000',
     REFRESH_ADDRESS_ATTEMPTS: '100000',
+    USER_REQUESTS_PER_MINUTE: '100000',
+    ANONYMOUS_REQUESTS_PER_MINUTE: '100000',
     // Invitations are account emails: tests invite many people, and some addresses many times.
     ACCOUNT_EMAIL_ADDRESS_ATTEMPTS: '100000',
     ACCOUNT_EMAIL_RECIPIENT_ATTEMPTS: '100000',

@@ -19,6 +19,7 @@ import {
 } from './tenant.repository.js';
 import type { Tenant } from './tenant.type.js';
 import { TENANT_SLUG } from '../../formats.js';
+import { enforceOwnedTenants } from '../../tenancy/quota.js';
 import { requireId } from '../../graphql/validate.js';
 
 const NAME_MAX_LENGTH = 200;
@@ -57,6 +58,7 @@ export async function createOwnTenant(
   if (name.length < 1 || name.length > NAME_MAX_LENGTH) {
     throw new BadUserInputError('name', `A name is 1–${NAME_MAX_LENGTH} characters.`);
   }
+  await enforceOwnedTenants(ctx.db);
   const trx = await ctx.db.transaction();
   // A taken slug fails on tenants_slug_key, which the error mapper turns into CONFLICT.
   const id = await createTenant(trx, slug, name);
