@@ -133,14 +133,11 @@ describe('live updates are shared fairly', () => {
 
   it('caps the live connections of one user (4029 TOO_MANY_CONNECTIONS)', async () => {
     const connectionParams = await params(b, b.users.viewer);
-    const held = await Promise.all(
-      Array.from({ length: 5 }, async () => {
-        const client = liveClient(api, connectionParams);
-        clients.push(client);
-        const sub = client.subscribe(TASK_CHANGED, { projectId: b.projectId });
-        return { client, sub };
-      }),
-    );
+    const held = Array.from({ length: 5 }, () => {
+      const client = liveClient(api, connectionParams);
+      clients.push(client);
+      return { client, sub: client.subscribe(TASK_CHANGED, { projectId: b.projectId }) };
+    });
     await until(
       () =>
         held.every(({ sub }) => sub.closed === undefined) && api.app.live.server.connections >= 5,
