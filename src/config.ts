@@ -266,6 +266,16 @@ export interface DeliveryConfig {
   /** SMTP server for email notifications; unset means emails are written to the log. */
   smtpUrl: string | undefined;
   mailFrom: string;
+  /** How long a rotated-out webhook secret keeps signing too, unless the rotation says. */
+  webhookSecretOverlapSeconds: number;
+  /** Retention, in days (the worker deletes older rows about hourly): finished deliveries. */
+  retentionDeliveryDays: number;
+  retentionNotificationDays: number;
+  retentionActivityDays: number;
+  /** Days after their expiry that refresh-token rows are kept (reuse detection needs them). */
+  retentionRefreshTokenDays: number;
+  /** How often the worker purges; 0 never. */
+  retentionIntervalMs: number;
 }
 
 export interface Config {
@@ -370,6 +380,12 @@ function readDelivery(env: NodeJS.ProcessEnv): DeliveryConfig {
     requireHttps: readBool(env, 'WEBHOOK_REQUIRE_HTTPS', env.NODE_ENV === 'production'),
     smtpUrl: env.SMTP_URL || undefined,
     mailFrom: env.SMTP_FROM || 'tenantql <notifications@localhost>',
+    webhookSecretOverlapSeconds: readInt(env, 'WEBHOOK_SECRET_OVERLAP_SECONDS', 24 * 60 * 60),
+    retentionDeliveryDays: readInt(env, 'RETENTION_DELIVERY_DAYS', 30),
+    retentionNotificationDays: readInt(env, 'RETENTION_NOTIFICATION_DAYS', 180),
+    retentionActivityDays: readInt(env, 'RETENTION_ACTIVITY_DAYS', 365),
+    retentionRefreshTokenDays: readInt(env, 'RETENTION_REFRESH_TOKEN_DAYS', 7),
+    retentionIntervalMs: readInt(env, 'RETENTION_INTERVAL_MS', 60 * 60 * 1000),
   };
   if (delivery.batchSize < 1 || delivery.maxAttempts < 1) {
     throw new ConfigError('DELIVERY_BATCH_SIZE and DELIVERY_MAX_ATTEMPTS must be at least 1');

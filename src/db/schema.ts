@@ -198,6 +198,8 @@ export interface NotificationChannelsTable {
   url: ColumnType<string | null, string | null | undefined, string | null>;
   /** Write-only for the API role: no column grant lets it read the secret back. */
   secret: ColumnType<never, string | undefined, string>;
+  /** Until when the secret replaced by the last rotation still signs too (sql/0031). */
+  previous_secret_expires_at: ColumnType<Date | null, never, Date | null>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

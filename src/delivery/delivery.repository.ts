@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import type { DeliveryConfig } from '../config.js';
 import type { Database, NotificationChannelValue } from '../db/schema.js';
 
 /** What app.claim_notification_deliveries_fair returns for one claimed row: what delivery needs. */
@@ -94,4 +95,33 @@ export async function recordAccountEmail(
     select app.record_account_email(${claim.id}::uuid, ${claim.lease_token}::uuid,
       ${error === null}, ${error}::text, ${retryAfterMs}::int) as recorded`.execute(db);
   return rows[0]?.recorded === true;
+}
+
+/** The tenant's webhook secrets that sign now: the current one, and one rotated out recently. */
+export async function webhookSigningSecrets(
+  db: Kysely<Database>,
+  tenantId: string,
+): Promise<string[]> {
+  const { rows } = await sql<{ secrets: string[] | null }>`
+    select app.webhook_signing_secrets(${tenantId}::uuid) as secrets`.execute(db);
+  return rows[0]?.secrets ?? [];
+}
+
+/** One purge round (app.purge_expired): rows deleted per kind. */
+export async function purgeExpired(
+  db: Kysely<Database>,
+  ages: Pick<
+    DeliveryConfig,
+    | 'retentionDeliveryDays'
+    | 'retentionNotificationDays'
+    | 'retentionActivityDays'
+    | 'retentionRefreshTokenDays'
+  >,
+  batch: number,
+): Promise<{ kind: string; deleted: number }[]> {
+  const { rows } = await sql<{ kind: string; deleted: string }>`
+    select kind, deleted from app.purge_expired(${ages.retentionDeliveryDays}::int,
+      ${ages.retentionNotificationDays}::int, ${ages.retentionActivityDays}::int,
+      ${ages.retentionRefreshTokenDays}::int, ${batch}::int)`.execute(db);
+  return rows.map((r) => ({ kind: r.kind, deleted: Number(r.deleted) }));
 }

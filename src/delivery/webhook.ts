@@ -1,11 +1,18 @@
 import http from 'node:http';
 import https from 'node:https';
-import { EVENT_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, signWebhook } from './signature.js';
+import {
+  EVENT_HEADER,
+  IDEMPOTENCY_HEADER,
+  SIGNATURE_HEADER,
+  signWebhook,
+  standardWebhookHeaders,
+} from './signature.js';
 import { guardedLookup, webhookUrlProblem, type WebhookUrlPolicy } from './url-policy.js';
 
 export interface WebhookRequest {
   url: string;
-  secret: string;
+  /** The current secret first; during a rotation's overlap, the previous one too. */
+  secrets: readonly string[];
   /** The idempotency key (the delivery's id). */
   id: string;
   kind: string;
@@ -101,7 +108,9 @@ export function sendWebhook(request: WebhookRequest): Promise<AttemptResult> {
           'user-agent': 'tenantql-webhooks/1',
           [IDEMPOTENCY_HEADER]: request.id,
           [EVENT_HEADER]: request.kind,
-          [SIGNATURE_HEADER]: signWebhook(request.secret, request.body, timestamp),
+          ...standardWebhookHeaders(request.secrets, request.id, request.body, timestamp),
+          // The first scheme's header, for receivers written against it: the current secret only.
+          [SIGNATURE_HEADER]: signWebhook(request.secrets[0] ?? '', request.body, timestamp),
         },
       },
       (res) => {

@@ -12,6 +12,8 @@ import { notificationMessage } from '../modules/notification/notification.servic
 import type { NotificationKind } from '../modules/notification/notification.type.js';
 import {
   claimAccountEmails,
+  purgeExpired,
+  webhookSigningSecrets,
   claimDeliveries,
   recordAccountEmail,
   recordAttempt,
@@ -27,6 +29,9 @@ import {
 } from './circuit-breaker.js';
 import { createMailer, emailFailureClass, type Mailer } from './mailer.js';
 import { sendWebhook, type AttemptResult, type FailureClass } from './webhook.js';
+
+/** Rows of each kind one purge statement deletes at most. */
+const PURGE_BATCH = 5_000;
 
 /** The channel the enqueue trigger notifies (at commit) when it queues deliveries. */
 export const WAKE_CHANNEL = 'tenantql_deliveries';
@@ -147,6 +152,49 @@ export class DeliveryWorker {
     this.#running = true;
     this.#options.log.info({ worker: this.id }, 'delivery worker started');
     this.#loop = this.#run();
+    const every = this.#options.config.retentionIntervalMs;
+    if (every > 0) {
+      // A first purge soon after start, then about every interval (jittered so several workers
+      // do not purge together); a purge is idempotent, so two at once only waste a little.
+      const schedule = (ms: number) => {
+        this.#purgeTimer = setTimeout(() => {
+          void this.purgeExpired().finally(() => {
+            if (this.#running) schedule(every * (0.9 + Math.random() * 0.2));
+          });
+        }, ms);
+        this.#purgeTimer.unref();
+      };
+      schedule(Math.min(every, 60_000));
+    }
+  }
+
+  #purgeTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Deletes what is past its retention (finished deliveries, notifications, activity, expired
+   * refresh tokens, sent account emails, spent account tokens), a batch at a time; returns how
+   * many rows of each kind.
+   */
+  async purgeExpired(): Promise<Record<string, number>> {
+    const { config, log } = this.#options;
+    const total: Record<string, number> = {};
+    try {
+      for (let round = 0; round < 100; round += 1) {
+        const deleted = await purgeExpired(this.#db, config, PURGE_BATCH);
+        let full = false;
+        for (const { kind, deleted: n } of deleted) {
+          total[kind] = (total[kind] ?? 0) + n;
+          if (n >= PURGE_BATCH) full = true;
+        }
+        if (!full || !this.#running) break;
+      }
+      if (Object.values(total).some((n) => n > 0)) {
+        log.info({ worker: this.id, deleted: total }, 'retention: old rows deleted');
+      }
+    } catch (error) {
+      log.warn({ err: error, worker: this.id }, 'retention purge failed; it runs again later');
+    }
+    return total;
   }
 
   /** Sends in flight in this process right now. */
@@ -157,6 +205,7 @@ export class DeliveryWorker {
   /** Stops claiming, waits for the sends in flight to finish and be recorded, then disconnects. */
   async stop(): Promise<void> {
     this.#running = false;
+    clearTimeout(this.#purgeTimer);
     this.#wakeUp();
     await this.#loop;
     await this.idle();
@@ -444,9 +493,11 @@ export class DeliveryWorker {
     });
     let outcome: EndpointOutcome = 'unknown';
     try {
+      // The current secret and, during a rotation's overlap, the previous one (one signature each).
+      const secrets = await webhookSigningSecrets(this.#db, delivery.tenant_id);
       const result = await sendWebhook({
         url: delivery.url,
-        secret: delivery.secret,
+        secrets: secrets.length > 0 ? secrets : [delivery.secret],
         id: delivery.id,
         kind: delivery.kind,
         body,

@@ -130,7 +130,7 @@ describe('notification channel settings', () => {
     });
     expect(first.errors).toBeUndefined();
     const secret = first.data?.updateNotificationSettings.webhookSecret;
-    expect(secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(first.data?.updateNotificationSettings.settings.webhook).toEqual({
       enabled: true,
       url: 'https://hooks.example.com/tenantql',

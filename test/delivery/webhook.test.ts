@@ -25,7 +25,7 @@ afterAll(async () => {
 
 const request = (overrides: Partial<WebhookRequest> = {}): WebhookRequest => ({
   url: hooks.url,
-  secret: 'whsec_test-secret-that-is-long-enough',
+  secrets: ['whsec_test-secret-that-is-long-enough'],
   id: '00000000-0000-4000-8000-000000000001',
   kind: 'TASK_ASSIGNED',
   body: '{"hello":"world"}',

@@ -144,8 +144,10 @@ describe('database roles', () => {
       'claim_account_emails',
       'claim_notification_deliveries',
       'claim_notification_deliveries_fair',
+      'purge_expired',
       'record_account_email',
       'record_notification_delivery',
+      'webhook_signing_secrets',
     ]);
   });
 

@@ -77,11 +77,15 @@ export interface ChannelRow {
   url: string | null;
 }
 
+export interface ChannelState extends ChannelRow {
+  previous_secret_expires_at: Date | null;
+}
+
 /** The current tenant's channel rows (RLS shows them to its owners and admins only). */
-export function findChannels(trx: Tx): Promise<ChannelRow[]> {
+export function findChannels(trx: Tx): Promise<ChannelState[]> {
   return trx
     .selectFrom('app.notification_channels')
-    .select(['channel', 'enabled', 'kinds', 'url'])
+    .select(['channel', 'enabled', 'kinds', 'url', 'previous_secret_expires_at'])
     .execute();
 }
 
@@ -105,7 +109,13 @@ export async function insertChannel(
 export async function updateChannel(
   trx: Tx,
   channel: NotificationChannelValue,
-  changes: { enabled?: boolean; kinds?: string[]; url?: string | null; secret?: string },
+  changes: {
+    enabled?: boolean;
+    kinds?: string[];
+    url?: string | null;
+    secret?: string;
+    previous_secret_expires_at?: Date | null;
+  },
 ): Promise<void> {
   await trx
     .updateTable('app.notification_channels')
@@ -162,4 +172,11 @@ export function findDeliveryPage(
   if (filter.status) base = base.where('status', '=', filter.status);
   if (filter.channel) base = base.where('channel', '=', filter.channel);
   return fetchPage(trx, base, page);
+}
+
+/** Sends a failed or dead delivery again (app.redeliver_notification_delivery); false if none. */
+export async function redeliverDelivery(trx: Tx, id: string): Promise<boolean> {
+  const { rows } = await sql<{ id: string | null }>`
+    select app.redeliver_notification_delivery(${id}::uuid) as id`.execute(trx);
+  return rows[0]?.id != null;
 }

@@ -25,6 +25,7 @@ import {
   listNotificationDeliveries,
   listNotifications,
   markNotificationsRead,
+  redeliverNotification,
   rotateWebhookSecret,
   unreadNotificationCount,
   updateNotificationSettings,
@@ -84,10 +85,28 @@ export class NotificationResolver {
   }
 
   @Mutation(() => RotateWebhookSecretPayload, {
-    description: 'Replaces the webhook signing secret and returns the new one, once.',
+    description:
+      'Replaces the webhook signing secret and returns the new one, once. The replaced secret ' +
+      'keeps signing too (a second signature in webhook-signature) for overlapSeconds ' +
+      '(WEBHOOK_SECRET_OVERLAP_SECONDS unless given; 0 ends it at once; at most 7 days).',
   })
-  rotateWebhookSecret(@Ctx() ctx: GraphQLContext): Promise<RotateWebhookSecretPayload> {
-    return rotateWebhookSecret(ctx);
+  rotateWebhookSecret(
+    @Arg('overlapSeconds', () => Int, { nullable: true }) overlapSeconds: number | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<RotateWebhookSecretPayload> {
+    return rotateWebhookSecret(ctx, overlapSeconds);
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      'Sends a failed or dead webhook or email delivery again, from its first attempt (after ' +
+      'fixing the endpoint). Owners and admins; NOT_FOUND for a delivered one or one in flight.',
+  })
+  redeliverNotification(
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<boolean> {
+    return redeliverNotification(ctx, id);
   }
 
   @Query(() => NotificationDeliveryConnection, {

@@ -6,7 +6,7 @@ import { MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from '../../delivery/url-po
 import type { GraphQLContext } from '../../graphql/context.js';
 import { pageArgs, toConnection, type Connection } from '../../graphql/connection.js';
 import { requireId, requireText, updatedValue } from '../../graphql/validate.js';
-import { BadUserInputError } from '../../errors.js';
+import { BadUserInputError, NotFoundError } from '../../errors.js';
 import { memberRead, requireMember, requireTenantAdmin } from '../../tenancy/permissions.js';
 import type { NotificationDeliveriesArgs, NotificationsArgs } from './notification.args.js';
 import type { UpdateNotificationSettingsInput } from './notification.input.js';
@@ -20,8 +20,9 @@ import {
   insertChannel,
   findNotificationsByIds,
   markRead,
+  redeliverDelivery,
   updateChannel,
-  type ChannelRow,
+  type ChannelState,
   type DeliveryRow,
   type NotificationRow,
 } from './notification.repository.js';
@@ -120,7 +121,7 @@ export async function markNotificationsRead(
 const ALL_KINDS = Object.values(NotificationKind);
 const DELIVERY_ORDER = 'NEWEST';
 
-function toSettings(rows: ChannelRow[], config: Config): NotificationSettings {
+function toSettings(rows: ChannelState[], config: Config): NotificationSettings {
   const webhook = rows.find((r) => r.channel === 'WEBHOOK');
   const email = rows.find((r) => r.channel === 'EMAIL');
   return {
@@ -131,6 +132,10 @@ function toSettings(rows: ChannelRow[], config: Config): NotificationSettings {
       url: webhook?.url ?? null,
       kinds: (webhook?.kinds ?? ALL_KINDS) as NotificationKind[],
       secretSet: webhook !== undefined,
+      previousSecretExpiresAt:
+        webhook?.previous_secret_expires_at && webhook.previous_secret_expires_at > new Date()
+          ? webhook.previous_secret_expires_at
+          : null,
     },
     email: {
       enabled: email?.enabled ?? false,
@@ -235,16 +240,33 @@ export async function updateNotificationSettings(
   return { settings: await readSettings(ctx, trx), webhookSecret };
 }
 
-/** A new webhook signing secret, returned only now; creates the (disabled) webhook if need be. */
+const MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 60 * 60;
+
+/**
+ * A new webhook signing secret, returned only now; creates the (disabled) webhook if need be.
+ * The replaced secret keeps signing too for `overlapSeconds` (WEBHOOK_SECRET_OVERLAP_SECONDS
+ * unless given; 0 ends it at once), so receivers can switch without missing a delivery.
+ */
 export async function rotateWebhookSecret(
   ctx: GraphQLContext,
+  overlapSeconds: number | null | undefined,
 ): Promise<RotateWebhookSecretPayload> {
   await requireTenantAdmin(ctx.db);
+  const overlap = overlapSeconds ?? ctx.config.delivery.webhookSecretOverlapSeconds;
+  if (!Number.isInteger(overlap) || overlap < 0 || overlap > MAX_SECRET_OVERLAP_SECONDS) {
+    throw new BadUserInputError(
+      'overlapSeconds',
+      `The overlap is 0–${MAX_SECRET_OVERLAP_SECONDS} seconds (7 days).`,
+    );
+  }
   const trx = await ctx.db.transaction();
   const webhookSecret = generateWebhookSecret();
   const exists = (await findChannels(trx)).some((r) => r.channel === 'WEBHOOK');
   if (exists) {
-    await updateChannel(trx, 'WEBHOOK', { secret: webhookSecret });
+    await updateChannel(trx, 'WEBHOOK', {
+      secret: webhookSecret,
+      previous_secret_expires_at: new Date(Date.now() + overlap * 1000),
+    });
   } else {
     await insertChannel(trx, {
       channel: 'WEBHOOK',
@@ -255,6 +277,19 @@ export async function rotateWebhookSecret(
     });
   }
   return { settings: await readSettings(ctx, trx), webhookSecret };
+}
+
+/**
+ * Sends a failed or dead delivery again from its first attempt (after its endpoint was fixed).
+ * NOT_FOUND for another tenant's, an unknown or a delivered one, and one being sent right now.
+ */
+export async function redeliverNotification(ctx: GraphQLContext, rawId: string): Promise<boolean> {
+  await requireTenantAdmin(ctx.db);
+  const id = requireId('id', rawId);
+  if (!(await redeliverDelivery(await ctx.db.transaction(), id))) {
+    throw new NotFoundError('Failed or dead delivery', id);
+  }
+  return true;
 }
 
 const STATUS_OF: Record<DeliveryStatusValue, NotificationDeliveryStatus> = {

@@ -83,6 +83,12 @@ export class WebhookSettings {
       'Whether a signing secret exists. It is shown once, when created or rotated, never again.',
   })
   secretSet!: boolean;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'Until when the secret replaced by the last rotation still signs deliveries too.',
+  })
+  previousSecretExpiresAt!: Date | null;
 }
 
 @ObjectType({ description: "An email per notification to its recipient's address." })
@@ -131,7 +137,9 @@ export class RotateWebhookSecretPayload {
   settings!: NotificationSettings;
 
   @Field(() => String, {
-    description: 'The new signing secret, shown only now. The old one stops working at once.',
+    description:
+      'The new signing secret (Standard Webhooks form, whsec_<base64>), shown only now. The ' +
+      'replaced one keeps signing too until settings.webhook.previousSecretExpiresAt.',
   })
   webhookSecret!: string;
 }
