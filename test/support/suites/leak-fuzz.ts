@@ -100,7 +100,9 @@ type TenantOp =
   | { kind: 'failingMutation'; tenant: number; role: number; target: Target }
   // An API key of tenant `from` sent with this tenant's X-Tenant-ID (FORBIDDEN unless the same).
   | { kind: 'keyNamingTenant'; tenant: number; from: number; fromRole: number }
-  | { kind: 'revokedKey'; tenant: number; role: number };
+  | { kind: 'revokedKey'; tenant: number; role: number }
+  // Asks to send another tenant's delivery again: it must look like no delivery at all.
+  | { kind: 'redeliverForeign'; tenant: number; role: number; target: Target };
 /** `viaKey`: the caller sends its role's API key alone (no tenant header) instead of a token. */
 type Op = TenantOp & { viaKey: boolean };
 
@@ -195,6 +197,12 @@ const tenantOpArb: fc.Arbitrary<TenantOp> = fc.oneof(
     fromRole: roleArb,
   }),
   fc.record({ kind: fc.constant('revokedKey' as const), tenant: tenantArb, role: roleArb }),
+  fc.record({
+    kind: fc.constant('redeliverForeign' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    target: targetArb,
+  }),
 );
 const opArb: fc.Arbitrary<Op> = fc
   .tuple(tenantOpArb, fc.boolean())
@@ -673,6 +681,39 @@ class Runner {
         );
         this.ownOnly(tenant, result, what);
         this.expectCode(result, ['UNAUTHENTICATED'], what);
+        return;
+      }
+      case 'redeliverForeign': {
+        const foreign =
+          this.tenants[(op.tenant + 1 + (op.target.tenant % (TENANTS - 1))) % TENANTS];
+        // Made dead as the migrator, so only the tenant boundary can refuse it.
+        const [row] = await ownerQuery<{ id: string; status: string }>(
+          this.ownerUrl,
+          `update app.notification_deliveries set status = 'dead'
+            where (tenant_id, id) in (select tenant_id, id from app.notification_deliveries
+                                       where tenant_id = $1 order by created_at, id
+                                       offset $2 limit 1)
+            returning id, status`,
+          [foreign.id, op.target.index],
+        );
+        const result = await call(
+          tenant,
+          role,
+          `mutation($id: ID!) { redeliverNotification(id: $id) }`,
+          {
+            id: row?.id ?? UNKNOWN_ID,
+          },
+        );
+        this.expectCode(result, ADMINS.has(role) ? ['NOT_FOUND'] : ['FORBIDDEN'], what);
+        if (row) {
+          const [after] = await ownerQuery<{ status: string }>(
+            this.ownerUrl,
+            'select status from app.notification_deliveries where tenant_id = $1 and id = $2',
+            [foreign.id, row.id],
+          );
+          if (after?.status !== 'dead')
+            this.fail(`${what}: ${foreign.label}'s delivery was resent`);
+        }
         return;
       }
     }
