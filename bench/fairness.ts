@@ -294,7 +294,7 @@ export async function fairness(options: FairnessOptions) {
       eventLoopLagMs: {
         alone: lagOf(before),
         underFlood: {
-          p99: median(lags.map((l) => l.p99)),
+          p99: Number(median(lags.map((l) => l.p99)).toFixed(1)),
           max: Math.max(0, ...lags.map((l) => l.max)),
         },
       },
@@ -427,7 +427,7 @@ function summarise(
 
   const row = (label: string, s: (typeof summary)['on']) =>
     [
-      label.padEnd(12),
+      label.padEnd(15),
       `${s.bAloneP50Ms.toFixed(2)} / ${s.bAloneP99Ms.toFixed(2)}`.padStart(15),
       `${s.bUnderFloodP50Ms.toFixed(2)} / ${s.bUnderFloodP99Ms.toFixed(2)}`.padStart(17),
       `x${s.p99Ratio}`.padStart(8),
@@ -440,7 +440,7 @@ function summarise(
   );
   console.log(
     [
-      'fairness'.padEnd(12),
+      'fairness'.padEnd(15),
       'B alone p50/p99'.padStart(15),
       'B flood p50/p99'.padStart(17),
       'p99 x'.padStart(8),
