@@ -47,6 +47,8 @@ export interface FairnessOptions {
   startApi: (env: Record<string, string | undefined>) => Promise<FairnessApi>;
   postgresPids: () => number[];
   poolSize: number;
+  /** DATABASE_TENANT_MAX_CONNECTIONS with fairness on; unset (the API's default) when undefined. */
+  share?: number | undefined;
   rounds: number;
   seconds: number;
   warmupSeconds: number;
@@ -224,12 +226,12 @@ export async function fairness(options: FairnessOptions) {
     typeof (data as { project?: { name?: unknown } } | null)?.project?.name === 'string';
 
   const shares: Record<Fairness, number> = {
-    on: config.database.tenantMaxConnections,
+    on: options.share ?? config.database.tenantMaxConnections,
     off: options.poolSize,
   };
   const settings: Record<Fairness, Record<string, string | undefined>> = {
-    // The default share: the setting unset, as a deployment would leave it.
-    on: { DATABASE_TENANT_MAX_CONNECTIONS: undefined },
+    // By default the API's own share: the setting unset, as a deployment would leave it.
+    on: { DATABASE_TENANT_MAX_CONNECTIONS: options.share?.toString() },
     off: { DATABASE_TENANT_MAX_CONNECTIONS: String(options.poolSize) },
   };
   const apis: Partial<Record<Fairness, FairnessApi>> = {};

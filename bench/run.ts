@@ -58,6 +58,8 @@ const { values: args } = parseArgs({
     'fairness-duration': { type: 'string', default: '8' },
     /** Tenant A's clients in the fairness benchmark. */
     'flood-clients': { type: 'string', default: '32' },
+    /** DATABASE_TENANT_MAX_CONNECTIONS with fairness on (default: unset, the API's default). */
+    'fairness-share': { type: 'string' },
     /** Profile the API process during the reference operation (Node --cpu-prof). */
     profile: { type: 'boolean', default: false },
     /** API worker processes (WEB_CONCURRENCY); 1 is the single process. */
@@ -693,6 +695,7 @@ async function main() {
           },
           postgresPids: () => processAndChildren(postmasterPid),
           poolSize: API_POOL_SIZE,
+          share: args['fairness-share'] === undefined ? undefined : Number(args['fairness-share']),
           rounds: ROUNDS,
           seconds: Number(args['fairness-duration']),
           warmupSeconds: WARMUP,
