@@ -10,6 +10,15 @@ export interface LoadResult {
   p99Ms: number;
 }
 
+/** The middle value (the mean of the two middle ones for an even count); 0 for none. */
+export const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  return sorted.length % 2
+    ? (sorted[Math.floor(middle)] ?? 0)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+};
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -58,13 +67,17 @@ export async function runLoad(
   };
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const sharedAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-/** POSTs a GraphQL body to a loopback URL; resolves with status and parsed JSON. */
+/**
+ * POSTs a GraphQL body to a loopback URL; resolves with status and parsed JSON. `agent` keeps a
+ * client's connections apart from the shared ones (64 sockets).
+ */
 export function postGraphQL(
   url: URL,
   body: string,
   headers: Record<string, string>,
+  agent: http.Agent = sharedAgent,
 ): Promise<{ status: number; json: { data?: unknown; errors?: unknown[] } }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -166,4 +179,45 @@ export async function withCpu<T>(
   }
   cpu['load generator'] = Number(((self.user + self.system) / 1e6 / wall).toFixed(2));
   return { result, cpu };
+}
+
+/** What a failed answer carries: its first error's extensions.code, else its HTTP status. */
+export function failureCode(
+  status: number,
+  json: { data?: unknown; errors?: unknown[] },
+): string | undefined {
+  const [first] = json.errors ?? [];
+  if (first !== undefined) {
+    const code = (first as { extensions?: { code?: unknown } }).extensions?.code;
+    return typeof code === 'string' ? code : `HTTP ${status}`;
+  }
+  if (status !== 200) return `HTTP ${status}`;
+  return json.data === undefined || json.data === null ? 'NO_DATA' : undefined;
+}
+
+/**
+ * A load task posting one GraphQL body that counts its failures by code in `codes` (a thrown
+ * error by its errno code); `accept` checks the data of an answer without errors.
+ */
+export function graphQLTask(
+  url: URL,
+  body: string,
+  headers: Record<string, string>,
+  agent: http.Agent | undefined,
+  accept: (data: unknown) => boolean,
+  codes: Record<string, number>,
+): () => Promise<boolean> {
+  const count = (code: string) => (codes[code] = (codes[code] ?? 0) + 1);
+  return async () => {
+    try {
+      const { status, json } = await postGraphQL(url, body, headers, agent);
+      const code = failureCode(status, json) ?? (accept(json.data) ? undefined : 'WRONG_DATA');
+      if (code === undefined) return true;
+      count(code);
+      return false;
+    } catch (error) {
+      count((error as NodeJS.ErrnoException).code ?? 'EXCEPTION');
+      return false;
+    }
+  };
 }

@@ -7,6 +7,7 @@
  * issues for the operation, replayed with pg), all in one run. Loopback traffic only, bounded by
  * --duration per measurement. Results go to bench/results/<date>.json. `--workers N` runs the API
  * with WEB_CONCURRENCY=N; its CPU and memory are then those of the primary and all its workers.
+ * `--only fairness` runs issue 15's fairness benchmark instead (bench/fairness.ts; opt-in).
  */
 import 'reflect-metadata';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,6 +25,7 @@ import { migrate } from '../src/db/migrate.js';
 import { queryAfter, type AheadStatement } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
 import {
+  median,
   postGraphQL,
   processAndChildren,
   rssMb,
@@ -31,6 +33,7 @@ import {
   withCpu,
   type LoadResult,
 } from './load.js';
+import { fairness } from './fairness.js';
 import { summariseProfiles } from './profile.js';
 import { benchIds, liftRateLimits, seedBench } from './seed.js';
 
@@ -46,8 +49,17 @@ const { values: args } = parseArgs({
     soak: { type: 'string', default: '0' },
     /** Rounds of the tenant-count comparison (each measures both databases). */
     rounds: { type: 'string', default: '3' },
-    /** Comma-separated subset of typename,reference,raw,small (for quick comparisons). */
+    /**
+     * Comma-separated subset of typename,reference,raw,small (for quick comparisons), and
+     * fairness (issue 15's benchmark; not in the default set, it takes about 2.5 minutes).
+     */
     only: { type: 'string', default: 'typename,reference,raw,small' },
+    /** Seconds of each of the fairness benchmark's measurements (B alone, B under the flood). */
+    'fairness-duration': { type: 'string', default: '8' },
+    /** Tenant A's clients in the fairness benchmark. */
+    'flood-clients': { type: 'string', default: '32' },
+    /** DATABASE_TENANT_MAX_CONNECTIONS with fairness on (default: unset, the API's default). */
+    'fairness-share': { type: 'string' },
     /** Profile the API process during the reference operation (Node --cpu-prof). */
     profile: { type: 'boolean', default: false },
     /** API worker processes (WEB_CONCURRENCY); 1 is the single process. */
@@ -65,6 +77,10 @@ const ONLY = new Set(args.only.split(','));
 const SOAK = Number(args.soak);
 const ROUNDS = Math.max(1, Number(args.rounds));
 const WORKERS = Number(args.workers);
+/** The measurements of issue 7, all but fairness. */
+const ISSUE_7 = ['typename', 'reference', 'raw', 'small'];
+/** The API's pool (DATABASE_POOL_SIZE), set explicitly so the environment cannot change it. */
+const API_POOL_SIZE = 10;
 /** Issue 7: the API's resident memory under load, and its growth from minute 2 to the end. */
 const RSS_LIMIT_MB = 250;
 const SOAK_GROWTH_LIMIT = 0.1;
@@ -187,9 +203,11 @@ async function prepareTargets(
   return targets;
 }
 
+/** Starts the API; `env` goes over the bench's settings, and an undefined value unsets one. */
 async function startApiProcess(
   apiUrl: string,
   profileDir?: string,
+  env: Record<string, string | undefined> = {},
 ): Promise<{ child: ChildProcess; url: URL; readyMs: number; stop: () => Promise<void> }> {
   const started = performance.now();
   const port = await freePort();
@@ -210,6 +228,8 @@ async function startApiProcess(
       JWT_ACCESS_TTL_SECONDS: '86400',
       TENANTQL_DATA_DIR: dataDir,
       WEB_CONCURRENCY: String(WORKERS),
+      DATABASE_POOL_SIZE: String(API_POOL_SIZE),
+      ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -297,14 +317,6 @@ interface Measured extends LoadResult {
    */
   apiPeakRssMb?: number;
 }
-
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length / 2;
-  return sorted.length % 2
-    ? (sorted[Math.floor(middle)] ?? 0)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-};
 
 interface SoakSample {
   second: number;
@@ -595,6 +607,51 @@ async function ensureDatabase(
   return { apiUrl: withDatabase(apiUrl, name), migrationUrl: url };
 }
 
+/**
+ * Writes bench/results/<date>.json: the date, the machine (with its load average at the end),
+ * the versions, then `measured`.
+ */
+async function writeReport(migrationUrl: string, measured: Record<string, unknown>) {
+  const date = new Date().toISOString();
+  const pkg = JSON.parse(
+    await fs.readFile(path.join(import.meta.dirname, '..', 'package.json'), 'utf8'),
+  ) as { dependencies: Record<string, string> };
+  const pgVersion = await (async () => {
+    const c = new pg.Client({ connectionString: migrationUrl });
+    await c.connect();
+    try {
+      return (await c.query<{ server_version: string }>('show server_version')).rows[0]
+        ?.server_version;
+    } finally {
+      await c.end();
+    }
+  })();
+  const report = {
+    date,
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memoryGb: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+      platform: `${os.platform()} ${os.release()}`,
+      loadAverageAtEnd: os.loadavg(),
+    },
+    versions: {
+      node: process.version,
+      postgres: pgVersion,
+      apolloServer: pkg.dependencies['@apollo/server'],
+      typeGraphql: pkg.dependencies['type-graphql'],
+      kysely: pkg.dependencies.kysely,
+      pg: pkg.dependencies.pg,
+    },
+    ...measured,
+  };
+  const resultsDir = path.join(import.meta.dirname, 'results');
+  await fs.mkdir(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `${date.replace(/[:.]/g, '-')}.json`);
+  await fs.writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`results written to ${path.relative(process.cwd(), file)}`);
+}
+
 async function main() {
   const dataDir = args['data-dir'];
   await fs.mkdir(dataDir, { recursive: true });
@@ -624,6 +681,36 @@ async function main() {
     await seedBench(big.migrationUrl, TENANTS);
     await seedBench(small.migrationUrl, SMALL);
     await Promise.all([liftRateLimits(big.migrationUrl), liftRateLimits(small.migrationUrl)]);
+    const fair = ONLY.has('fairness')
+      ? await fairness({
+          migrationUrl: big.migrationUrl,
+          jwtSecret: JWT_SECRET,
+          startApi: async (env) => {
+            const api = await startApiProcess(big.apiUrl, undefined, env);
+            return {
+              url: api.url,
+              pids: () => processAndChildren(api.child.pid ?? 0),
+              stop: api.stop,
+            };
+          },
+          postgresPids: () => processAndChildren(postmasterPid),
+          poolSize: API_POOL_SIZE,
+          share: args['fairness-share'] === undefined ? undefined : Number(args['fairness-share']),
+          rounds: ROUNDS,
+          seconds: Number(args['fairness-duration']),
+          warmupSeconds: WARMUP,
+          floodClients: Number(args['flood-clients']),
+          tenants: { a: 1, b: 2 },
+        })
+      : undefined;
+    const fairnessOnly = {
+      options: { tenants: TENANTS, workers: WORKERS, apiPoolSize: API_POOL_SIZE },
+      fairness: fair,
+    };
+    if (!ISSUE_7.some((name) => ONLY.has(name))) {
+      if (fair) await writeReport(big.migrationUrl, fairnessOnly);
+      return;
+    }
     const large = await benchDatabase(`${TENANTS} tenants`, big, TENANTS, postmasterPid, {
       typename: ONLY.has('typename'),
       raw: ONLY.has('raw'),
@@ -632,6 +719,8 @@ async function main() {
     });
     if (!ONLY.has('small')) {
       printCpuPerOperation(large.results);
+      // A partial issue 7 run writes no results; the fairness figures are kept.
+      if (fair) await writeReport(big.migrationUrl, fairnessOnly);
       return;
     }
     printCpuPerOperation(large.results);
@@ -691,37 +780,7 @@ async function main() {
       ),
     );
 
-    const date = new Date().toISOString();
-    const pkg = JSON.parse(
-      await fs.readFile(path.join(import.meta.dirname, '..', 'package.json'), 'utf8'),
-    ) as { dependencies: Record<string, string> };
-    const pgVersion = await (async () => {
-      const c = new pg.Client({ connectionString: big.migrationUrl });
-      await c.connect();
-      try {
-        return (await c.query<{ server_version: string }>('show server_version')).rows[0]
-          ?.server_version;
-      } finally {
-        await c.end();
-      }
-    })();
-    const report = {
-      date,
-      machine: {
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model,
-        memoryGb: Number((os.totalmem() / 2 ** 30).toFixed(1)),
-        platform: `${os.platform()} ${os.release()}`,
-        loadAverageAtEnd: os.loadavg(),
-      },
-      versions: {
-        node: process.version,
-        postgres: pgVersion,
-        apolloServer: pkg.dependencies['@apollo/server'],
-        typeGraphql: pkg.dependencies['type-graphql'],
-        kysely: pkg.dependencies.kysely,
-        pg: pkg.dependencies.pg,
-      },
+    await writeReport(big.migrationUrl, {
       options: {
         tenants: TENANTS,
         small: SMALL,
@@ -731,7 +790,7 @@ async function main() {
         rotate: ROTATE,
         scalingRounds: ROUNDS,
         workers: WORKERS,
-        apiPoolSize: 10,
+        apiPoolSize: API_POOL_SIZE,
         rawSqlPoolSize: CONCURRENCY,
       },
       operation: REFERENCE_OPERATION.replace(/\s+/g, ' '),
@@ -743,12 +802,8 @@ async function main() {
       scaling: scaled,
       ratios,
       targets,
-    };
-    const resultsDir = path.join(import.meta.dirname, 'results');
-    await fs.mkdir(resultsDir, { recursive: true });
-    const file = path.join(resultsDir, `${date.replace(/[:.]/g, '-')}.json`);
-    await fs.writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-    console.log(`results written to ${path.relative(process.cwd(), file)}`);
+      fairness: fair,
+    });
   } finally {
     await server.stop();
   }

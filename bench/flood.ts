@@ -1,0 +1,49 @@
+/**
+ * Tenant A's flood in the fairness benchmark (bench/fairness.ts), run in a worker thread of the
+ * load generator: parsing A's large answers then never holds up B's client on the main thread,
+ * so B's latency is the API's, not the load generator's.
+ */
+import http from 'node:http';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { graphQLTask, runLoad, type LoadResult } from './load.js';
+
+export interface FloodOrder {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  clients: number;
+  /** Load before the measured window, for the API's queues to fill; not counted. */
+  warmupSeconds: number;
+  seconds: number;
+}
+
+export type FloodMessage =
+  { kind: 'warm' } | { kind: 'done'; result: LoadResult; errorCodes: Record<string, number> };
+
+async function flood(order: FloodOrder, post: (message: FloodMessage) => void): Promise<void> {
+  // A socket per client: the agent never queues A's requests itself.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: order.clients });
+  const accept = (data: unknown) =>
+    ((data as { projects?: { edges?: unknown[] } } | null)?.projects?.edges?.length ?? 0) > 0;
+  const url = new URL(order.url);
+  const warmCodes: Record<string, number> = {};
+  await runLoad(
+    order.clients,
+    order.warmupSeconds,
+    graphQLTask(url, order.body, order.headers, agent, accept, warmCodes),
+  );
+  post({ kind: 'warm' });
+  const errorCodes: Record<string, number> = {};
+  const result = await runLoad(
+    order.clients,
+    order.seconds,
+    graphQLTask(url, order.body, order.headers, agent, accept, errorCodes),
+  );
+  agent.destroy();
+  post({ kind: 'done', result, errorCodes });
+}
+
+if (!isMainThread && parentPort) {
+  const port = parentPort;
+  await flood(workerData as FloodOrder, (message) => port.postMessage(message));
+}
