@@ -60,6 +60,8 @@ const { values: args } = parseArgs({
     'flood-clients': { type: 'string', default: '32' },
     /** DATABASE_TENANT_MAX_CONNECTIONS with fairness on (default: unset, the API's default). */
     'fairness-share': { type: 'string' },
+    /** Flood with each task's comments too (a far heavier operation than the issue's). */
+    'heavy-comments': { type: 'boolean', default: false },
     /** Profile the API process during the reference operation (Node --cpu-prof). */
     profile: { type: 'boolean', default: false },
     /** API worker processes (WEB_CONCURRENCY); 1 is the single process. */
@@ -700,6 +702,7 @@ async function main() {
           seconds: Number(args['fairness-duration']),
           warmupSeconds: WARMUP,
           floodClients: Number(args['flood-clients']),
+          heavier: args['heavy-comments'],
           tenants: { a: 1, b: 2 },
         })
       : undefined;

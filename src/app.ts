@@ -99,13 +99,17 @@ export async function startApp({
     : undefined;
   const rateLimits = new RateLimitStore({ redisUrl: config.rateLimits.redisUrl, log, metrics });
   const tenantLimits = new TenantRateLimiter(rateLimits);
-  const fairShare = new FairShare({
-    capacity: config.database.poolSize,
-    perKey: Math.min(config.database.tenantMaxConnections, config.database.poolSize),
-    timeoutMs: config.database.acquireTimeoutMs,
-    ...metrics?.fairShareObserver(),
-  });
-  metrics?.observeFairShare(fairShare);
+  // A share as large as the pool is no share: then the pool is first-come, as pg-pool serves it.
+  const fairShare =
+    config.database.tenantMaxConnections < config.database.poolSize
+      ? new FairShare({
+          capacity: config.database.poolSize,
+          perKey: config.database.tenantMaxConnections,
+          timeoutMs: config.database.acquireTimeoutMs,
+          ...metrics?.fairShareObserver(),
+        })
+      : undefined;
+  if (fairShare) metrics?.observeFairShare(fairShare);
   const keys = await loadTokenKeys(config.auth, config.embedded.dataDir);
   const tokens = new TokenService(keys, config.auth);
   const apiKeyUse = new ApiKeyUseRecorder(db, log, config.auth.apiKeyLastUsedFlushMs);

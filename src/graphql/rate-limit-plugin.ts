@@ -24,6 +24,18 @@ export function tenantRateLimitPlugin(
   return {
     requestDidStart() {
       return Promise.resolve({
+        // An operation whose own context statement verified the membership keeps it remembered
+        // (for LIMIT_TTL_MS from now): a busy member's operations stay keyed by their tenant
+        // (budget, pool share) instead of falling back to their own key every 30 s. A refused
+        // one refreshes nothing, so a removed member is forgotten at most 30 s after its last
+        // verified operation.
+        willSendResponse({ contextValue }) {
+          const { claim, stats } = contextValue.db;
+          if (claim !== undefined && stats.tenantId !== undefined) {
+            limiter.rememberVerified(claim, stats.tenantId);
+          }
+          return Promise.resolve();
+        },
         async didResolveOperation({ contextValue }) {
           const { db } = contextValue;
           const { claim } = db;
