@@ -289,9 +289,11 @@ export class OperationDatabase {
    */
   async actAs(userId: string | undefined): Promise<Tx> {
     const opened = await this.#open();
-    await sql`select set_config('app.user_id', ${userId ?? ''}, true),
-                     set_config('app.tenant_id', '', true), set_config('app.role', '', true),
-                     set_config('app.api_key_id', '', true)`.execute(opened.trx);
+    // SET LOCAL statements (app.set_context_value), which a Citus coordinator replays on its
+    // workers; set_config would change the coordinator's settings only.
+    await sql`select app.set_context_value('app.user_id', ${userId ?? ''}),
+                     app.set_context_value('app.tenant_id', ''), app.set_context_value('app.role', ''),
+                     app.set_context_value('app.api_key_id', '')`.execute(opened.trx);
     const verdict = await opened.verdict;
     if (this.hasTenant && !verdict.tenantError) {
       verdict.tenantError = new ForbiddenError('You are not a member of this tenant.');
@@ -397,7 +399,7 @@ export class OperationDatabase {
       ? sql`, case when c.tenant_id is not null
                     and not (c.tenant_id::text = any(string_to_array(${served}::text, ','))
                              or c.tenant_slug = any(string_to_array(${served}::text, ',')))
-               then set_config('app.tenant_id', '', true) || set_config('app.role', '', true)
+               then app.set_context_value('app.tenant_id', '') || app.set_context_value('app.role', '')
                end as outside_allowlist`
       : sql``;
     const settings = sql`${statementTimeout}${idleTimeout}${outsideAllowlist}`;
