@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CITUS_COORDINATOR_TABLES,
+  CITUS_DISTRIBUTED_TABLES,
+  CITUS_REFERENCE_TABLES,
+} from '../../src/db/citus.js';
 import { ownerQuery } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { asContext } from '../support/rls.js';
@@ -140,6 +145,28 @@ describe('the schema stays distributable by tenant_id (Citus)', () => {
 });
 
 describe('the schema stays acceptable to Citus', () => {
+  it('puts every table in the distribution plan (src/db/citus.ts), tenant tables distributed', async () => {
+    const all = (await tables()).map((t) => t.name);
+    const distributed: readonly string[] = CITUS_DISTRIBUTED_TABLES;
+    expect([...CITUS_REFERENCE_TABLES, ...CITUS_COORDINATOR_TABLES].sort()).toEqual(
+      [...PLATFORM_TABLES].sort(),
+    );
+    expect([...distributed].sort()).toEqual(all.filter((t) => !PLATFORM_TABLES.includes(t)).sort());
+  });
+
+  it('distributes every table after the tables it references', async () => {
+    const order: readonly string[] = CITUS_DISTRIBUTED_TABLES;
+    const reference: readonly string[] = CITUS_REFERENCE_TABLES;
+    for (const key of await foreignKeys()) {
+      if (!order.includes(key.from)) continue;
+      if (key.to === key.from) continue;
+      expect(
+        reference.includes(key.to) || order.indexOf(key.to) < order.indexOf(key.from),
+        `${key.name}: ${key.from} → ${key.to}`,
+      ).toBe(true);
+    }
+  });
+
   it('has no sub-query in any policy (Citus refuses them on the tables it manages)', async () => {
     const withSubLinks = await ownerQuery<{ name: string }>(
       db.ownerUrl,
