@@ -76,8 +76,58 @@ function checkUnchanged(migrations: Migration[], applied: Map<string, string>): 
   }
 }
 
+/**
+ * The statements of a migration file, in order, each with its leading comments. Comments, quoted
+ * strings and identifiers, and dollar-quoted bodies are skipped over, so only a top-level `;` ends
+ * a statement.
+ */
+export function splitStatements(text: string): string[] {
+  const statements: string[] = [];
+  let start = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    const next = text[i + 1];
+    if (c === '-' && next === '-') {
+      const end = text.indexOf('\n', i);
+      i = end === -1 ? text.length : end + 1;
+    } else if (c === '/' && next === '*') {
+      const end = text.indexOf('*/', i + 2);
+      i = end === -1 ? text.length : end + 2;
+    } else if (c === "'" || c === '"') {
+      let j = i + 1;
+      // A doubled quote is one quote character inside the literal.
+      while (j < text.length && !(text[j] === c && text[j + 1] !== c)) j += text[j] === c ? 2 : 1;
+      i = j + 1;
+    } else if (c === '$') {
+      const tag = /^\$[A-Za-z_]*\$/.exec(text.slice(i));
+      if (tag) {
+        const end = text.indexOf(tag[0], i + tag[0].length);
+        i = end === -1 ? text.length : end + tag[0].length;
+      } else {
+        i += 1;
+      }
+    } else if (c === ';') {
+      statements.push(text.slice(start, i + 1).trim());
+      start = i + 1;
+      i += 1;
+    } else {
+      i += 1;
+    }
+  }
+  const rest = text.slice(start).trim();
+  if (rest.replace(/--[^\n]*/g, '').trim()) statements.push(rest);
+  return statements.filter((statement) => statement.replace(/--[^\n]*/g, '').trim() !== '');
+}
+
 export interface MigrateOptions {
   log?: Logger;
+  /**
+   * Send each statement of a migration on its own rather than the file as one query. A Citus
+   * coordinator forwards the text of a DDL command to its workers, which refuse a query of many
+   * statements; so this is the default where the citus extension is installed.
+   */
+  statementByStatement?: boolean;
   /** Login passwords to (re)apply to roles, e.g. the generated ones of the embedded server. */
   rolePasswords?: Record<string, string>;
   dir?: string;
@@ -98,11 +148,22 @@ export async function migrate(connectionString: string, options: MigrateOptions 
     await client.query(ENSURE_META);
     const applied = await appliedMigrations(client);
     checkUnchanged(migrations, applied);
+    const oneByOne =
+      options.statementByStatement ??
+      (
+        await client.query<{ citus: boolean }>(
+          `select exists (select 1 from pg_extension where extname = 'citus') as citus`,
+        )
+      ).rows[0]?.citus === true;
     for (const m of migrations) {
       if (applied.has(m.name)) continue;
       try {
         await client.query('begin');
-        await client.query(m.sql);
+        if (oneByOne) {
+          for (const statement of splitStatements(m.sql)) await client.query(statement);
+        } else {
+          await client.query(m.sql);
+        }
         // Migrations act as tenantql_owner; the bookkeeping belongs to the migrator.
         await client.query('reset role');
         await client.query(
