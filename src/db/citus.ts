@@ -76,6 +76,15 @@ export async function distribute(client: pg.ClientBase, progress: Progress): Pro
     return new Set(rows.map((r) => r.name));
   };
 
+  const all = [...CITUS_REFERENCE_TABLES, ...CITUS_COORDINATOR_TABLES, ...CITUS_DISTRIBUTED_TABLES];
+  const before = await managed();
+  const { rows: pending } = await client.query<{ saved: string | null }>(
+    `select to_regclass('${SAVED_KEYS}')::text as saved`,
+  );
+  if (all.every((table) => before.has(table)) && pending[0]?.saved === null) {
+    progress('already distributed');
+    return;
+  }
   await client.query(`create table if not exists ${SAVED_KEYS} (
     table_name text not null, name text not null, definition text not null,
     primary key (table_name, name))`);
@@ -129,6 +138,7 @@ export async function distribute(client: pg.ClientBase, progress: Progress): Pro
       key.name,
     ]);
   }
+  await client.query(`drop table ${SAVED_KEYS}`);
   progress('distributed');
 }
 

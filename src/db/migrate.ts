@@ -49,6 +49,40 @@ const DATABASE_PRIVILEGES = `
   $$;
 `;
 
+// NOTE: a Citus coordinator opens its connections to the workers as the current user, and
+// migrations (and the SECURITY DEFINER functions, at run time) act as tenantql_owner: on a
+// cluster the owner must be able to log in, to the workers. Operators restrict where from (only
+// the coordinator, in the workers' pg_hba.conf) and give its password through pg_dist_authinfo
+// (README, "Scaling out"). 0001 creates the role NOLOGIN; this runs before every migration.
+// Also: Citus sends a migration's statements to the workers over one connection per role, each
+// its own remote transaction, so a role created by a migration (0012 creates tenantql_worker)
+// would not exist yet for the owner's statements that grant to it in the same migration. The
+// login roles are created here first, committed, with the attributes the migrations re-assert.
+// Also: the first plpgsql function Citus propagates makes the plpgsql extension a distributed
+// object, which only a superuser may do; one created here, by the migrator, takes that step.
+const CITUS_OWNER_LOGIN = `
+  create or replace function tenantql_meta.citus_plpgsql() returns void
+    language plpgsql as $$ begin end $$;
+  do $$
+  declare
+    role text;
+  begin
+    foreach role in array array['tenantql_api', 'tenantql_admin', 'tenantql_worker'] loop
+      if not exists (select 1 from pg_roles where rolname = role) then
+        execute format('create role %I login nosuperuser nobypassrls nocreatedb nocreaterole'
+                       ' noinherit', role);
+      end if;
+    end loop;
+    if not exists (select 1 from pg_roles where rolname = 'tenantql_owner') then
+      create role tenantql_owner login;
+    end if;
+    if exists (select 1 from pg_roles where rolname = 'tenantql_owner' and not rolcanlogin) then
+      alter role tenantql_owner login;
+    end if;
+  end
+  $$;
+`;
+
 async function appliedMigrations(client: pg.ClientBase): Promise<Map<string, string>> {
   const { rows } = await client.query<{ name: string; checksum: string }>(
     'select name, checksum from tenantql_meta.migrations order by name',
@@ -148,16 +182,17 @@ export async function migrate(connectionString: string, options: MigrateOptions 
     await client.query(ENSURE_META);
     const applied = await appliedMigrations(client);
     checkUnchanged(migrations, applied);
-    const oneByOne =
-      options.statementByStatement ??
+    const citus =
       (
         await client.query<{ citus: boolean }>(
           `select exists (select 1 from pg_extension where extname = 'citus') as citus`,
         )
       ).rows[0]?.citus === true;
+    const oneByOne = options.statementByStatement ?? citus;
     for (const m of migrations) {
       if (applied.has(m.name)) continue;
       try {
+        if (citus) await client.query(CITUS_OWNER_LOGIN);
         await client.query('begin');
         if (oneByOne) {
           for (const statement of splitStatements(m.sql)) await client.query(statement);
