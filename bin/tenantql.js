@@ -15,6 +15,10 @@ const COMMANDS = {
   psql: ['src/cli/psql.ts', 'psql on the database [--api | --admin | --superuser] [psql args…]'],
   schema: ['src/cli/schema.ts', 'write schema.graphql from the code'],
   admin: ['src/cli/admin.ts', 'grant|revoke <email> [reason]: platform-operator rights (audited)'],
+  citus: [
+    'src/cli/citus.ts',
+    'distribute: make the migrated database a Citus cluster (idempotent)',
+  ],
   'export-tenant': [
     'src/cli/export-tenant.ts',
     'stream one tenant as JSON through the audited export (--help)',

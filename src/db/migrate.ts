@@ -49,6 +49,40 @@ const DATABASE_PRIVILEGES = `
   $$;
 `;
 
+// NOTE: a Citus coordinator opens its connections to the workers as the current user, and
+// migrations (and the SECURITY DEFINER functions, at run time) act as tenantql_owner: on a
+// cluster the owner must be able to log in, to the workers. Operators restrict where from (only
+// the coordinator, in the workers' pg_hba.conf) and give its password through pg_dist_authinfo
+// (README, "Scaling out"). 0001 creates the role NOLOGIN; this runs before every migration.
+// Also: Citus sends a migration's statements to the workers over one connection per role, each
+// its own remote transaction, so a role created by a migration (0012 creates tenantql_worker)
+// would not exist yet for the owner's statements that grant to it in the same migration. The
+// login roles are created here first, committed, with the attributes the migrations re-assert.
+// Also: the first plpgsql function Citus propagates makes the plpgsql extension a distributed
+// object, which only a superuser may do; one created here, by the migrator, takes that step.
+const CITUS_OWNER_LOGIN = `
+  create or replace function tenantql_meta.citus_plpgsql() returns void
+    language plpgsql as $$ begin end $$;
+  do $$
+  declare
+    role text;
+  begin
+    foreach role in array array['tenantql_api', 'tenantql_admin', 'tenantql_worker'] loop
+      if not exists (select 1 from pg_roles where rolname = role) then
+        execute format('create role %I login nosuperuser nobypassrls nocreatedb nocreaterole'
+                       ' noinherit', role);
+      end if;
+    end loop;
+    if not exists (select 1 from pg_roles where rolname = 'tenantql_owner') then
+      create role tenantql_owner login;
+    end if;
+    if exists (select 1 from pg_roles where rolname = 'tenantql_owner' and not rolcanlogin) then
+      alter role tenantql_owner login;
+    end if;
+  end
+  $$;
+`;
+
 async function appliedMigrations(client: pg.ClientBase): Promise<Map<string, string>> {
   const { rows } = await client.query<{ name: string; checksum: string }>(
     'select name, checksum from tenantql_meta.migrations order by name',
@@ -76,8 +110,58 @@ function checkUnchanged(migrations: Migration[], applied: Map<string, string>): 
   }
 }
 
+/**
+ * The statements of a migration file, in order, each with its leading comments. Comments, quoted
+ * strings and identifiers, and dollar-quoted bodies are skipped over, so only a top-level `;` ends
+ * a statement.
+ */
+export function splitStatements(text: string): string[] {
+  const statements: string[] = [];
+  let start = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    const next = text[i + 1];
+    if (c === '-' && next === '-') {
+      const end = text.indexOf('\n', i);
+      i = end === -1 ? text.length : end + 1;
+    } else if (c === '/' && next === '*') {
+      const end = text.indexOf('*/', i + 2);
+      i = end === -1 ? text.length : end + 2;
+    } else if (c === "'" || c === '"') {
+      let j = i + 1;
+      // A doubled quote is one quote character inside the literal.
+      while (j < text.length && !(text[j] === c && text[j + 1] !== c)) j += text[j] === c ? 2 : 1;
+      i = j + 1;
+    } else if (c === '$') {
+      const tag = /^\$[A-Za-z_]*\$/.exec(text.slice(i));
+      if (tag) {
+        const end = text.indexOf(tag[0], i + tag[0].length);
+        i = end === -1 ? text.length : end + tag[0].length;
+      } else {
+        i += 1;
+      }
+    } else if (c === ';') {
+      statements.push(text.slice(start, i + 1).trim());
+      start = i + 1;
+      i += 1;
+    } else {
+      i += 1;
+    }
+  }
+  const rest = text.slice(start).trim();
+  if (rest.replace(/--[^\n]*/g, '').trim()) statements.push(rest);
+  return statements.filter((statement) => statement.replace(/--[^\n]*/g, '').trim() !== '');
+}
+
 export interface MigrateOptions {
   log?: Logger;
+  /**
+   * Send each statement of a migration on its own rather than the file as one query. A Citus
+   * coordinator forwards the text of a DDL command to its workers, which refuse a query of many
+   * statements; so this is the default where the citus extension is installed.
+   */
+  statementByStatement?: boolean;
   /** Login passwords to (re)apply to roles, e.g. the generated ones of the embedded server. */
   rolePasswords?: Record<string, string>;
   dir?: string;
@@ -98,11 +182,23 @@ export async function migrate(connectionString: string, options: MigrateOptions 
     await client.query(ENSURE_META);
     const applied = await appliedMigrations(client);
     checkUnchanged(migrations, applied);
+    const citus =
+      (
+        await client.query<{ citus: boolean }>(
+          `select exists (select 1 from pg_extension where extname = 'citus') as citus`,
+        )
+      ).rows[0]?.citus === true;
+    const oneByOne = options.statementByStatement ?? citus;
     for (const m of migrations) {
       if (applied.has(m.name)) continue;
       try {
+        if (citus) await client.query(CITUS_OWNER_LOGIN);
         await client.query('begin');
-        await client.query(m.sql);
+        if (oneByOne) {
+          for (const statement of splitStatements(m.sql)) await client.query(statement);
+        } else {
+          await client.query(m.sql);
+        }
         // Migrations act as tenantql_owner; the bookkeeping belongs to the migrator.
         await client.query('reset role');
         await client.query(

@@ -4,6 +4,7 @@ import {
   type Kysely,
   type KyselyPlugin,
   type QueryId,
+  type RawBuilder,
   type Transaction,
 } from 'kysely';
 import {
@@ -21,6 +22,11 @@ import type { Database, MembershipRoleValue } from './schema.js';
 
 /** The transaction handle repositories receive. */
 export type Tx = Transaction<Database>;
+
+/** The tenant a statement names: its id, or (not yet known) the current tenant's setting. */
+export type TenantKey = string | RawBuilder<string>;
+
+const CURRENT_TENANT = sql<string>`app.current_tenant_id()`;
 
 export interface TenantSelector {
   id?: string;
@@ -240,6 +246,23 @@ export class OperationDatabase {
   }
 
   /**
+   * The tenant that statements name (`tenant_id = …`), so PostgreSQL uses the (tenant_id, …)
+   * indexes and Citus sends each statement to the one shard holding the tenant. RLS stays the
+   * guard: a named tenant that is not current matches no row.
+   *
+   * NOTE: reads travel with the context statement, before its verdict. A request that names its
+   * tenant by id (a token claim, X-Tenant-ID) gives that id at once: a false claim reads nothing
+   * (RLS), and its rows would be refused anyway (TenantGate). A tenant named by slug, or only by
+   * an API key, is known once the context statement answered; until then statements name
+   * app.current_tenant_id(), which uses the same indexes on one server but which Citus cannot
+   * route by (such a first read goes to every shard; later ones name the verdict's id). Waiting
+   * for the verdict instead would cost those requests a round trip on every deployment.
+   */
+  routingTenant(): TenantKey {
+    return this.scope.tenant?.id ?? this.stats.tenantId ?? CURRENT_TENANT;
+  }
+
+  /**
    * The context statement's verdict. It goes out with the operation's next statement; one
    * issued in this same turn of the event loop (a read started alongside the membership check)
    * takes it along, otherwise it goes alone.
@@ -289,9 +312,11 @@ export class OperationDatabase {
    */
   async actAs(userId: string | undefined): Promise<Tx> {
     const opened = await this.#open();
-    await sql`select set_config('app.user_id', ${userId ?? ''}, true),
-                     set_config('app.tenant_id', '', true), set_config('app.role', '', true),
-                     set_config('app.api_key_id', '', true)`.execute(opened.trx);
+    // SET LOCAL statements (app.set_context_value), which a Citus coordinator replays on its
+    // workers; set_config would change the coordinator's settings only.
+    await sql`select app.set_context_value('app.user_id', ${userId ?? ''}),
+                     app.set_context_value('app.tenant_id', ''), app.set_context_value('app.role', ''),
+                     app.set_context_value('app.api_key_id', '')`.execute(opened.trx);
     const verdict = await opened.verdict;
     if (this.hasTenant && !verdict.tenantError) {
       verdict.tenantError = new ForbiddenError('You are not a member of this tenant.');
@@ -397,7 +422,7 @@ export class OperationDatabase {
       ? sql`, case when c.tenant_id is not null
                     and not (c.tenant_id::text = any(string_to_array(${served}::text, ','))
                              or c.tenant_slug = any(string_to_array(${served}::text, ',')))
-               then set_config('app.tenant_id', '', true) || set_config('app.role', '', true)
+               then app.set_context_value('app.tenant_id', '') || app.set_context_value('app.role', '')
                end as outside_allowlist`
       : sql``;
     const settings = sql`${statementTimeout}${idleTimeout}${outsideAllowlist}`;

@@ -7,7 +7,7 @@ import {
   type PageRequest,
   type SortKey,
 } from '../db/keyset.js';
-import type { Tx } from '../db/operation.js';
+import type { TenantKey, Tx } from '../db/operation.js';
 import { toConnection, type Connection, type PageArgs } from './connection.js';
 import { fieldsBelow, soleArgumentsBelow } from './selection.js';
 
@@ -15,9 +15,9 @@ import { fieldsBelow, soleArgumentsBelow } from './selection.js';
 export interface PageAhead<P> {
   /** Names what is fetched ahead, for the parents' loader (different pages, different loaders). */
   key: string;
-  embed: (trx: Tx) => Embed;
+  embed: (trx: Tx, tenantId: TenantKey) => Embed;
   /** Gives each parent its embedded page; `row` is the parent's own row, in any order. */
-  attach: (trx: Tx, parents: readonly { parent: P; row: Embedding }[]) => void;
+  attach: (trx: Tx, tenantId: TenantKey, parents: readonly { parent: P; row: Embedding }[]) => void;
 }
 
 /** Which columns of a node's row its GraphQL fields read, so a page carries only those. */
@@ -56,14 +56,22 @@ export interface PageAheadSpec<P, R, N> {
   /** The cursor's order name and its sort. */
   order: string;
   sort: SortKey;
-  /** The embed carrying `columns` of each row. */
-  embed: (trx: Tx, page: PageRequest, columns: readonly string[]) => Embed;
+  /** The embed carrying `columns` of each row (of the tenant named, see routingTenant). */
+  embed: (trx: Tx, tenantId: TenantKey, page: PageRequest, columns: readonly string[]) => Embed;
   /** Which columns the nodes' fields read; rows are rebuilt from them. */
   projection: Projection;
   /** The total of each parent's whole list, counted when a client asks. */
-  count: (trx: Tx, parentIds: readonly string[]) => (id: string) => Promise<number>;
+  count: (
+    trx: Tx,
+    tenantId: TenantKey,
+    parentIds: readonly string[],
+  ) => (id: string) => Promise<number>;
   /** The node of each row (handing the rows' own embedded pages on), all rows at once. */
-  nodes: (trx: Tx, rows: readonly (R & Embedding)[]) => (row: R & Embedding) => N;
+  nodes: (
+    trx: Tx,
+    tenantId: TenantKey,
+    rows: readonly (R & Embedding)[],
+  ) => (row: R & Embedding) => N;
   /** Keeps the connection on the parent, where the field's resolver looks for it by `key`. */
   keep: (parent: P, key: string, connection: Connection<N>) => void;
   /** What the nodes fetch ahead themselves, to tell loaders apart. */
@@ -102,10 +110,11 @@ export function pageAhead<P extends { id: string }, R extends { id: string }, N>
   return {
     // Pages carrying other columns (or cursors) are other pages: parents' loaders keep them apart.
     key: `${key}:${columns.join(',')}:${cursors ? 'cursors' : ''}:${spec.nestedKey ?? ''}`,
-    embed: (trx) => spec.embed(trx, request, columns),
-    attach: (trx, parents) => {
+    embed: (trx, tenantId) => spec.embed(trx, tenantId, request, columns),
+    attach: (trx, tenantId, parents) => {
       const count = spec.count(
         trx,
+        tenantId,
         parents.map(({ parent }) => parent.id),
       );
       const pages = parents.flatMap(({ parent, row }) => {
@@ -115,6 +124,7 @@ export function pageAhead<P extends { id: string }, R extends { id: string }, N>
       });
       const toNode = spec.nodes(
         trx,
+        tenantId,
         pages.flatMap(({ page }) => page.rows),
       );
       for (const { parent, page } of pages) {

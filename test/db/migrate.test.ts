@@ -10,6 +10,7 @@ import {
   migrate,
   pendingMigrations,
   readMigrations,
+  splitStatements,
 } from '../../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -72,6 +73,37 @@ async function emptyDatabase(): Promise<{ url: string; drop: () => Promise<void>
 }
 
 describe('migration runner', () => {
+  it('builds the same schema statement by statement, as on a Citus coordinator', async () => {
+    const empty = await emptyDatabase();
+    try {
+      await migrate(empty.url, { statementByStatement: true });
+      const client = new pg.Client({ connectionString: empty.url });
+      await client.connect();
+      try {
+        expect(await schemaFingerprint(client)).toEqual(await schemaFingerprint(owner));
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await empty.drop();
+    }
+  });
+
+  it('splits a file only at top-level semicolons', () => {
+    expect(
+      splitStatements(`-- a; comment
+        create function f() returns text language sql as $$ select ';' $$;
+        /* b; */ select 'it''s; fine', "odd;name" from t;
+        do $body$ begin perform 1; end $body$;
+        -- trailing; comment`),
+    ).toEqual([
+      `-- a; comment
+        create function f() returns text language sql as $$ select ';' $$;`,
+      `/* b; */ select 'it''s; fine', "odd;name" from t;`,
+      'do $body$ begin perform 1; end $body$;',
+    ]);
+  });
+
   it('applied twice changes nothing', async () => {
     const before = await schemaFingerprint(owner);
     expect(await migrate(db.ownerUrl)).toEqual([]);

@@ -32,5 +32,5 @@ export async function signInExternal(
 
 /** Acts as this user for the rest of the transaction (app.user_id). */
 export async function actAsUser(trx: Tx, userId: string): Promise<void> {
-  await sql`select set_config('app.user_id', ${userId}, true)`.execute(trx);
+  await sql`select app.set_context_value('app.user_id', ${userId})`.execute(trx);
 }

@@ -7,7 +7,7 @@ import {
   type PageRequest,
   type SortKey,
 } from '../../db/keyset.js';
-import type { Tx } from '../../db/operation.js';
+import type { TenantKey, Tx } from '../../db/operation.js';
 import { NotFoundError } from '../../errors.js';
 
 export const COMMENT_SORT: SortKey = { expression: sql.ref('created_at'), type: 'timestamptz' };
@@ -30,42 +30,50 @@ export interface CommentRow {
   updated_at: Date;
 }
 
-export function findCommentById(trx: Tx, id: string): Promise<CommentRow | undefined> {
-  return trx
-    .selectFrom('app.comments')
-    .select(COMMENT_COLUMNS)
-    .where('id', '=', id)
-    .executeTakeFirst();
+// Every statement names its tenant: see project.repository.ts.
+
+export function findCommentById(
+  trx: Tx,
+  tenantId: TenantKey,
+  id: string,
+): Promise<CommentRow | undefined> {
+  return allComments(trx, tenantId).where('id', '=', id).executeTakeFirst();
 }
 
-export async function getCommentById(trx: Tx, id: string): Promise<CommentRow> {
-  const row = await findCommentById(trx, id);
+export async function getCommentById(
+  trx: Tx,
+  tenantId: TenantKey,
+  id: string,
+): Promise<CommentRow> {
+  const row = await findCommentById(trx, tenantId, id);
   if (!row) throw new NotFoundError('Comment', id);
   return row;
 }
 
-function allComments(trx: Tx) {
-  return trx.selectFrom('app.comments').select(COMMENT_COLUMNS);
+function allComments(trx: Tx, tenantId: TenantKey) {
+  return trx.selectFrom('app.comments').select(COMMENT_COLUMNS).where('tenant_id', '=', tenantId);
 }
 
 /** The same page of comments for each of several tasks, in one query (Task.comments). */
 export function findCommentPagesByTasks(
   trx: Tx,
+  tenantId: TenantKey,
   taskIds: readonly string[],
   page: PageRequest,
 ): Promise<Page<CommentRow>[]> {
-  return fetchPages(trx, allComments(trx), page, { column: 'task_id', ids: taskIds });
+  return fetchPages(trx, allComments(trx, tenantId), page, { column: 'task_id', ids: taskIds });
 }
 
 /** A page of each task's comments inside the statement that fetches a page of tasks. */
 export function commentPageEmbed(
   trx: Tx,
+  tenantId: TenantKey,
   page: PageRequest,
   columns: readonly string[] = COMMENT_COLUMNS,
 ): Embed {
   return {
     name: 'comments',
-    base: allComments(trx),
+    base: allComments(trx, tenantId),
     column: 'task_id',
     columns,
     page,
@@ -73,36 +81,47 @@ export function commentPageEmbed(
 }
 
 /** The total comments of each task, counted for all of them in one statement on first call. */
-export function commentCounts(trx: Tx, taskIds: readonly string[]) {
-  return countsPerParent(trx, allComments(trx), 'task_id', taskIds);
+export function commentCounts(trx: Tx, tenantId: TenantKey, taskIds: readonly string[]) {
+  return countsPerParent(trx, allComments(trx, tenantId), 'task_id', taskIds);
 }
 
 /** The author is always the caller: author_id defaults to app.current_user_id(). */
 export function insertComment(
   trx: Tx,
+  tenantId: string,
   values: { task_id: string; body: string },
 ): Promise<CommentRow> {
   return trx
     .insertInto('app.comments')
-    .values(values)
+    .values({ ...values, tenant_id: tenantId })
     .returning(COMMENT_COLUMNS)
     .executeTakeFirstOrThrow();
 }
 
 export function updateCommentById(
   trx: Tx,
+  tenantId: TenantKey,
   id: string,
   body: string,
 ): Promise<CommentRow | undefined> {
   return trx
     .updateTable('app.comments')
     .set({ body })
+    .where('tenant_id', '=', tenantId)
     .where('id', '=', id)
     .returning(COMMENT_COLUMNS)
     .executeTakeFirst();
 }
 
-export async function deleteCommentById(trx: Tx, id: string): Promise<boolean> {
-  const result = await trx.deleteFrom('app.comments').where('id', '=', id).executeTakeFirst();
+export async function deleteCommentById(
+  trx: Tx,
+  tenantId: TenantKey,
+  id: string,
+): Promise<boolean> {
+  const result = await trx
+    .deleteFrom('app.comments')
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst();
   return result.numDeletedRows > 0n;
 }

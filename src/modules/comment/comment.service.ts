@@ -64,7 +64,8 @@ export async function taskComments(
   const loader = ctx.loaders.get<string, Connection<Comment>>(
     `task.comments:${key}`,
     async (taskIds) => {
-      const pages = await findCommentPagesByTasks(await ctx.db.transaction(), taskIds, {
+      const trx = await ctx.db.transaction();
+      const pages = await findCommentPagesByTasks(trx, ctx.db.routingTenant(), taskIds, {
         sort: COMMENT_SORT,
         direction: 'ASC',
         first,
@@ -127,13 +128,13 @@ export async function commentAuthor(ctx: GraphQLContext, comment: Comment): Prom
 }
 
 export async function addComment(ctx: GraphQLContext, input: AddCommentInput): Promise<Comment> {
-  await requireWriter(ctx.db);
+  const { tenantId } = await requireWriter(ctx.db);
   const values = {
     task_id: requireId('taskId', input.taskId),
     body: requireText('body', input.body, BODY),
   };
   // A task of another tenant fails the composite foreign key: BAD_USER_INPUT on taskId.
-  return toComment(await insertComment(await ctx.db.transaction(), values));
+  return toComment(await insertComment(await ctx.db.transaction(), tenantId, values));
 }
 
 /** Only the author or a tenant admin may change a comment; the policies say the same. */
@@ -152,8 +153,8 @@ export async function updateComment(
   const commentId = requireId('id', id);
   const text = requireText('body', body, BODY);
   const trx = await ctx.db.transaction();
-  requireAuthorOrAdmin(tenant, await getCommentById(trx, commentId));
-  const row = await updateCommentById(trx, commentId, text);
+  requireAuthorOrAdmin(tenant, await getCommentById(trx, tenant.tenantId, commentId));
+  const row = await updateCommentById(trx, tenant.tenantId, commentId, text);
   if (!row) throw new NotFoundError('Comment', commentId);
   return toComment(row);
 }
@@ -162,7 +163,9 @@ export async function deleteComment(ctx: GraphQLContext, id: string): Promise<bo
   const tenant = await requireWriter(ctx.db);
   const commentId = requireId('id', id);
   const trx = await ctx.db.transaction();
-  requireAuthorOrAdmin(tenant, await getCommentById(trx, commentId));
-  if (!(await deleteCommentById(trx, commentId))) throw new NotFoundError('Comment', commentId);
+  requireAuthorOrAdmin(tenant, await getCommentById(trx, tenant.tenantId, commentId));
+  if (!(await deleteCommentById(trx, tenant.tenantId, commentId))) {
+    throw new NotFoundError('Comment', commentId);
+  }
   return true;
 }

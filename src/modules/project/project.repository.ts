@@ -8,7 +8,7 @@ import {
   type PageRequest,
   type SortKey,
 } from '../../db/keyset.js';
-import type { Tx } from '../../db/operation.js';
+import type { TenantKey, Tx } from '../../db/operation.js';
 import type { ProjectStatusValue } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
 import { anyId } from '../../db/any-id.js';
@@ -52,11 +52,20 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-export function findProjectsByIds(trx: Tx, ids: readonly string[]): Promise<ProjectRow[]> {
+// Every statement names its tenant (`tenant_id = $n`, see OperationDatabase.routingTenant): for
+// the (tenant_id, …) indexes, and so that Citus sends it to the one shard holding that tenant.
+// RLS stays the guard: a tenant that is not current matches no row whatever is named here.
+
+export function findProjectsByIds(
+  trx: Tx,
+  tenantId: TenantKey,
+  ids: readonly string[],
+): Promise<ProjectRow[]> {
   if (ids.length === 0) return Promise.resolve([]);
   return trx
     .selectFrom('app.projects')
     .select(PROJECT_COLUMNS)
+    .where('tenant_id', '=', tenantId)
     .where('id', '=', anyId(ids))
     .execute();
 }
@@ -64,6 +73,7 @@ export function findProjectsByIds(trx: Tx, ids: readonly string[]): Promise<Proj
 /** Projects by id with the embeds' pages (their tasks) inside each row, in one statement. */
 export function findProjectsWithEmbeds(
   trx: Tx,
+  tenantId: TenantKey,
   ids: readonly string[],
   embeds: readonly Embed[],
 ): Promise<(ProjectRow & Embedding)[]> {
@@ -72,30 +82,44 @@ export function findProjectsWithEmbeds(
     .selectFrom('app.projects')
     .select(PROJECT_COLUMNS)
     .select(embeddedJson(embeds, sql.ref('projects.id')).as('embedded'))
+    .where('tenant_id', '=', tenantId)
     .where('id', '=', anyId(ids))
     .execute();
 }
 
-export function findProjectById(trx: Tx, id: string): Promise<ProjectRow | undefined> {
+export function findProjectById(
+  trx: Tx,
+  tenantId: TenantKey,
+  id: string,
+): Promise<ProjectRow | undefined> {
   return trx
     .selectFrom('app.projects')
     .select(PROJECT_COLUMNS)
+    .where('tenant_id', '=', tenantId)
     .where('id', '=', id)
     .executeTakeFirst();
 }
 
-export async function getProjectById(trx: Tx, id: string): Promise<ProjectRow> {
-  const row = await findProjectById(trx, id);
+export async function getProjectById(
+  trx: Tx,
+  tenantId: TenantKey,
+  id: string,
+): Promise<ProjectRow> {
+  const row = await findProjectById(trx, tenantId, id);
   if (!row) throw new NotFoundError('Project', id);
   return row;
 }
 
 export function findProjectPage(
   trx: Tx,
+  tenantId: TenantKey,
   filter: ProjectListFilter,
   page: PageRequest,
 ): Promise<Page<ProjectRow>> {
-  let base = trx.selectFrom('app.projects').select(PROJECT_COLUMNS);
+  let base = trx
+    .selectFrom('app.projects')
+    .select(PROJECT_COLUMNS)
+    .where('tenant_id', '=', tenantId);
   if (filter.status) base = base.where('status', '=', filter.status);
   if (filter.search) {
     const pattern = `%${escapeLike(filter.search)}%`;
@@ -106,11 +130,12 @@ export function findProjectPage(
 
 export function insertProject(
   trx: Tx,
+  tenantId: string,
   values: { key: string; name: string; description: string },
 ): Promise<ProjectRow> {
   return trx
     .insertInto('app.projects')
-    .values(values)
+    .values({ ...values, tenant_id: tenantId })
     .returning(PROJECT_COLUMNS)
     .executeTakeFirstOrThrow();
 }
@@ -118,20 +143,30 @@ export function insertProject(
 /** Undefined when no such project is visible and writable here. */
 export function updateProjectById(
   trx: Tx,
+  tenantId: TenantKey,
   id: string,
   changes: { key?: string; name?: string; description?: string; status?: ProjectStatusValue },
 ): Promise<ProjectRow | undefined> {
-  if (Object.keys(changes).length === 0) return findProjectById(trx, id);
+  if (Object.keys(changes).length === 0) return findProjectById(trx, tenantId, id);
   return trx
     .updateTable('app.projects')
     .set(changes)
+    .where('tenant_id', '=', tenantId)
     .where('id', '=', id)
     .returning(PROJECT_COLUMNS)
     .executeTakeFirst();
 }
 
 /** Tasks and comments go with it (foreign keys cascade). False when nothing was deleted. */
-export async function deleteProjectById(trx: Tx, id: string): Promise<boolean> {
-  const result = await trx.deleteFrom('app.projects').where('id', '=', id).executeTakeFirst();
+export async function deleteProjectById(
+  trx: Tx,
+  tenantId: TenantKey,
+  id: string,
+): Promise<boolean> {
+  const result = await trx
+    .deleteFrom('app.projects')
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst();
   return result.numDeletedRows > 0n;
 }

@@ -61,7 +61,8 @@ function projectKey(value: string): string {
 /** Batched project lookup in the operation's transaction; hidden and missing look the same. */
 export async function loadProject(ctx: GraphQLContext, id: string): Promise<Project | undefined> {
   const loader = ctx.loaders.get<string, Project | undefined>('project', async (ids) => {
-    const rows = await findProjectsByIds(await ctx.db.transaction(), ids);
+    const trx = await ctx.db.transaction();
+    const rows = await findProjectsByIds(trx, ctx.db.routingTenant(), ids);
     return byKey(ids, rows.map(toProject), (p) => p.id);
   });
   return loader.load(id);
@@ -81,9 +82,10 @@ export async function findProject(
       `project.ahead:${ahead.key}`,
       async (ids) => {
         const trx = await ctx.db.transaction();
-        const rows = await findProjectsWithEmbeds(trx, ids, [ahead.embed(trx)]);
+        const tenantId = ctx.db.routingTenant();
+        const rows = await findProjectsWithEmbeds(trx, tenantId, ids, [ahead.embed(trx, tenantId)]);
         const projects = rows.map((row) => ({ parent: toProject(row), row }));
-        ahead.attach(trx, projects);
+        ahead.attach(trx, tenantId, projects);
         return byKey(
           ids,
           projects.map(({ parent }) => parent),
@@ -109,6 +111,7 @@ export async function listProjects(
       : undefined;
     const page = await findProjectPage(
       await ctx.db.transaction(),
+      ctx.db.routingTenant(),
       { status: args.filter?.status ?? undefined, search },
       { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
     );
@@ -120,14 +123,14 @@ export async function createProject(
   ctx: GraphQLContext,
   input: CreateProjectInput,
 ): Promise<Project> {
-  await requireWriter(ctx.db);
+  const { tenantId } = await requireWriter(ctx.db);
   const values = {
     name: requireText('name', input.name, NAME),
     key: projectKey(input.key),
     description: requireText('description', input.description ?? '', DESCRIPTION),
   };
   await enforceQuota(ctx.db, 'projects');
-  return toProject(await insertProject(await ctx.db.transaction(), values));
+  return toProject(await insertProject(await ctx.db.transaction(), tenantId, values));
 }
 
 export async function updateProject(
@@ -135,7 +138,7 @@ export async function updateProject(
   id: string,
   input: UpdateProjectInput,
 ): Promise<Project> {
-  await requireWriter(ctx.db);
+  const { tenantId } = await requireWriter(ctx.db);
   const projectId = requireId('id', id);
   const key = updatedValue('key', input.key);
   const changes = {
@@ -145,7 +148,7 @@ export async function updateProject(
   };
   const status = updatedValue('status', input.status);
   const trx = await ctx.db.transaction();
-  const row = await updateProjectById(trx, projectId, definedOnly(changes));
+  const row = await updateProjectById(trx, tenantId, projectId, definedOnly(changes));
   if (!row) throw new NotFoundError('Project', projectId);
   // A status change is a workflow step like any other: checked against the table and recorded.
   if (status !== undefined && status !== row.status) {
@@ -155,9 +158,9 @@ export async function updateProject(
 }
 
 export async function deleteProject(ctx: GraphQLContext, id: string): Promise<boolean> {
-  await requireTenantAdmin(ctx.db);
+  const { tenantId } = await requireTenantAdmin(ctx.db);
   const projectId = requireId('id', id);
-  if (!(await deleteProjectById(await ctx.db.transaction(), projectId))) {
+  if (!(await deleteProjectById(await ctx.db.transaction(), tenantId, projectId))) {
     throw new NotFoundError('Project', projectId);
   }
   return true;

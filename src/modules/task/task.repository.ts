@@ -9,7 +9,7 @@ import {
   type PageRequest,
   type SortKey,
 } from '../../db/keyset.js';
-import type { Tx } from '../../db/operation.js';
+import type { TenantKey, Tx } from '../../db/operation.js';
 import type { TaskPriorityValue, TaskStatusValue } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
 import { anyId } from '../../db/any-id.js';
@@ -66,17 +66,27 @@ export interface TaskValues {
 
 export type TaskChanges = Partial<Omit<TaskValues, 'project_id'>>;
 
-export function findTasksByIds(trx: Tx, ids: readonly string[]): Promise<TaskRow[]> {
+// Every statement names its tenant: see project.repository.ts.
+
+export function findTasksByIds(
+  trx: Tx,
+  tenantId: TenantKey,
+  ids: readonly string[],
+): Promise<TaskRow[]> {
   if (ids.length === 0) return Promise.resolve([]);
-  return trx.selectFrom('app.tasks').select(TASK_COLUMNS).where('id', '=', anyId(ids)).execute();
+  return allTasks(trx, tenantId).where('id', '=', anyId(ids)).execute();
 }
 
-export function findTaskById(trx: Tx, id: string): Promise<TaskRow | undefined> {
-  return trx.selectFrom('app.tasks').select(TASK_COLUMNS).where('id', '=', id).executeTakeFirst();
+export function findTaskById(
+  trx: Tx,
+  tenantId: TenantKey,
+  id: string,
+): Promise<TaskRow | undefined> {
+  return allTasks(trx, tenantId).where('id', '=', id).executeTakeFirst();
 }
 
-export async function getTaskById(trx: Tx, id: string): Promise<TaskRow> {
-  const row = await findTaskById(trx, id);
+export async function getTaskById(trx: Tx, tenantId: TenantKey, id: string): Promise<TaskRow> {
+  const row = await findTaskById(trx, tenantId, id);
   if (!row) throw new NotFoundError('Task', id);
   return row;
 }
@@ -84,41 +94,45 @@ export async function getTaskById(trx: Tx, id: string): Promise<TaskRow> {
 /** One page of a project's tasks, with the embeds' pages (comments) inside each task. */
 export function findTaskPage(
   trx: Tx,
+  tenantId: TenantKey,
   projectId: string,
   filter: TaskListFilter,
   page: PageRequest,
   embeds: readonly Embed[],
 ): Promise<Page<TaskRow & Embedding>> {
-  let base = trx.selectFrom('app.tasks').select(TASK_COLUMNS).where('project_id', '=', projectId);
+  let base = allTasks(trx, tenantId).where('project_id', '=', projectId);
   if (filter.status) base = base.where('status', '=', filter.status);
   if (filter.assigneeId) base = base.where('assignee_id', '=', filter.assigneeId);
   return fetchPage(trx, base, page, { embeds });
 }
 
-function allTasks(trx: Tx) {
-  return trx.selectFrom('app.tasks').select(TASK_COLUMNS);
+function allTasks(trx: Tx, tenantId: TenantKey) {
+  return trx.selectFrom('app.tasks').select(TASK_COLUMNS).where('tenant_id', '=', tenantId);
 }
 
 /** The same page of tasks for each of several projects, in one query (Project.tasks). */
 export function findTaskPagesByProjects(
   trx: Tx,
+  tenantId: TenantKey,
   projectIds: readonly string[],
   page: PageRequest,
   embeds: readonly Embed[],
 ): Promise<Page<TaskRow & Embedding>[]> {
-  return fetchPages(trx, allTasks(trx), page, { column: 'project_id', ids: projectIds }, embeds);
+  const parents = { column: 'project_id', ids: projectIds };
+  return fetchPages(trx, allTasks(trx, tenantId), page, parents, embeds);
 }
 
 /** A page of each project's tasks (with their own embeds) inside the statement reading projects. */
 export function taskPageEmbed(
   trx: Tx,
+  tenantId: TenantKey,
   page: PageRequest,
   embeds: readonly Embed[],
   columns: readonly string[] = TASK_COLUMNS,
 ): Embed {
   return {
     name: 'tasks',
-    base: allTasks(trx),
+    base: allTasks(trx, tenantId),
     column: 'project_id',
     columns,
     page,
@@ -127,14 +141,14 @@ export function taskPageEmbed(
 }
 
 /** The total tasks of each project, counted for all of them in one statement on first call. */
-export function taskCounts(trx: Tx, projectIds: readonly string[]) {
-  return countsPerParent(trx, allTasks(trx), 'project_id', projectIds);
+export function taskCounts(trx: Tx, tenantId: TenantKey, projectIds: readonly string[]) {
+  return countsPerParent(trx, allTasks(trx, tenantId), 'project_id', projectIds);
 }
 
-export function insertTask(trx: Tx, values: TaskValues): Promise<TaskRow> {
+export function insertTask(trx: Tx, tenantId: string, values: TaskValues): Promise<TaskRow> {
   return trx
     .insertInto('app.tasks')
-    .values(values)
+    .values({ ...values, tenant_id: tenantId })
     .returning(TASK_COLUMNS)
     .executeTakeFirstOrThrow();
 }
@@ -142,20 +156,26 @@ export function insertTask(trx: Tx, values: TaskValues): Promise<TaskRow> {
 /** Undefined when no such task is visible and writable here. */
 export function updateTaskById(
   trx: Tx,
+  tenantId: TenantKey,
   id: string,
   changes: TaskChanges,
 ): Promise<TaskRow | undefined> {
-  if (Object.keys(changes).length === 0) return findTaskById(trx, id);
+  if (Object.keys(changes).length === 0) return findTaskById(trx, tenantId, id);
   return trx
     .updateTable('app.tasks')
     .set(changes)
+    .where('tenant_id', '=', tenantId)
     .where('id', '=', id)
     .returning(TASK_COLUMNS)
     .executeTakeFirst();
 }
 
 /** Its comments go with it (foreign key cascades). False when nothing was deleted. */
-export async function deleteTaskById(trx: Tx, id: string): Promise<boolean> {
-  const result = await trx.deleteFrom('app.tasks').where('id', '=', id).executeTakeFirst();
+export async function deleteTaskById(trx: Tx, tenantId: TenantKey, id: string): Promise<boolean> {
+  const result = await trx
+    .deleteFrom('app.tasks')
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst();
   return result.numDeletedRows > 0n;
 }

@@ -1,6 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Embedding } from '../../db/keyset.js';
-import type { Tx } from '../../db/operation.js';
+import type { TenantKey, Tx } from '../../db/operation.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import {
   pageArgs,
@@ -65,7 +65,8 @@ export function toTask(row: TaskRow): Task {
 /** Batched task lookup in the operation's transaction; hidden and missing look the same. */
 export async function loadTask(ctx: GraphQLContext, id: string): Promise<Task | undefined> {
   const loader = ctx.loaders.get<string, Task | undefined>('task', async (ids) => {
-    const rows = await findTasksByIds(await ctx.db.transaction(), ids);
+    const trx = await ctx.db.transaction();
+    const rows = await findTasksByIds(trx, ctx.db.routingTenant(), ids);
     return byKey(ids, rows.map(toTask), (t) => t.id);
   });
   return loader.load(id);
@@ -81,12 +82,14 @@ export async function findTask(ctx: GraphQLContext, id: string): Promise<Task | 
  */
 function tasksOf(
   trx: Tx,
+  tenantId: TenantKey,
   rows: readonly (TaskRow & Embedding)[],
   ahead: PageAhead<Task> | undefined,
 ) {
   const tasks = new Map(rows.map((row) => [row, toTask(row)]));
   ahead?.attach(
     trx,
+    tenantId,
     rows.map((row) => ({ parent: tasks.get(row)!, row })),
   );
   return (row: TaskRow & Embedding) => tasks.get(row) ?? toTask(row);
@@ -109,14 +112,16 @@ export async function listTasks(
     };
     const ahead = commentsAhead(info, ['edges', 'node']);
     const trx = await ctx.db.transaction();
+    const tenantId = ctx.db.routingTenant();
     const page = await findTaskPage(
       trx,
+      tenantId,
       projectId,
       filter,
       { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
-      ahead ? [ahead.embed(trx)] : [],
+      ahead ? [ahead.embed(trx, tenantId)] : [],
     );
-    return toConnection(page, order, tasksOf(trx, page.rows, ahead));
+    return toConnection(page, order, tasksOf(trx, tenantId, page.rows, ahead));
   });
 }
 
@@ -163,14 +168,17 @@ export async function projectTasks(
     `project.tasks:${key}:${comments?.key ?? ''}`,
     async (projectIds) => {
       const trx = await ctx.db.transaction();
+      const tenantId = ctx.db.routingTenant();
       const pages = await findTaskPagesByProjects(
         trx,
+        tenantId,
         projectIds,
         { sort: TASK_SORT.CREATED_AT, direction: 'ASC', first, after },
-        comments ? [comments.embed(trx)] : [],
+        comments ? [comments.embed(trx, tenantId)] : [],
       );
       const toNode = tasksOf(
         trx,
+        tenantId,
         pages.flatMap((page) => page.rows),
         comments,
       );
@@ -195,11 +203,11 @@ export function tasksAhead(
     pageOf: projectTaskPageOf,
     order: 'CREATED_AT',
     sort: TASK_SORT.CREATED_AT,
-    embed: (trx, page, columns) =>
-      taskPageEmbed(trx, page, comments ? [comments.embed(trx)] : [], columns),
+    embed: (trx, tenantId, page, columns) =>
+      taskPageEmbed(trx, tenantId, page, comments ? [comments.embed(trx, tenantId)] : [], columns),
     projection: TASK_PROJECTION,
     count: taskCounts,
-    nodes: (trx, rows) => tasksOf(trx, rows, comments),
+    nodes: (trx, tenantId, rows) => tasksOf(trx, tenantId, rows, comments),
     keep: (project, key, connection) => {
       project.taskPages ??= new Map();
       project.taskPages.set(key, connection);
@@ -220,7 +228,7 @@ export async function taskAssignee(ctx: GraphQLContext, task: Task): Promise<Use
 }
 
 export async function createTask(ctx: GraphQLContext, input: CreateTaskInput): Promise<Task> {
-  await requireWriter(ctx.db);
+  const { tenantId } = await requireWriter(ctx.db);
   const values = {
     project_id: requireId('projectId', input.projectId),
     title: requireText('title', input.title, TITLE),
@@ -234,7 +242,7 @@ export async function createTask(ctx: GraphQLContext, input: CreateTaskInput): P
   };
   await enforceQuota(ctx.db, 'tasks');
   // A project or assignee of another tenant fails the composite foreign keys: BAD_USER_INPUT.
-  return toTask(await insertTask(await ctx.db.transaction(), values));
+  return toTask(await insertTask(await ctx.db.transaction(), tenantId, values));
 }
 
 export async function updateTask(
@@ -242,7 +250,7 @@ export async function updateTask(
   id: string,
   input: UpdateTaskInput,
 ): Promise<Task> {
-  await requireWriter(ctx.db);
+  const { tenantId } = await requireWriter(ctx.db);
   const taskId = requireId('id', id);
   const changes = definedOnly({
     title: updatedText('title', input.title, TITLE),
@@ -253,15 +261,15 @@ export async function updateTask(
       input.assigneeId === undefined ? undefined : optionalId('assigneeId', input.assigneeId),
     due_date: input.dueDate,
   });
-  const row = await updateTaskById(await ctx.db.transaction(), taskId, changes);
+  const row = await updateTaskById(await ctx.db.transaction(), tenantId, taskId, changes);
   if (!row) throw new NotFoundError('Task', taskId);
   return toTask(row);
 }
 
 export async function deleteTask(ctx: GraphQLContext, id: string): Promise<boolean> {
-  await requireWriter(ctx.db);
+  const { tenantId } = await requireWriter(ctx.db);
   const taskId = requireId('id', id);
-  if (!(await deleteTaskById(await ctx.db.transaction(), taskId))) {
+  if (!(await deleteTaskById(await ctx.db.transaction(), tenantId, taskId))) {
     throw new NotFoundError('Task', taskId);
   }
   return true;

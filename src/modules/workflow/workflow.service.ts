@@ -59,7 +59,7 @@ export async function transitionProject(
   to: ProjectStatusValue,
   comment: string | null | undefined,
 ): Promise<Project> {
-  const { role } = await requireWriter(ctx.db);
+  const { role, tenantId } = await requireWriter(ctx.db);
   const projectId = requireId('id', id);
   const note = comment == null ? '' : requireText('comment', comment, COMMENT);
   const trx = await ctx.db.transaction();
@@ -79,7 +79,7 @@ export async function transitionProject(
       `Moving a project from ${from} to ${to} takes the ${edge.min_role} role.`,
     );
   }
-  const row = await updateProjectById(trx, projectId, { status: to });
+  const row = await updateProjectById(trx, tenantId, projectId, { status: to });
   if (!row) throw new NotFoundError('Project', projectId);
   await recordTransition(trx, { projectId, from, to, comment: note });
   return toProject(row);
