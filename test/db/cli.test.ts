@@ -61,7 +61,7 @@ describe('database command-line tools', () => {
       );
     }
     expect(stdout).toContain(
-      'projects_select [SELECT] using ((tenant_id = (select app.current_tenant_id())))',
+      'projects_select [SELECT] using ((tenant_id = app.current_tenant_id()))',
     );
   });
 
