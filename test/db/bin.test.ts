@@ -43,6 +43,7 @@ describe('the tenantql command', () => {
     expect(help.code).toBe(0);
     for (const command of [
       'start',
+      'worker',
       'migrate',
       'seed',
       'policies',
