@@ -46,6 +46,5 @@ export async function runCompiled(name) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.argv[1] = distFile('main');
   await runCompiled('main');
 }

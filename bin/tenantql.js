@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-/* global process, console -- a Node script; the lint config has no Node globals for .js files */
+/* global process, console, URL -- a Node script; the lint config has no Node globals for .js files */
 // The `tenantql` command, from any directory. Each command runs its compiled module from dist/
 // in this process, as `npm start` does (bin/start.js: rebuilt first when a source changed).
+import { fileURLToPath } from 'node:url';
 import { distFile } from './build.js';
 
 const COMMANDS = {
@@ -39,7 +40,10 @@ if (!entry) {
   process.exit(1);
 }
 
-// The command modules read their own arguments from process.argv.
-process.argv = [process.argv[0], distFile(entry[0]), ...rest];
+// The command modules read their own arguments from process.argv. A cluster primary whose compiled
+// module went away (a rebuild) forks argv[1] instead: for `start`, bin/start.js, which rebuilds.
+const script =
+  command === 'start' ? fileURLToPath(new URL('start.js', import.meta.url)) : distFile(entry[0]);
+process.argv = [process.argv[0], script, ...rest];
 const { runCompiled } = await import('./start.js');
 await runCompiled(entry[0]);
