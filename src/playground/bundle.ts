@@ -13,6 +13,8 @@ export interface PlaygroundBundle {
 const ROOT = PROJECT_ROOT;
 const HERE = path.join(ROOT, 'src', 'playground');
 const ENTRY = path.join(HERE, 'client.tsx');
+/** Where `npm run build` (bin/build.js) writes the bundle, beside the compiled server. */
+const PREBUILT_DIR = path.join(ROOT, 'dist', 'playground');
 /** Git-ignored, and where tools conventionally cache; a read-only install just skips it. */
 const CACHE_DIR = path.join(ROOT, 'node_modules', '.cache', 'tenantql-playground');
 
@@ -94,11 +96,17 @@ export async function buildPlaygroundBundle(): Promise<PlaygroundBundle> {
 let pending: Promise<PlaygroundBundle> | undefined;
 
 /**
- * The bundle, built on first use and cached on disk under node_modules/.cache, so `npm install &&
- * npm start` needs no build step and later starts reuse it. A failed build is retried next time.
+ * The compiled server (dist/) serves the bundle built with it, so a production install needs no
+ * esbuild. The TypeScript sources (tests, tsx) build it on first use and cache it on disk under
+ * node_modules/.cache, so an edit to the client shows without a build. A failed build is retried
+ * next time.
  */
 export function loadPlaygroundBundle(): Promise<PlaygroundBundle> {
   pending ??= (async () => {
+    if (!import.meta.filename.endsWith('.ts')) {
+      const prebuilt = await readCache(PREBUILT_DIR);
+      if (prebuilt) return prebuilt;
+    }
     const dir = path.join(CACHE_DIR, await cacheKey());
     const cached = await readCache(dir);
     if (cached) return cached;

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,6 +44,7 @@ describe('the tenantql command', () => {
     expect(help.code).toBe(0);
     for (const command of [
       'start',
+      'worker',
       'migrate',
       'seed',
       'policies',
@@ -74,5 +76,51 @@ describe('the tenantql command', () => {
     expect(seed.stderr).toMatch(/^\[1\/6\] account alice@acme\.test$/m);
     expect(seed.stderr).toMatch(/^\[6\/6\] tenant globex/m);
     expect(seed.stdout).toContain('bob@acme.test  bob-demo-pass');
+  });
+});
+
+describe('the compiled dist/', () => {
+  let copy: string;
+
+  beforeAll(async () => {
+    // A checkout of its own (sharing node_modules), so touching a source here rebuilds nothing
+    // that other test files run.
+    copy = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-build-'));
+    for (const entry of [
+      'bin',
+      'src',
+      'sql',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+    ]) {
+      await fs.cp(path.resolve(entry), path.join(copy, entry), { recursive: true });
+    }
+    await fs.symlink(path.resolve('node_modules'), path.join(copy, 'node_modules'));
+  });
+  afterAll(async () => {
+    await fs.rm(copy, { recursive: true, force: true });
+  });
+
+  const schemaCommand = () =>
+    run('node', [path.join(copy, 'bin', 'tenantql.js'), 'schema'], { cwd: elsewhere });
+
+  it('is built on first use, reused while current, and rebuilt when a source changes', async () => {
+    const first = await schemaCommand();
+    expect(first.stderr).toContain('tenantql: compiled dist/');
+    expect(await fs.readFile(path.join(copy, 'schema.graphql'), 'utf8')).toBe(
+      await fs.readFile('schema.graphql', 'utf8'),
+    );
+    const again = await schemaCommand();
+    expect(again.stderr).not.toContain('compiled');
+
+    const later = new Date(Date.now() + 5_000);
+    await fs.utimes(path.join(copy, 'src', 'cli', 'schema.ts'), later, later);
+    const edited = await schemaCommand();
+    expect(edited.stderr).toContain('sources changed: recompiled dist/');
+    // The server, the worker, every command and the playground come out of one build.
+    for (const file of ['main.js', 'delivery/main.js', 'cli/psql.js', 'playground/playground.js']) {
+      expect(existsSync(path.join(copy, 'dist', file)), file).toBe(true);
+    }
   });
 });
