@@ -13,6 +13,8 @@ import {
   LoginDocument,
   MeDocument,
   MyTenantsDocument,
+  ChangePasswordDocument,
+  SignOutEverywhereDocument,
   SignUpDocument,
   SwitchTenantDocument,
   TenantqlClient,
@@ -151,5 +153,26 @@ describe('the typed client over HTTP, as users call the API', () => {
       globex.request(AddCommentDocument, { input: { taskId: createTask.id, body: 'sneaky' } }),
     );
     expect(['NOT_FOUND', 'BAD_USER_INPUT']).toContain(refused.code);
+  });
+
+  it('changes a password and signs out everywhere with the typed operations', async () => {
+    const anonymous = new TenantqlClient({ url: api.url });
+    const email = `e2e-pw-${randomUUID().slice(0, 8)}@example.test`;
+    const { signUp } = await anonymous.request(SignUpDocument, {
+      input: { email, password: 'a long enough password', name: 'E2E' },
+    });
+    const first = anonymous.with({ token: signUp.token });
+    const { changePassword } = await first.request(ChangePasswordDocument, {
+      input: { currentPassword: 'a long enough password', newPassword: 'another long password' },
+    });
+    expect(changePassword).toBe(true);
+    expect((await errorOf(first.request(MeDocument))).code).toBe('UNAUTHENTICATED');
+
+    const { login } = await anonymous.request(LoginDocument, {
+      input: { email, password: 'another long password' },
+    });
+    const second = anonymous.with({ token: login.token });
+    expect((await second.request(SignOutEverywhereDocument)).signOutEverywhere).toBe(true);
+    expect((await errorOf(second.request(MeDocument))).code).toBe('UNAUTHENTICATED');
   });
 });
