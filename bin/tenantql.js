@@ -2,6 +2,7 @@
 /* global process, console, URL -- a Node script; the lint config has no Node globals for .js files */
 // The `tenantql` command, from any directory. Each command runs its compiled module from dist/
 // in this process, as `npm start` does (bin/start.js: rebuilt first when a source changed).
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { distFile } from './build.js';
 
@@ -30,15 +31,29 @@ function usage() {
   ].join('\n');
 }
 
+/** Commands that print their own detailed help for --help. */
+const OWN_HELP = new Set(['psql', 'export-tenant']);
+
 const [command, ...rest] = process.argv.slice(2);
 if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
   console.log(usage());
   process.exit(command === undefined ? 1 : 0);
 }
+if (command === '--version' || command === '-v') {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  console.log(pkg.version);
+  process.exit(0);
+}
 const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
 if (!entry) {
   console.error(`tenantql: unknown command "${command}"\n\n${usage()}`);
   process.exit(1);
+}
+// `tenantql migrate --help` must describe migrate, not run it (nor start a server, nor rewrite
+// schema.graphql): only the commands with help of their own see the flag.
+if (!OWN_HELP.has(command) && rest.some((arg) => arg === '--help' || arg === '-h')) {
+  console.log(`usage: tenantql ${command} [arguments…]\n\n  ${entry[1]}\n\n${usage()}`);
+  process.exit(0);
 }
 
 // The command modules read their own arguments from process.argv. A cluster primary whose compiled

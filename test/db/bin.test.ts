@@ -59,6 +59,19 @@ describe('the tenantql command', () => {
     expect(unknown.stderr).toContain('unknown command "frobnicate"');
   });
 
+  it('describes a command for --help instead of running it, and prints --version', async () => {
+    for (const command of ['migrate', 'schema', 'start', 'seed']) {
+      const help = await tenantql([command, '--help']);
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^usage: tenantql ${command} `));
+      // Nothing ran: no migration output, no server, no schema written.
+      expect(help.stdout).not.toContain('migrations are up to date');
+      expect(help.stderr).toBe('');
+    }
+    const version = await tenantql(['--version']);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
   it('runs migrate and policies against the configured database, from any directory', async () => {
     const migrate = await tenantql(['migrate']);
     expect(migrate.code, migrate.stderr).toBe(0);
