@@ -8,15 +8,20 @@ import { createLogger, type Logger } from '../logger.js';
  * Migrations are applied first so the tools work on a fresh checkout.
  */
 export async function runWithDatabase(
-  task: (endpoints: DatabaseEndpoints, log: Logger) => Promise<number | void>,
+  task: (
+    endpoints: DatabaseEndpoints,
+    log: Logger,
+    /** The migrations this run applied before the task, in order. */
+    applied: readonly string[],
+  ) => Promise<number | void>,
 ): Promise<void> {
   const config = loadConfig();
   const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
   let endpoints: DatabaseEndpoints | undefined;
   try {
     endpoints = await resolveDatabase(config, log, { attach: true });
-    await migrateDatabase(endpoints, log);
-    process.exitCode = (await task(endpoints, log)) ?? 0;
+    const applied = await migrateDatabase(endpoints, log);
+    process.exitCode = (await task(endpoints, log, applied)) ?? 0;
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
     process.exitCode = 1;

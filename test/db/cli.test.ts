@@ -16,11 +16,15 @@ function hasPsql(): boolean {
   }
 }
 
-async function cli(script: string, args: string[] = []) {
+async function cli(
+  script: string,
+  args: string[] = [],
+  urls: { api: string; owner: string } = { api: db.apiUrl, owner: db.ownerUrl },
+) {
   const env = {
     ...process.env,
-    DATABASE_URL: db.apiUrl,
-    MIGRATION_DATABASE_URL: db.ownerUrl,
+    DATABASE_URL: urls.api,
+    MIGRATION_DATABASE_URL: urls.owner,
     LOG_LEVEL: 'silent',
   };
   try {
@@ -83,6 +87,32 @@ describe('database command-line tools', () => {
     const { code, stdout } = await cli('migrate');
     expect(code).toBe(0);
     expect(stdout).toContain('migrations are up to date');
+    expect(stdout).not.toContain('applied ');
+  });
+
+  it('db:migrate names every migration it applies to a new database', async () => {
+    const name = `tq_cli_fresh_${Date.now()}`;
+    const owner = new pg.Client({ connectionString: db.ownerUrl });
+    await owner.connect();
+    await owner.query(`create database ${name}`);
+    const on = (url: string) => {
+      const u = new URL(url);
+      u.pathname = `/${name}`;
+      return u.toString();
+    };
+    try {
+      const { code, stdout, stderr } = await cli('migrate', [], {
+        api: on(db.apiUrl),
+        owner: on(db.ownerUrl),
+      });
+      expect(code, stderr).toBe(0);
+      expect(stdout).toMatch(/^applied 0001_roles\.sql$/m);
+      expect(stdout).toMatch(/^applied 0014_account_security\.sql$/m);
+      expect(stdout).toMatch(/migrations are up to date \(\d+ applied now\)/);
+    } finally {
+      await owner.query(`drop database if exists ${name} with (force)`);
+      await owner.end();
+    }
   });
 
   it.skipIf(!hasPsql())(
