@@ -455,6 +455,46 @@ function readWebConcurrency(env: NodeJS.ProcessEnv): number {
   return value;
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** pino's levels; anything else made pino throw at start with a stack trace. */
+function readLogLevel(env: NodeJS.ProcessEnv): string {
+  const level = env.LOG_LEVEL?.trim().toLowerCase() || 'info';
+  if (!LOG_LEVELS.includes(level)) {
+    throw new ConfigError(
+      `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`,
+    );
+  }
+  return level;
+}
+
+/** The algorithms jose signs with that tenantql supports; `none` and unknown names are refused. */
+const JWT_ALGORITHMS = [
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+];
+
+function readJwtAlgorithm(env: NodeJS.ProcessEnv): string {
+  const algorithm = env.JWT_ALGORITHM?.trim() || (env.JWT_PRIVATE_KEY ? 'ES256' : 'HS256');
+  if (!JWT_ALGORITHMS.includes(algorithm)) {
+    throw new ConfigError(
+      `JWT_ALGORITHM must be one of ${JWT_ALGORITHMS.join(', ')}, got "${env.JWT_ALGORITHM}"`,
+    );
+  }
+  return algorithm;
+}
+
 function readTenantMaxConnections(env: NodeJS.ProcessEnv, poolSize: number): number {
   const value = readInt(
     env,
@@ -654,7 +694,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     host: env.HOST || undefined,
     production: env.NODE_ENV === 'production',
-    logLevel: env.LOG_LEVEL ?? 'info',
+    logLevel: readLogLevel(env),
     seedDemo: readBool(env, 'SEED_DEMO', true),
     database: {
       apiUrl: env.DATABASE_URL || undefined,
@@ -686,7 +726,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jwtSecret: env.JWT_SECRET || undefined,
       jwtPrivateKey: env.JWT_PRIVATE_KEY || undefined,
       jwtPublicKey: env.JWT_PUBLIC_KEY || undefined,
-      jwtAlgorithm: env.JWT_ALGORITHM ?? (env.JWT_PRIVATE_KEY ? 'ES256' : 'HS256'),
+      jwtAlgorithm: readJwtAlgorithm(env),
       issuer: env.JWT_ISSUER ?? 'tenantql',
       audience: env.JWT_AUDIENCE ?? 'tenantql-api',
       accessTokenTtlSeconds: readInt(env, 'JWT_ACCESS_TTL_SECONDS', 15 * 60),

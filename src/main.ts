@@ -22,7 +22,8 @@ function readConfig(): Config {
     return loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    createLogger(process.env.LOG_LEVEL || 'info').error(`Configuration problem: ${error.message}`);
+    // LOG_LEVEL itself may be what is wrong: report at the default level.
+    createLogger('info').error(`Configuration problem: ${error.message}`);
     process.exit(1);
   }
 }

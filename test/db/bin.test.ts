@@ -22,12 +22,13 @@ afterAll(async () => {
 });
 
 /** Runs the command from a directory outside the project, as an installed command would be. */
-async function tenantql(args: string[]) {
+async function tenantql(args: string[], extraEnv: Record<string, string> = {}) {
   const env = {
     ...process.env,
     DATABASE_URL: db.apiUrl,
     MIGRATION_DATABASE_URL: db.ownerUrl,
     LOG_LEVEL: 'silent',
+    ...extraEnv,
   };
   try {
     const { stdout, stderr } = await run('node', [BIN, ...args], { env, cwd: elsewhere });
@@ -67,6 +68,17 @@ describe('the tenantql command', () => {
       // Nothing ran: no migration output, no server, no schema written.
       expect(help.stdout).not.toContain('migrations are up to date');
       expect(help.stderr).toBe('');
+    }
+    // A setting that is wrong stops the start with one line saying which, never a stack trace.
+    for (const [name, value] of [
+      ['LOG_LEVEL', 'loud'],
+      ['JWT_ALGORITHM', 'none'],
+    ] as const) {
+      const bad = await tenantql(['start'], { [name]: value });
+      expect(bad.code).toBe(1);
+      const output = `${bad.stdout}${bad.stderr}`;
+      expect(output).toContain(`Configuration problem: ${name} must be one of`);
+      expect(output).not.toMatch(/\n\s+at /);
     }
     const version = await tenantql(['--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
