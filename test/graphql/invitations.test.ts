@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_FIELDS, codeOf, signUpAccount, type Account } from '../support/accounts.js';
 import { startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
 import { ownerQuery } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { testDeliveryConfig, testWorker, waitFor } from '../support/delivery.js';
+import { testDeliveryConfig, testWorker } from '../support/delivery.js';
 import {
   ACCEPT,
   INVITE,
@@ -14,7 +12,7 @@ import {
   mailedToken,
   tokenInMail,
 } from '../support/invitations.js';
-import { freePort } from '../support/ports.js';
+import { startSmtpInbox, type SmtpInbox } from '../support/smtp.js';
 
 let db: TestDatabase;
 let api: TestApp;
@@ -590,53 +588,14 @@ describe('who may manage invitations', () => {
 });
 
 describe('the invitation email, through a real SMTP server', () => {
-  interface Mail {
-    to: string[];
-    data: string;
-  }
-  const inbox: Mail[] = [];
-  let smtp: SMTPServer;
-  let smtpUrl: string;
+  let smtp: SmtpInbox;
 
   beforeAll(async () => {
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onData(stream, session, callback) {
-        const chunks: Buffer[] = [];
-        stream.pipe(
-          new Writable({
-            write(chunk: Buffer, _encoding, done) {
-              chunks.push(chunk);
-              done();
-            },
-            final(done) {
-              inbox.push({
-                to: session.envelope.rcptTo.map((r) => r.address),
-                data: Buffer.concat(chunks).toString('utf8'),
-              });
-              done();
-              callback();
-            },
-          }),
-        );
-      },
-    });
-    const port = await freePort();
-    await new Promise<void>((resolve) => smtp.listen(port, '127.0.0.1', resolve));
-    smtpUrl = `smtp://127.0.0.1:${port}`;
+    smtp = await startSmtpInbox();
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => smtp.close(() => resolve()));
+    await smtp.close();
   });
-
-  /** The text of a message as a person reads it (quoted-printable undone). */
-  function readable(data: string): string {
-    return data
-      .replace(/=\r?\n/g, '')
-      .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-  }
 
   it('mails the link to the address, naming tenant, inviter and role; the link in it joins', async () => {
     const t = await team('mailed');
@@ -648,17 +607,14 @@ describe('the invitation email, through a real SMTP server', () => {
       `update app.account_emails set status = 'dead', body = '' where recipient <> $1`,
       [invitee.email],
     );
-    const worker = testWorker(db, testDeliveryConfig({ SMTP_URL: smtpUrl }));
+    const worker = testWorker(db, testDeliveryConfig({ SMTP_URL: smtp.url }));
     worker.start();
+    let text: string;
     try {
-      await waitFor('the invitation email', () =>
-        Promise.resolve(inbox.some((m) => m.to.includes(invitee.email) && /invited/.test(m.data))),
-      );
+      ({ text } = await smtp.waitForMail(invitee.email, /invited/));
     } finally {
       await worker.stop();
     }
-    const mail = inbox.find((m) => m.to.includes(invitee.email) && /invited/.test(m.data));
-    const text = readable(mail?.data ?? '');
     expect(text).toContain(`"${t.name}"`);
     expect(text).toContain('Test mailed-admin');
     expect(text).toContain('as a viewer');
