@@ -4,7 +4,8 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { callersOf, errorCode, errorField, type Call } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
-import { ACCEPT, mailedToken } from '../support/invitations.js';
+import { mailedToken } from '../support/accounts.js';
+import { ACCEPT } from '../support/invitations.js';
 import type { MembershipRoleValue } from '../../src/db/schema.js';
 
 let db: TestDatabase;

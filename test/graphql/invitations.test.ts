@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_FIELDS, codeOf, signUpAccount, type Account } from '../support/accounts.js';
+import {
+  AUTH_FIELDS,
+  codeOf,
+  mailedToken,
+  signUpAccount,
+  tokenInMail,
+  type Account,
+} from '../support/accounts.js';
 import { startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
 import { ownerQuery } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { testDeliveryConfig, testWorker } from '../support/delivery.js';
-import {
-  ACCEPT,
-  INVITE,
-  inviteAndAccept,
-  mailedToken,
-  tokenInMail,
-} from '../support/invitations.js';
+import { ACCEPT, INVITE, joinTeam } from '../support/invitations.js';
 import { startSmtpInbox, type SmtpInbox } from '../support/smtp.js';
 
 let db: TestDatabase;
@@ -72,25 +73,11 @@ async function team(label: string): Promise<Team> {
     tenantId,
     'mutation { createProject(input: {name: "Secret plans", key: "SEC"}) { id } }',
   );
-  const accounts: Partial<Record<'admin' | 'member' | 'viewer', Account>> = {};
-  for (const role of ['admin', 'member', 'viewer'] as const) {
-    const account = await signUpAccount(api, `${label}-${role}`);
-    await inviteAndAccept(api, db.ownerUrl, {
-      inviterToken: owner.token,
-      tenantId,
-      email: account.email,
-      role: role.toUpperCase(),
-      accepterToken: account.token,
-    });
-    accounts[role] = account;
-  }
   return {
     tenantId,
     name,
     owner,
-    admin: accounts.admin as Account,
-    member: accounts.member as Account,
-    viewer: accounts.viewer as Account,
+    ...(await joinTeam(api, db.ownerUrl, { ownerToken: owner.token, tenantId, label })),
   };
 }
 

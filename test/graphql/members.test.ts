@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeOf, signUpAccount, type Account } from '../support/accounts.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { INVITE, inviteAndAccept, mailedToken } from '../support/invitations.js';
+import { mailedToken } from '../support/accounts.js';
+import { INVITE, joinTeam } from '../support/invitations.js';
 
 let db: TestDatabase;
 let api: TestApp;
@@ -47,24 +48,10 @@ async function team(label: string): Promise<Team> {
     { token: owner.token },
   );
   const tenantId = created.data?.createTenant.id ?? '';
-  const accounts: Partial<Record<'admin' | 'member' | 'viewer', Account>> = {};
-  for (const role of ['admin', 'member', 'viewer'] as const) {
-    const account = await signUpAccount(api, `${label}-${role}`);
-    await inviteAndAccept(api, db.ownerUrl, {
-      inviterToken: owner.token,
-      tenantId,
-      email: account.email,
-      role: role.toUpperCase(),
-      accepterToken: account.token,
-    });
-    accounts[role] = account;
-  }
   return {
     tenantId,
     owner,
-    admin: accounts.admin as Account,
-    member: accounts.member as Account,
-    viewer: accounts.viewer as Account,
+    ...(await joinTeam(api, db.ownerUrl, { ownerToken: owner.token, tenantId, label })),
   };
 }
 

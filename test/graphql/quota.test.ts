@@ -4,7 +4,8 @@ import { codeOf, signUpAccount } from '../support/accounts.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
-import { ACCEPT, mailedToken } from '../support/invitations.js';
+import { mailedToken } from '../support/accounts.js';
+import { ACCEPT } from '../support/invitations.js';
 import { asContext, sqlState } from '../support/rls.js';
 
 let db: TestDatabase;

@@ -45,23 +45,31 @@ export function codeOf(result: { errors?: { extensions?: Record<string, unknown>
   return result.errors?.[0]?.extensions?.code;
 }
 
+/** The token in a mailed one-time link: the mutation text every account email carries. */
+export function tokenInMail(body: string): string | undefined {
+  return /token: "([A-Za-z0-9_-]{43})"/.exec(body)?.[1];
+}
+
 /**
- * The one-time token of the newest account email of a kind sent to `recipient`, read from the
- * outbox as the owner role (the API never returns it; tests without an SMTP server read it here).
+ * The token of the newest account email of `kind` to `recipient` (that mentions `mention`, when
+ * given: several tenants may invite one address at once), read from the outbox as the migrator.
+ * The API never returns it: only the mail carries it.
  */
-export async function tokenFromOutbox(
+export async function mailedToken(
   ownerUrl: string,
   recipient: string,
-  kind: 'VERIFY_EMAIL' | 'PASSWORD_RESET' | 'INVITATION',
+  kind: 'INVITATION' | 'PASSWORD_RESET' | 'VERIFY_EMAIL' = 'INVITATION',
+  mention = '',
 ): Promise<string> {
-  const [row] = await ownerQuery<{ body: string }>(
+  const [mail] = await ownerQuery<{ body: string }>(
     ownerUrl,
-    `select body from app.account_emails where recipient = $1 and kind = $2
-      order by created_at desc limit 1`,
-    [recipient, kind],
+    `select body from app.account_emails
+      where recipient = $1 and kind = $2 and position($3 in body) > 0
+      order by created_at desc, id desc limit 1`,
+    [recipient.trim().toLowerCase(), kind, mention],
   );
-  const token = row && /token: "([A-Za-z0-9_-]{43})"/.exec(row.body)?.[1];
-  if (!token) throw new Error(`no ${kind} email with a token was queued for ${recipient}`);
+  const token = mail ? tokenInMail(mail.body) : undefined;
+  if (!token) throw new Error(`no ${kind} email with a token to ${recipient}`);
   return token;
 }
 
@@ -71,7 +79,7 @@ export async function verifyAccountEmail(
   ownerUrl: string,
   account: Account,
 ): Promise<void> {
-  const token = await tokenFromOutbox(ownerUrl, account.email, 'VERIFY_EMAIL');
+  const token = await mailedToken(ownerUrl, account.email, 'VERIFY_EMAIL');
   const result = await api.request(`mutation ($t: String!) { verifyEmail(token: $t) }`, {
     t: token,
   });

@@ -1,38 +1,10 @@
 import type { GraphQLResult, TestApp } from './app.js';
-import { ownerQuery } from './callers.js';
+import { mailedToken, signUpAccount, type Account } from './accounts.js';
 
 export const INVITE = `mutation ($input: InviteMemberInput!) {
   inviteMember(input: $input) { id email role status createdAt expiresAt lastSentAt invitedBy { id } } }`;
 export const ACCEPT =
   'mutation ($token: String!) { acceptInvitation(token: $token) { role joinedAt user { id email } } }';
-
-/** The token in a mailed one-time link: the mutation text every account email carries. */
-export function tokenInMail(body: string): string | undefined {
-  return /token: "([A-Za-z0-9_-]{43})"/.exec(body)?.[1];
-}
-
-/**
- * The token of the newest account email of `kind` to `recipient` (that mentions `mention`, when
- * given: several tenants may invite one address at once), read from the outbox as the migrator.
- * The API never returns it: only the mail carries it.
- */
-export async function mailedToken(
-  ownerUrl: string,
-  recipient: string,
-  kind: 'INVITATION' | 'PASSWORD_RESET' | 'VERIFY_EMAIL' = 'INVITATION',
-  mention = '',
-): Promise<string> {
-  const [mail] = await ownerQuery<{ body: string }>(
-    ownerUrl,
-    `select body from app.account_emails
-      where recipient = $1 and kind = $2 and position($3 in body) > 0
-      order by created_at desc, id desc limit 1`,
-    [recipient.trim().toLowerCase(), kind, mention],
-  );
-  const token = mail ? tokenInMail(mail.body) : undefined;
-  if (!token) throw new Error(`no ${kind} email with a token to ${recipient}`);
-  return token;
-}
 
 function fail(what: string, result: GraphQLResult<unknown>): never {
   throw new Error(`${what} failed: ${JSON.stringify(result.errors)}`);
@@ -65,4 +37,28 @@ export async function inviteAndAccept(
   }>(ACCEPT, { token }, { token: invitation.accepterToken });
   if (accepted.errors || !accepted.data) fail('acceptInvitation', accepted);
   return accepted.data.acceptInvitation;
+}
+
+/**
+ * An admin, a member and a viewer for the owner's tenant: each signs up (`<label>-<role>`) and
+ * joins by accepting the owner's invitation.
+ */
+export async function joinTeam(
+  api: TestApp,
+  ownerUrl: string,
+  team: { ownerToken: string; tenantId: string; label: string },
+): Promise<Record<'admin' | 'member' | 'viewer', Account>> {
+  const joined = {} as Record<'admin' | 'member' | 'viewer', Account>;
+  for (const role of ['admin', 'member', 'viewer'] as const) {
+    const account = await signUpAccount(api, `${team.label}-${role}`);
+    await inviteAndAccept(api, ownerUrl, {
+      inviterToken: team.ownerToken,
+      tenantId: team.tenantId,
+      email: account.email,
+      role: role.toUpperCase(),
+      accepterToken: account.token,
+    });
+    joined[role] = account;
+  }
+  return joined;
 }

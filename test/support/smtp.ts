@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
+import { tokenInMail } from './accounts.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
@@ -78,7 +79,7 @@ export async function startSmtpInbox(): Promise<SmtpInbox> {
 
 /** The one-time token in an account email (verification, reset, invitation). */
 export function tokenIn(mail: Mail): string {
-  const token = /token: "([A-Za-z0-9_-]{43})"/.exec(mail.text)?.[1];
+  const token = tokenInMail(mail.text);
   if (!token) throw new Error(`no token in the email:\n${mail.text}`);
   return token;
 }

@@ -6,7 +6,8 @@ import type { GraphQLResult, TestApp } from '../app.js';
 import { errorCode, ownerQuery, texts } from '../callers.js';
 import { createTestDatabase, type TestDatabase } from '../database.js';
 import { seedTenant } from '../fixtures.js';
-import { ACCEPT, mailedToken } from '../invitations.js';
+import { mailedToken } from '../accounts.js';
+import { ACCEPT } from '../invitations.js';
 import type { Route, RoutedApi } from './route.js';
 
 const TENANTS = 10;
