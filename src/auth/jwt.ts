@@ -228,9 +228,15 @@ export class TokenService {
     });
   }
 
-  async verifyAccess(token: string): Promise<AccessClaims> {
+  /** The claims of an access token verified earlier and not expired since, if any. */
+  knownAccess(token: string): AccessClaims | undefined {
     const known = this.#verifiedAccess.get(token);
-    if (known && known.expiresAt > Math.floor(Date.now() / 1000)) return known.claims;
+    return known && known.expiresAt > Math.floor(Date.now() / 1000) ? known.claims : undefined;
+  }
+
+  async verifyAccess(token: string): Promise<AccessClaims> {
+    const known = this.knownAccess(token);
+    if (known) return known;
     const { payload, keyValidUntil } = await this.#verify(token, 'access');
     const { tid, sid } = payload;
     if (
