@@ -3,7 +3,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { decodeJwt } from 'jose';
 import type { Kysely } from 'kysely';
 import type { OidcIssuers } from '../auth/oidc.js';
-import { isApiKeyToken, parseApiKey, type ApiKeyCredential } from '../auth/api-key.js';
+import {
+  ApiKeyNotAllowedError,
+  isApiKeyToken,
+  parseApiKey,
+  type ApiKeyCredential,
+} from '../auth/api-key.js';
 import type { PasswordHasher } from '../auth/password.js';
 import type { TokenService } from '../auth/jwt.js';
 import type { Config } from '../config.js';
@@ -175,6 +180,17 @@ async function authenticate(deps: AppDependencies, token: string): Promise<Authe
   throw new UnauthenticatedError(
     'The token was issued neither by tenantql nor by an identity provider this API accepts.',
   );
+}
+
+/**
+ * The session of a person signed in with a token, for account-level fields: UNAUTHENTICATED
+ * without one (with the reason the token was refused, if it was), FORBIDDEN for an API key.
+ */
+export function requirePerson(ctx: GraphQLContext): Session {
+  if (ctx.authError) throw ctx.authError;
+  if (ctx.apiKey) throw new ApiKeyNotAllowedError();
+  if (!ctx.session) throw new UnauthenticatedError();
+  return ctx.session;
 }
 
 /** Builds the context of one GraphQL operation: verified session, tenant, lazy transaction. */

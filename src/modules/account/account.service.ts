@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ApiKeyNotAllowedError } from '../../auth/api-key.js';
 import type { Tx } from '../../db/operation.js';
 import { BadUserInputError, UnauthenticatedError } from '../../errors.js';
-import type { GraphQLContext } from '../../graphql/context.js';
+import { requirePerson, type GraphQLContext } from '../../graphql/context.js';
 import { findMyTenant } from '../tenant/tenant.repository.js';
 import { findUserById } from '../user/user.repository.js';
 import { toUser } from '../user/user.service.js';
@@ -187,7 +186,7 @@ export async function verifyEmail(ctx: GraphQLContext, token: string): Promise<b
 
 /** Mails a new verification link; false when the address is already verified (nothing sent). */
 export async function resendVerification(ctx: GraphQLContext): Promise<boolean> {
-  const userId = signedIn(ctx);
+  const userId = requirePerson(ctx).userId;
   const trx = await ctx.db.transaction();
   const user = await findUserById(trx, userId);
   if (!user) throw new UnauthenticatedError('That account no longer exists.');
@@ -195,13 +194,6 @@ export async function resendVerification(ctx: GraphQLContext): Promise<boolean> 
   await ctx.authLimits.accountEmail(user.email, ctx.clientAddress);
   await queueVerification(ctx, trx, userId, user.email);
   return true;
-}
-
-function signedIn(ctx: GraphQLContext): string {
-  if (ctx.authError) throw ctx.authError;
-  if (ctx.apiKey) throw new ApiKeyNotAllowedError();
-  if (!ctx.session) throw new UnauthenticatedError();
-  return ctx.session.userId;
 }
 
 /**
@@ -214,7 +206,7 @@ async function signOutAll(trx: Tx, userId: string): Promise<void> {
 }
 
 export async function signOutEverywhere(ctx: GraphQLContext): Promise<boolean> {
-  const userId = signedIn(ctx);
+  const userId = requirePerson(ctx).userId;
   await signOutAll(await ctx.db.transaction(), userId);
   return true;
 }
@@ -227,7 +219,7 @@ export async function changePassword(
   ctx: GraphQLContext,
   input: ChangePasswordInput,
 ): Promise<boolean> {
-  const userId = signedIn(ctx);
+  const userId = requirePerson(ctx).userId;
   const trx = await ctx.db.transaction();
   const user = await findUserById(trx, userId);
   if (!user) throw new UnauthenticatedError('That account no longer exists.');

@@ -7,9 +7,8 @@ import {
   NotFoundError,
   QuotaExceededError,
   TenantSuspendedError,
-  UnauthenticatedError,
 } from '../../errors.js';
-import type { GraphQLContext } from '../../graphql/context.js';
+import { requirePerson, type GraphQLContext } from '../../graphql/context.js';
 import { requireId } from '../../graphql/validate.js';
 import { requireMemberManager } from '../../tenancy/permissions.js';
 import {
@@ -74,12 +73,6 @@ function assertMayGrant(actor: TenantContext, role: MembershipRoleValue): void {
   if (role === 'owner' && actor.role !== 'owner') {
     throw new ForbiddenError('Only owners invite OWNERs, or resend or revoke such invitations.');
   }
-}
-
-function signedIn(ctx: GraphQLContext): string {
-  if (ctx.authError) throw ctx.authError;
-  if (!ctx.session) throw new UnauthenticatedError();
-  return ctx.session.userId;
 }
 
 function article(role: MembershipRoleValue): string {
@@ -247,7 +240,7 @@ export async function revokeInvitation(ctx: GraphQLContext, rawId: string): Prom
  * the invited one. Every token that does not work gets the same answer.
  */
 export async function acceptInvitation(ctx: GraphQLContext, token: string): Promise<Member> {
-  const userId = signedIn(ctx);
+  const userId = requirePerson(ctx).userId;
   const invalid = new BadUserInputError('token', INVALID_TOKEN);
   if (!isOneTimeTokenShape(token)) throw invalid;
   const result = await spendInvitation(await ctx.db.transaction(), hashOneTimeToken(token));

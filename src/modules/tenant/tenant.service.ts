@@ -1,13 +1,10 @@
-import { ApiKeyNotAllowedError } from '../../auth/api-key.js';
-import type { Session } from '../../graphql/context.js';
 import {
   BadUserInputError,
   ForbiddenError,
   TenantNotAllowedError,
   TenantSuspendedError,
-  UnauthenticatedError,
 } from '../../errors.js';
-import type { GraphQLContext } from '../../graphql/context.js';
+import { requirePerson, type GraphQLContext } from '../../graphql/context.js';
 import { startSession } from '../account/account.service.js';
 import type { AuthPayload } from '../account/account.type.js';
 import type { CreateTenantInput } from './tenant.input.js';
@@ -36,17 +33,11 @@ function toTenant(row: MyTenantRow): Tenant {
   };
 }
 
-function requireSession(ctx: GraphQLContext): Session {
-  if (ctx.apiKey) throw new ApiKeyNotAllowedError();
-  if (!ctx.session) throw new UnauthenticatedError();
-  return ctx.session;
-}
-
 export async function createOwnTenant(
   ctx: GraphQLContext,
   input: CreateTenantInput,
 ): Promise<Tenant> {
-  const session = requireSession(ctx);
+  const session = requirePerson(ctx);
   const slug = input.slug.trim();
   if (!TENANT_SLUG.test(slug)) {
     throw new BadUserInputError(
@@ -68,7 +59,7 @@ export async function createOwnTenant(
 }
 
 export async function listMyTenants(ctx: GraphQLContext): Promise<Tenant[]> {
-  const session = requireSession(ctx);
+  const session = requirePerson(ctx);
   const rows = await findMyTenants(await ctx.db.transaction(), session.userId);
   return rows.map(toTenant);
 }
@@ -88,7 +79,7 @@ export async function currentTenant(ctx: GraphQLContext): Promise<Tenant | null>
  * header. A tenant the caller is not in and one that does not exist get the same FORBIDDEN.
  */
 export async function switchTenant(ctx: GraphQLContext, tenantId: string): Promise<AuthPayload> {
-  const session = requireSession(ctx);
+  const session = requirePerson(ctx);
   const id = requireId('tenantId', tenantId);
   const trx = await ctx.db.transaction();
   const row = await findMyTenant(trx, session.userId, id);
