@@ -134,6 +134,7 @@ export async function startApp({
     production: config.production,
     introspection: config.introspection,
     limits: config.queryLimits,
+    queryPlanner: config.queryPlanner,
     plugins: [
       operationLogPlugin(metrics),
       tenantRateLimitPlugin(tenantLimits, new CallerRateLimiter(rateLimits, config.rateLimits)),

@@ -295,6 +295,11 @@ export interface Config {
   playground: PlaygroundConfig;
   metrics: MetricsConfig;
   queryLimits: QueryLimits;
+  /**
+   * Answers read operations the planner covers with one SQL statement building their JSON
+   * (src/graphql/planner); off sends every operation through graphql-js's resolvers.
+   */
+  queryPlanner: boolean;
   rateLimits: RateLimitConfig;
   http: HttpConfig;
   host: string | undefined;
@@ -674,6 +679,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       operationLabelLimit: readInt(env, 'METRICS_OPERATION_LABEL_LIMIT', 100),
     },
     queryLimits: readQueryLimits(env),
+    queryPlanner: readBool(env, 'QUERY_PLANNER', true),
     rateLimits: {
       redisUrl: env.REDIS_URL || undefined,
       loginWindowSeconds: readInt(env, 'LOGIN_WINDOW_SECONDS', 15 * 60),

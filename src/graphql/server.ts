@@ -15,6 +15,7 @@ import {
   type QueryLimits,
 } from './limits.js';
 import { operationTransactionPlugin } from './operation-plugin.js';
+import { queryPlannerPlugin } from './planner/plugin.js';
 
 export function createApolloServer(
   schema: GraphQLSchema,
@@ -27,6 +28,8 @@ export function createApolloServer(
     limits?: QueryLimits;
     /** Added after the built-in ones (operation logging and metrics). */
     plugins?: ApolloServerPlugin<GraphQLContext>[];
+    /** Answer the read operations it covers with one planned statement (on unless false). */
+    queryPlanner?: boolean;
   },
 ): ApolloServer<GraphQLContext> {
   const limits = options.limits ?? QUERY_LIMITS;
@@ -56,6 +59,7 @@ export function createApolloServer(
       queryLimitsPlugin(limits),
       operationTransactionPlugin(options.log),
       ...(options.plugins ?? []),
+      ...(options.queryPlanner === false ? [] : [queryPlannerPlugin(options.log)]),
     ],
     logger: {
       debug: (m) => options.log.debug(m),

@@ -1,0 +1,404 @@
+import {
+  getArgumentValues,
+  getNamedType,
+  isNonNullType,
+  isObjectType,
+  Kind,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
+import { UUID } from '../../formats.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../connection.js';
+import { ENTITIES, ROOTS, type Entity, type ScalarColumn } from './relations.js';
+
+/**
+ * A read-only operation compiled to one SQL statement whose single `data` column is the
+ * operation's `data` object, exactly as graphql-js would have built it: response keys and their
+ * order, aliases, `__typename`, nulls, enum and date spellings, connection shapes. Compiled once
+ * per document; each request only checks and binds its arguments.
+ */
+export interface Plan {
+  /** The statement text; `tenantKnown` when the tenant id is bound as $1 (else the setting). */
+  text(tenantKnown: boolean): string;
+  /**
+   * The statement's parameters from the operation's coerced variables (after the tenant id, when
+   * bound); undefined when an argument is one the field itself would refuse (an id that is not a
+   * uuid, `first` out of range) or one the plan does not cover (`after`, a filter, an ordering),
+   * so graphql-js answers it with the field's own error or result.
+   */
+  bind(variables: Record<string, unknown>): unknown[] | undefined;
+}
+
+class NotPlannable extends Error {}
+
+const TENANT = '\u0001';
+const param = (index: number) => `\u0000${index}\u0000`;
+
+/** One field whose arguments become parameters; values are checked at bind time. */
+interface ArgumentSlot {
+  field: GraphQLField<unknown, unknown>;
+  node: FieldNode;
+  /** Arguments bound as parameters, with what each must be. */
+  bound: Readonly<Record<string, 'uuid' | 'pageSize'>>;
+}
+
+interface Parameter {
+  slot: number;
+  argument: string;
+}
+
+/** The fields selected under one response key, merged as graphql-js merges them. */
+interface Selected {
+  key: string;
+  name: string;
+  nodes: FieldNode[];
+}
+
+const TIMESTAMP_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+class Compiler {
+  readonly slots: ArgumentSlot[] = [];
+  readonly parameters: Parameter[] = [];
+  #aliases = 0;
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly fragments: Readonly<Record<string, FragmentDefinitionNode>>,
+  ) {}
+
+  /** The fields of `selectionSets` on `typeName` by response key, in first-seen order. */
+  select(selectionSets: readonly (SelectionSetNode | undefined)[], typeName: string): Selected[] {
+    const byKey = new Map<string, Selected>();
+    const visit = (set: SelectionSetNode | undefined) => {
+      for (const selection of set?.selections ?? []) {
+        // @skip/@include (and anything else) decide per request: graphql-js keeps those.
+        if (selection.directives?.length) throw new NotPlannable();
+        if (selection.kind === Kind.FIELD) {
+          const key = selection.alias?.value ?? selection.name.value;
+          const seen = byKey.get(key);
+          if (seen) seen.nodes.push(selection);
+          else byKey.set(key, { key, name: selection.name.value, nodes: [selection] });
+        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+          const on = selection.typeCondition?.name.value;
+          if (on !== undefined && on !== typeName) throw new NotPlannable();
+          visit(selection.selectionSet);
+        } else {
+          const fragment = this.fragments[selection.name.value];
+          if (!fragment || fragment.typeCondition.name.value !== typeName) {
+            throw new NotPlannable();
+          }
+          visit(fragment.selectionSet);
+        }
+      }
+    };
+    for (const set of selectionSets) visit(set);
+    return [...byKey.values()];
+  }
+
+  below(selected: Selected, typeName: string): Selected[] {
+    return this.select(
+      selected.nodes.map((node) => node.selectionSet),
+      typeName,
+    );
+  }
+
+  alias(): string {
+    this.#aliases += 1;
+    return `"r${this.#aliases}"`;
+  }
+
+  object(typeName: string): GraphQLObjectType {
+    const type = this.schema.getType(typeName);
+    if (!isObjectType(type)) throw new NotPlannable();
+    return type;
+  }
+
+  field(type: GraphQLObjectType, name: string, returns?: string): GraphQLField<unknown, unknown> {
+    const field = type.getFields()[name];
+    if (!field) throw new NotPlannable();
+    if (returns !== undefined && getNamedType(field.type).name !== returns) {
+      throw new NotPlannable();
+    }
+    return field;
+  }
+
+  slot(
+    field: GraphQLField<unknown, unknown>,
+    node: FieldNode,
+    bound: ArgumentSlot['bound'],
+  ): (argument: string) => string {
+    const slot = this.slots.push({ field, node, bound }) - 1;
+    const indexes = new Map<string, number>();
+    return (argument) => {
+      let index = indexes.get(argument);
+      if (index === undefined) {
+        index = this.parameters.push({ slot, argument }) - 1;
+        indexes.set(argument, index);
+      }
+      return param(index);
+    };
+  }
+
+  /** The JSON object of one row of `entityName` (`row` is its alias) for `selected`. */
+  rowObject(entityName: string, selected: Selected[], row: string): string {
+    const entity = ENTITIES[entityName];
+    if (!entity) throw new NotPlannable();
+    const type = this.object(entityName);
+    const pairs: string[] = [];
+    for (const one of selected) {
+      pairs.push(literal(one.key), this.rowValue(entityName, entity, type, one, row));
+    }
+    return jsonObject(pairs);
+  }
+
+  rowValue(
+    entityName: string,
+    entity: Entity,
+    type: GraphQLObjectType,
+    one: Selected,
+    row: string,
+  ): string {
+    if (one.name === '__typename') return literal(entityName);
+    const scalar = entity.scalars[one.name];
+    if (scalar) {
+      this.field(type, one.name);
+      return columnValue(column(row, scalar.column), scalar);
+    }
+    const list = entity.lists[one.name];
+    if (!list) throw new NotPlannable();
+    const field = this.field(type, one.name, `${list.entity}Connection`);
+    const [node] = one.nodes;
+    if (!node) throw new NotPlannable();
+    const bind = this.slot(field, node, { first: 'pageSize' });
+    return this.connection(list.entity, one, bind, [
+      `\u0002."${list.column}" = ${column(row, 'id')}`,
+    ]);
+  }
+
+  /**
+   * A connection of `entityName` rows matching `where` (`\u0002` stands for the rows' alias):
+   * its first `first` rows in CREATED_AT order (the id breaking ties), with page info and count
+   * only when selected.
+   */
+  connection(
+    entityName: string,
+    selected: Selected,
+    bind: (argument: string) => string,
+    where: string[],
+  ): string {
+    const entity = ENTITIES[entityName];
+    if (!entity) throw new NotPlannable();
+    const connectionType = this.object(`${entityName}Connection`);
+    const edgeType = this.object(`${entityName}Edge`);
+    const pageInfoType = this.object('PageInfo');
+    const page = this.alias();
+    const inner = this.alias();
+    const first = `${bind('first')}::int`;
+    const conditions = (alias: string) =>
+      [
+        `${column(alias, 'tenant_id')} = ${TENANT}`,
+        ...where.map((w) => w.replaceAll('\u0002', alias)),
+      ].join(' and ');
+    const order = (alias: string) => `${column(alias, entity.order)}, ${column(alias, 'id')}`;
+    const fields = this.below(selected, connectionType.name);
+    const pageInfo = fields
+      .filter((f) => f.name === 'pageInfo')
+      .flatMap((f) => this.below(f, pageInfoType.name));
+    const needsNext = pageInfo.some((f) => f.name === 'hasNextPage');
+    const pairs: string[] = [];
+    for (const one of fields) {
+      if (one.name !== '__typename') this.field(connectionType, one.name);
+      let value: string;
+      switch (one.name) {
+        case '__typename':
+          value = literal(connectionType.name);
+          break;
+        case 'totalCount': {
+          const all = this.alias();
+          value = `(select count(*) from ${entity.table} ${all} where ${conditions(all)})`;
+          break;
+        }
+        case 'pageInfo':
+          value = jsonObject(
+            this.below(one, pageInfoType.name).flatMap((info) => {
+              switch (info.name) {
+                case '__typename':
+                  return [literal(info.key), literal(pageInfoType.name)];
+                case 'hasNextPage':
+                  return [literal(info.key), `count(*) > ${first}`];
+                case 'hasPreviousPage':
+                  // Only pages without `after` are planned: nothing precedes them.
+                  return [literal(info.key), 'false'];
+                default:
+                  throw new NotPlannable(); // cursors are encoded by graphql-js
+              }
+            }),
+          );
+          break;
+        case 'edges': {
+          const edge = jsonObject(
+            this.below(one, edgeType.name).flatMap((e) => {
+              switch (e.name) {
+                case '__typename':
+                  return [literal(e.key), literal(edgeType.name)];
+                case 'node':
+                  return [
+                    literal(e.key),
+                    this.rowObject(entityName, this.below(e, entityName), page),
+                  ];
+                default:
+                  throw new NotPlannable();
+              }
+            }),
+          );
+          const kept = needsNext ? ` filter (where ${column(page, 'position')} <= ${first})` : '';
+          value = `coalesce(json_agg(${edge} order by ${order(page)})${kept}, '[]'::json)`;
+          break;
+        }
+        default:
+          throw new NotPlannable();
+      }
+      pairs.push(literal(one.key), value);
+    }
+    // One row more than asked for tells whether more follow, only when a client asks.
+    const position = needsNext
+      ? `, row_number() over (order by ${order(inner)}) as "position"`
+      : '';
+    const limit = needsNext ? `${first} + 1` : first;
+    return `(select ${jsonObject(pairs)} from (select ${inner}.*${position} from ${entity.table} ${inner} where ${conditions(inner)} order by ${order(inner)} limit ${limit}) ${page})`;
+  }
+
+  root(query: GraphQLObjectType, one: Selected): string {
+    if (one.name === '__typename') return literal(query.name);
+    const root = ROOTS[one.name];
+    if (!root) throw new NotPlannable();
+    const [node] = one.nodes;
+    if (!node) throw new NotPlannable();
+    const entity = ENTITIES[root.entity];
+    if (!entity) throw new NotPlannable();
+    if (root.kind === 'row') {
+      const field = this.field(query, one.name, root.entity);
+      if (isNonNullType(field.type)) throw new NotPlannable();
+      const bind = this.slot(field, node, { id: 'uuid' });
+      const row = this.alias();
+      const object = this.rowObject(root.entity, this.below(one, root.entity), row);
+      return `(select ${object} from ${entity.table} ${row} where ${column(row, 'tenant_id')} = ${TENANT} and ${column(row, 'id')} = ${bind('id')}::uuid)`;
+    }
+    const field = this.field(query, one.name, `${root.entity}Connection`);
+    const bound: Record<string, 'uuid' | 'pageSize'> = { first: 'pageSize' };
+    for (const argument of Object.keys(root.byArgument)) bound[argument] = 'uuid';
+    const bind = this.slot(field, node, bound);
+    const where = Object.entries(root.byArgument).map(
+      ([argument, name]) => `\u0002."${name}" = ${bind(argument)}::uuid`,
+    );
+    return this.connection(root.entity, one, bind, where);
+  }
+}
+
+/** `alias` is quoted already; column names come from relations.ts. */
+function column(alias: string, name: string): string {
+  return `${alias}."${name}"`;
+}
+
+function columnValue(expression: string, { format }: ScalarColumn): string {
+  switch (format) {
+    case 'plain':
+      return expression;
+    case 'timestamp':
+      return `to_char(${expression} at time zone 'UTC', ${TIMESTAMP_FORMAT})`;
+    case 'date':
+      return `to_char(${expression}, 'YYYY-MM-DD')`;
+  }
+}
+
+// json_build_object takes at most 100 arguments (PostgreSQL's FUNC_MAX_ARGS).
+function jsonObject(pairs: string[]): string {
+  if (pairs.length > 100) throw new NotPlannable();
+  return `json_build_object(${pairs.join(', ')})`;
+}
+
+/** The operation as one statement, or undefined when any part of it is not plannable. */
+export function compilePlan(
+  schema: GraphQLSchema,
+  operation: OperationDefinitionNode,
+  fragments: Readonly<Record<string, FragmentDefinitionNode>>,
+): Plan | undefined {
+  const query = schema.getQueryType();
+  if (operation.operation !== 'query' || !query) return undefined;
+  const compiler = new Compiler(schema, fragments);
+  let body: string;
+  try {
+    const pairs = compiler
+      .select([operation.selectionSet], query.name)
+      .flatMap((one) => [literal(one.key), compiler.root(query, one)]);
+    body = `select ${jsonObject(pairs)} as data`;
+  } catch (error) {
+    if (error instanceof NotPlannable) return undefined;
+    throw error;
+  }
+  const { slots, parameters } = compiler;
+  const texts = new Map<boolean, string>();
+  return {
+    text(tenantKnown) {
+      let text = texts.get(tenantKnown);
+      if (text === undefined) {
+        const offset = tenantKnown ? 2 : 1;
+        text = body
+          .replaceAll(TENANT, tenantKnown ? '$1::uuid' : 'app.current_tenant_id()')
+          .replace(/\u0000(\d+)\u0000/g, (_, index: string) => `$${Number(index) + offset}`);
+        texts.set(tenantKnown, text);
+      }
+      return text;
+    },
+    bind(variables) {
+      const values: Record<string, unknown>[] = [];
+      for (const slot of slots) {
+        const checked = checkArguments(slot, variables);
+        if (!checked) return undefined;
+        values.push(checked);
+      }
+      return parameters.map(({ slot, argument }) => values[slot]?.[argument]);
+    },
+  };
+}
+
+/** The slot's bound arguments as parameters, or undefined when graphql-js must answer. */
+function checkArguments(
+  slot: ArgumentSlot,
+  variables: Record<string, unknown>,
+): Record<string, unknown> | undefined {
+  let values: Record<string, unknown>;
+  try {
+    values = getArgumentValues(slot.field, slot.node, variables);
+  } catch {
+    return undefined;
+  }
+  const checked: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(values)) {
+    const rule = slot.bound[name];
+    if (rule === 'uuid') {
+      if (typeof value !== 'string' || !UUID.test(value)) return undefined;
+      checked[name] = value.toLowerCase();
+    } else if (rule === 'pageSize') {
+      // null is the default page, as pageSize() reads it.
+      const size = value ?? DEFAULT_PAGE_SIZE;
+      if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) return undefined;
+      if (size > MAX_PAGE_SIZE) return undefined;
+      checked[name] = size;
+    } else if (value !== null && value !== undefined) {
+      // `after`, filters, orderings, anything new: graphql-js and the services decide.
+      return undefined;
+    }
+  }
+  for (const name of Object.keys(slot.bound)) if (!(name in checked)) return undefined;
+  return checked;
+}

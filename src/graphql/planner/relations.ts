@@ -1,0 +1,105 @@
+/**
+ * What the planner may answer straight from SQL: each GraphQL object type it knows, the table
+ * behind it, the column behind each scalar field and the lists below it. A field not listed here
+ * makes the whole operation go through graphql-js as before, so adding a relation is one entry
+ * and forgetting one costs speed, never correctness.
+ *
+ * Every statement the planner writes names the tenant on every table (`tenant_id = …`), like the
+ * repositories do, and runs in the operation's transaction under RLS.
+ */
+
+/** How a column becomes the JSON value graphql-js would have produced for the field. */
+export type ColumnFormat =
+  /** Text, uuid, enums whose labels are the GraphQL values: JSON strings as they are. */
+  | 'plain'
+  /** DateTimeISO: `Date#toISOString()`, milliseconds, UTC. */
+  | 'timestamp'
+  /** LocalDate: `YYYY-MM-DD`. */
+  | 'date';
+
+export interface ScalarColumn {
+  column: string;
+  format: ColumnFormat;
+}
+
+/** A connection field listing child rows that point at this row (`tasks.project_id`). */
+export interface ListRelation {
+  entity: string;
+  /** The child's column holding the parent row's id. */
+  column: string;
+}
+
+export interface Entity {
+  /** Quoted, with its schema. */
+  table: string;
+  /** The column a list of these rows is ordered by (then `id`), as their connections' CREATED_AT. */
+  order: string;
+  scalars: Readonly<Record<string, ScalarColumn>>;
+  lists: Readonly<Record<string, ListRelation>>;
+}
+
+const plain = (column: string): ScalarColumn => ({ column, format: 'plain' });
+const timestamp = (column: string): ScalarColumn => ({ column, format: 'timestamp' });
+
+export const ENTITIES: Readonly<Record<string, Entity>> = {
+  Project: {
+    table: '"app"."projects"',
+    order: 'created_at',
+    scalars: {
+      id: plain('id'),
+      key: plain('key'),
+      name: plain('name'),
+      description: plain('description'),
+      status: plain('status'),
+      createdAt: timestamp('created_at'),
+      updatedAt: timestamp('updated_at'),
+    },
+    lists: { tasks: { entity: 'Task', column: 'project_id' } },
+  },
+  Task: {
+    table: '"app"."tasks"',
+    order: 'created_at',
+    scalars: {
+      id: plain('id'),
+      title: plain('title'),
+      description: plain('description'),
+      status: plain('status'),
+      priority: plain('priority'),
+      dueDate: { column: 'due_date', format: 'date' },
+      createdAt: timestamp('created_at'),
+      updatedAt: timestamp('updated_at'),
+    },
+    lists: { comments: { entity: 'Comment', column: 'task_id' } },
+  },
+  Comment: {
+    table: '"app"."comments"',
+    order: 'created_at',
+    scalars: {
+      id: plain('id'),
+      body: plain('body'),
+      createdAt: timestamp('created_at'),
+      updatedAt: timestamp('updated_at'),
+    },
+    lists: {},
+  },
+};
+
+/** A root field answering one row by id, or null when it is missing or hidden. */
+export interface RootRow {
+  kind: 'row';
+  entity: string;
+}
+
+/** A root connection, narrowed by id arguments (`tasks(projectId:)` → `project_id`). */
+export interface RootList {
+  kind: 'list';
+  entity: string;
+  byArgument: Readonly<Record<string, string>>;
+}
+
+export const ROOTS: Readonly<Record<string, RootRow | RootList>> = {
+  project: { kind: 'row', entity: 'Project' },
+  task: { kind: 'row', entity: 'Task' },
+  projects: { kind: 'list', entity: 'Project', byArgument: {} },
+  tasks: { kind: 'list', entity: 'Task', byArgument: { projectId: 'project_id' } },
+};
