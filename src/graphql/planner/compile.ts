@@ -4,6 +4,7 @@ import {
   isNonNullType,
   isObjectType,
   Kind,
+  OperationTypeNode,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLField,
@@ -36,8 +37,11 @@ export interface Plan {
 
 class NotPlannable extends Error {}
 
-const TENANT = '\u0001';
-const param = (index: number) => `\u0000${index}\u0000`;
+// Placeholders in the statement being built: GraphQL names and our own SQL never contain braces.
+const TENANT = '{{tenant}}';
+/** The rows a condition of a connection applies to, replaced by their alias. */
+const ROWS = '{{rows}}';
+const param = (index: number) => `{{${index}}}`;
 
 /** One field whose arguments become parameters; values are checked at bind time. */
 interface ArgumentSlot {
@@ -180,12 +184,12 @@ class Compiler {
     if (!node) throw new NotPlannable();
     const bind = this.slot(field, node, { first: 'pageSize' });
     return this.connection(list.entity, one, bind, [
-      `\u0002."${list.column}" = ${column(row, 'id')}`,
+      `${ROWS}."${list.column}" = ${column(row, 'id')}`,
     ]);
   }
 
   /**
-   * A connection of `entityName` rows matching `where` (`\u0002` stands for the rows' alias):
+   * A connection of `entityName` rows matching `where` (ROWS stands for the rows' alias):
    * its first `first` rows in CREATED_AT order (the id breaking ties), with page info and count
    * only when selected.
    */
@@ -206,7 +210,7 @@ class Compiler {
     const conditions = (alias: string) =>
       [
         `${column(alias, 'tenant_id')} = ${TENANT}`,
-        ...where.map((w) => w.replaceAll('\u0002', alias)),
+        ...where.map((w) => w.replaceAll(ROWS, alias)),
       ].join(' and ');
     const order = (alias: string) => `${column(alias, entity.order)}, ${column(alias, 'id')}`;
     const fields = this.below(selected, connectionType.name);
@@ -298,7 +302,7 @@ class Compiler {
     for (const argument of Object.keys(root.byArgument)) bound[argument] = 'uuid';
     const bind = this.slot(field, node, bound);
     const where = Object.entries(root.byArgument).map(
-      ([argument, name]) => `\u0002."${name}" = ${bind(argument)}::uuid`,
+      ([argument, name]) => `${ROWS}."${name}" = ${bind(argument)}::uuid`,
     );
     return this.connection(root.entity, one, bind, where);
   }
@@ -333,7 +337,7 @@ export function compilePlan(
   fragments: Readonly<Record<string, FragmentDefinitionNode>>,
 ): Plan | undefined {
   const query = schema.getQueryType();
-  if (operation.operation !== 'query' || !query) return undefined;
+  if (operation.operation !== OperationTypeNode.QUERY || !query) return undefined;
   const compiler = new Compiler(schema, fragments);
   let body: string;
   try {
@@ -354,7 +358,7 @@ export function compilePlan(
         const offset = tenantKnown ? 2 : 1;
         text = body
           .replaceAll(TENANT, tenantKnown ? '$1::uuid' : 'app.current_tenant_id()')
-          .replace(/\u0000(\d+)\u0000/g, (_, index: string) => `$${Number(index) + offset}`);
+          .replace(/\{\{(\d+)\}\}/g, (_, index: string) => `$${Number(index) + offset}`);
         texts.set(tenantKnown, text);
       }
       return text;

@@ -1,5 +1,11 @@
 import { HeaderMap, type ApolloServerPlugin, type GraphQLResponse } from '@apollo/server';
-import { getVariableValues, GraphQLError, type FragmentDefinitionNode, Kind } from 'graphql';
+import {
+  getVariableValues,
+  GraphQLError,
+  Kind,
+  OperationTypeNode,
+  type FragmentDefinitionNode,
+} from 'graphql';
 import { CompiledQuery } from 'kysely';
 import { toAppError } from '../../db/errors.js';
 import type { Logger } from '../../logger.js';
@@ -46,7 +52,7 @@ export function queryPlannerPlugin(log: Logger): ApolloServerPlugin<GraphQLConte
           contextValue,
         }) {
           const { db } = contextValue;
-          if (operation.operation !== 'query') return null;
+          if (operation.operation !== OperationTypeNode.QUERY) return null;
           // No tenant, or no caller: the fields answer TENANT_REQUIRED or UNAUTHENTICATED.
           if (!db.hasTenant || (db.userId === undefined && !db.isApiKey)) return null;
           const plan = planFor(`${queryHash}:${request.operationName ?? ''}`, () => {
