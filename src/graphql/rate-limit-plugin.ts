@@ -50,9 +50,12 @@ export function tenantRateLimitPlugin(
             }
             limiter.rememberVerified(claim, tenantId);
           }
-          const trx = await db.transaction();
           try {
-            await limiter.consume(tenantId, () => findRequestsPerMinute(trx));
+            // The tenant's limit is read (and a transaction opened for it) only when not known:
+            // an operation that reads no table, such as `{ __typename }`, then needs no database.
+            await limiter.consume(tenantId, async () =>
+              findRequestsPerMinute(await db.transaction()),
+            );
           } catch (error) {
             if (error instanceof RateLimitedError) throw error;
             // A remembered member may have been refused this time: the fields report that.

@@ -23,7 +23,16 @@ import { ENTITIES, ROOTS, type Entity, type ScalarColumn } from './relations.js'
  * order, aliases, `__typename`, nulls, enum and date spellings, connection shapes. Compiled once
  * per document; each request only checks and binds its arguments.
  */
-export interface Plan {
+export type Plan = StatementPlan | ConstantPlan;
+
+/** An operation that reads no table (`{ __typename }`): its data, with no transaction at all. */
+export interface ConstantPlan {
+  kind: 'constant';
+  data: Readonly<Record<string, unknown>>;
+}
+
+export interface StatementPlan {
+  kind: 'statement';
   /** The statement text; `tenantKnown` when the tenant id is bound as $1 (else the setting). */
   text(tenantKnown: boolean): string;
   /**
@@ -341,9 +350,14 @@ export function compilePlan(
   const compiler = new Compiler(schema, fragments);
   let body: string;
   try {
-    const pairs = compiler
-      .select([operation.selectionSet], query.name)
-      .flatMap((one) => [literal(one.key), compiler.root(query, one)]);
+    const roots = compiler.select([operation.selectionSet], query.name);
+    if (roots.every((one) => one.name === '__typename')) {
+      return {
+        kind: 'constant',
+        data: Object.fromEntries(roots.map((one) => [one.key, query.name])),
+      };
+    }
+    const pairs = roots.flatMap((one) => [literal(one.key), compiler.root(query, one)]);
     body = `select ${jsonObject(pairs)} as data`;
   } catch (error) {
     if (error instanceof NotPlannable) return undefined;
@@ -352,6 +366,7 @@ export function compilePlan(
   const { slots, parameters } = compiler;
   const texts = new Map<boolean, string>();
   return {
+    kind: 'statement',
     text(tenantKnown) {
       let text = texts.get(tenantKnown);
       if (text === undefined) {

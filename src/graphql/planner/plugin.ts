@@ -53,8 +53,6 @@ export function queryPlannerPlugin(log: Logger): ApolloServerPlugin<GraphQLConte
         }) {
           const { db } = contextValue;
           if (operation.operation !== OperationTypeNode.QUERY) return null;
-          // No tenant, or no caller: the fields answer TENANT_REQUIRED or UNAUTHENTICATED.
-          if (!db.hasTenant || (db.userId === undefined && !db.isApiKey)) return null;
           const plan = planFor(`${queryHash}:${request.operationName ?? ''}`, () => {
             const fragments: Record<string, FragmentDefinitionNode> = {};
             for (const definition of document.definitions) {
@@ -65,6 +63,9 @@ export function queryPlannerPlugin(log: Logger): ApolloServerPlugin<GraphQLConte
             return compilePlan(schema, operation, fragments);
           });
           if (!plan) return null;
+          if (plan.kind === 'constant') return response({ data: { ...plan.data } });
+          // No tenant, or no caller: the fields answer TENANT_REQUIRED or UNAUTHENTICATED.
+          if (!db.hasTenant || (db.userId === undefined && !db.isApiKey)) return null;
           const coerced = getVariableValues(
             schema,
             operation.variableDefinitions ?? [],
@@ -77,19 +78,22 @@ export function queryPlannerPlugin(log: Logger): ApolloServerPlugin<GraphQLConte
 
           const tenant = db.routingTenant();
           const known = typeof tenant === 'string';
-          const trx = await db.transaction();
-          const started = performance.now();
           let data: unknown;
           try {
+            const trx = await db.transaction();
+            const started = performance.now();
             const { rows } = await trx.executeQuery<{ data: unknown }>(
               CompiledQuery.raw(plan.text(known), known ? [tenant, ...parameters] : parameters),
             );
+            // Timed like every other statement (QueryTimer): a failed one is not.
+            db.stats.dbTimeMs += performance.now() - started;
+            db.stats.queries += 1;
             data = rows[0]?.data;
             // The membership check every read makes (memberRead); settled by now, no round trip.
             await db.tenant();
           } catch (error) {
-            // A tenant the caller may not use: the fields give their own error, from the
-            // same verdict, in this same (unharmed) transaction.
+            // A tenant the caller may not use, or no connection to be had: the fields give
+            // their own error, from the same verdict, in this same (unharmed) transaction.
             if (
               await db.tenant().then(
                 () => false,
@@ -99,9 +103,6 @@ export function queryPlannerPlugin(log: Logger): ApolloServerPlugin<GraphQLConte
               return null;
             }
             return failed(operation.selectionSet.selections, error);
-          } finally {
-            db.stats.dbTimeMs += performance.now() - started;
-            db.stats.queries += 1;
           }
           return response({ data: data as Record<string, unknown> });
         },
