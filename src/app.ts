@@ -42,6 +42,7 @@ import {
 import { Metrics } from './observability/metrics.js';
 import { createMetricsRoute, createMetricsServer } from './observability/metrics-route.js';
 import { operationLogPlugin } from './observability/operation-log-plugin.js';
+import { startTracing } from './observability/tracing.js';
 
 export interface App {
   url: string;
@@ -128,6 +129,7 @@ export async function startApp({
     fairShare,
     apiKeyUse,
   };
+  const tracing = config.tracing.enabled ? await startTracing(config.tracing, log) : undefined;
   const schema = await buildAppSchema();
   const apollo = createApolloServer(schema, {
     log,
@@ -137,6 +139,7 @@ export async function startApp({
     queryPlanner: config.queryPlanner,
     plugins: [
       operationLogPlugin(metrics),
+      ...(tracing ? [tracing.plugin] : []),
       tenantRateLimitPlugin(tenantLimits, new CallerRateLimiter(rateLimits, config.rateLimits)),
     ],
   });
@@ -324,6 +327,7 @@ export async function startApp({
       await db.destroy();
       await admin?.destroy();
       await rateLimits.close();
+      await tracing?.shutdown();
     },
   };
 }

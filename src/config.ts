@@ -201,6 +201,15 @@ export interface MetricsConfig {
   operationLabelLimit: number;
 }
 
+/** OpenTelemetry tracing, configured by the standard OTEL_* variables (see README). */
+export interface TracingConfig {
+  /** Off unless an OTLP endpoint is set or OTEL_TRACES_EXPORTER=otlp. */
+  enabled: boolean;
+  /** Where spans are POSTed, OTLP/HTTP protobuf: http://collector:4318/v1/traces. */
+  endpoint: string;
+  serviceName: string;
+}
+
 export interface LiveConfig {
   /**
    * How long sending one event to a subscriber may take; a client that does not read its socket
@@ -294,6 +303,7 @@ export interface Config {
   introspection: boolean;
   playground: PlaygroundConfig;
   metrics: MetricsConfig;
+  tracing: TracingConfig;
   queryLimits: QueryLimits;
   /**
    * Answers read operations the planner covers with one SQL statement building their JSON
@@ -444,6 +454,40 @@ function readUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
     throw new ConfigError(`${name} must be an absolute http(s) URL, got "${raw}"`);
   }
   return url.toString();
+}
+
+/**
+ * The OpenTelemetry variables tenantql reads itself (the SDK reads the other OTEL_* ones). Unlike
+ * the specification's default (export to localhost:4318), tracing stays off until an endpoint or
+ * OTEL_TRACES_EXPORTER=otlp asks for it: off, the SDK is not even loaded.
+ */
+function readTracing(env: NodeJS.ProcessEnv): TracingConfig {
+  const exporter = env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() || undefined;
+  if (exporter !== undefined && exporter !== 'otlp' && exporter !== 'none') {
+    throw new ConfigError(
+      `OTEL_TRACES_EXPORTER must be otlp or none, got "${env.OTEL_TRACES_EXPORTER}"`,
+    );
+  }
+  const protocol =
+    env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim();
+  if (protocol && protocol !== 'http/protobuf') {
+    throw new ConfigError(
+      `OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf (the only OTLP protocol tenantql ` +
+        `exports with), got "${protocol}"`,
+    );
+  }
+  // The signal-specific endpoint is used as it is; the general one is a base URL (the spec).
+  const tracesEndpoint = readUrl(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const baseEndpoint = readUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  const endpoint =
+    tracesEndpoint ??
+    (baseEndpoint ? new URL('v1/traces', baseEndpoint.replace(/\/?$/, '/')).toString() : undefined);
+  const disabled = readBool(env, 'OTEL_SDK_DISABLED', false) || exporter === 'none';
+  return {
+    enabled: !disabled && (exporter === 'otlp' || endpoint !== undefined),
+    endpoint: endpoint ?? 'http://localhost:4318/v1/traces',
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || 'tenantql',
+  };
 }
 
 /** WEB_CONCURRENCY, the Heroku and PM2 convention: a worker count, or `auto` for every core. */
@@ -678,6 +722,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pinnedTenants: readList(env, 'METRICS_TENANT_LABELS') ?? [],
       operationLabelLimit: readInt(env, 'METRICS_OPERATION_LABEL_LIMIT', 100),
     },
+    tracing: readTracing(env),
     queryLimits: readQueryLimits(env),
     queryPlanner: readBool(env, 'QUERY_PLANNER', true),
     rateLimits: {

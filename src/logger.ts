@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { traceLogFields } from './observability/tracing.js';
 
 export type { Logger };
 
@@ -11,6 +12,8 @@ export interface LoggerOptions {
    * production, so `npm start` is readable and anything piped or collected gets JSON.
    */
   pretty?: boolean;
+  /** The current trace and span ids on each line (trace_id, span_id), when tracing is on. */
+  traceIds?: boolean;
 }
 
 export function createLogger(level: string, options: LoggerOptions = {}): Logger {
@@ -26,6 +29,8 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
       : undefined);
   const settings = {
     level,
+    // Only when asked: pino calls a mixin for every line.
+    ...(options.traceIds && { mixin: traceLogFields }),
     base: undefined,
     redact: {
       paths: [

@@ -31,7 +31,7 @@ function readConfig(): Config {
 const config = readConfig();
 // The drain may take the whole grace period; closing pools and PostgreSQL then gets 15 s more.
 const SHUTDOWN_TIMEOUT_MS = config.http.shutdownGraceMs + 15_000;
-const log = createLogger(config.logLevel);
+const log = createLogger(config.logLevel, { traceIds: config.tracing.enabled });
 
 let endpoints: DatabaseEndpoints | undefined;
 let app: App | undefined;

@@ -15,6 +15,7 @@ import {
   UnauthenticatedError,
   type AppError,
 } from '../errors.js';
+import { traceTransaction, type TransactionSpan } from '../observability/tracing.js';
 import { toAppError } from './errors.js';
 import type { FairShare } from './fair-share.js';
 import { HOLD, heldResult } from './pool.js';
@@ -161,6 +162,7 @@ export class OperationDatabase {
   #persistOnFailure = false;
   /** Gives the operation's place at the pool back (FairShare); set once BEGIN succeeded. */
   #release: (() => void) | undefined;
+  #span: TransactionSpan | undefined;
   // Until the operation is known to be a mutation, nothing may write.
   #readOnly = true;
   #settle!: () => void;
@@ -336,6 +338,7 @@ export class OperationDatabase {
     } finally {
       this.#release?.();
       if (this.#opened) this.stats.dbTimeMs += performance.now() - started;
+      this.#span?.end(this.stats);
       this.#settle();
     }
   }
@@ -385,6 +388,7 @@ export class OperationDatabase {
   }
 
   async #begin(): Promise<Opened> {
+    this.#span = traceTransaction(this.#readOnly);
     const builder = this.db.startTransaction();
     let trx: ControlledTransaction<Database>;
     const started = performance.now();

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { GraphQLContext, RequestParts } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
+import { traceOperation } from '../observability/tracing.js';
 
 export interface HttpServerOptions {
   apollo: ApolloServer<GraphQLContext>;
@@ -160,7 +161,7 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     for (const route of options.routes ?? []) {
       if (await route(req, res, url)) return;
     }
-    if (url.pathname === '/graphql') return handleGraphQL(req, res, url);
+    if (url.pathname === '/graphql') return traceOperation(() => handleGraphQL(req, res, url));
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url.pathname === '/readyz') {
       const { ready, detail, warning } = await options.readiness();
