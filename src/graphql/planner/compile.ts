@@ -186,6 +186,17 @@ class Compiler {
       this.field(type, one.name);
       return columnValue(column(row, scalar.column), scalar);
     }
+    const target = entity.rows[one.name];
+    if (target) {
+      const related = ENTITIES[target.entity];
+      if (!related) throw new NotPlannable();
+      this.field(type, one.name, target.entity);
+      const other = this.alias();
+      const object = this.rowObject(target.entity, this.below(one, target.entity), other);
+      const where = [`${column(other, 'id')} = ${column(row, target.column)}`];
+      if (related.tenantScoped) where.unshift(`${column(other, 'tenant_id')} = ${TENANT}`);
+      return `(select ${object} from ${related.table} ${other} where ${where.join(' and ')})`;
+    }
     const list = entity.lists[one.name];
     if (!list) throw new NotPlannable();
     const field = this.field(type, one.name, `${list.entity}Connection`);
@@ -209,7 +220,8 @@ class Compiler {
     where: string[],
   ): string {
     const entity = ENTITIES[entityName];
-    if (!entity) throw new NotPlannable();
+    if (!entity?.order || !entity.tenantScoped) throw new NotPlannable();
+    const sortColumn = entity.order;
     const connectionType = this.object(`${entityName}Connection`);
     const edgeType = this.object(`${entityName}Edge`);
     const pageInfoType = this.object('PageInfo');
@@ -221,7 +233,7 @@ class Compiler {
         `${column(alias, 'tenant_id')} = ${TENANT}`,
         ...where.map((w) => w.replaceAll(ROWS, alias)),
       ].join(' and ');
-    const order = (alias: string) => `${column(alias, entity.order)}, ${column(alias, 'id')}`;
+    const order = (alias: string) => `${column(alias, sortColumn)}, ${column(alias, 'id')}`;
     const fields = this.below(selected, connectionType.name);
     const pageInfo = fields
       .filter((f) => f.name === 'pageInfo')
@@ -297,7 +309,7 @@ class Compiler {
     const [node] = one.nodes;
     if (!node) throw new NotPlannable();
     const entity = ENTITIES[root.entity];
-    if (!entity) throw new NotPlannable();
+    if (!entity?.tenantScoped) throw new NotPlannable();
     if (root.kind === 'row') {
       const field = this.field(query, one.name, root.entity);
       if (isNonNullType(field.type)) throw new NotPlannable();
@@ -330,6 +342,8 @@ function columnValue(expression: string, { format }: ScalarColumn): string {
       return `to_char(${expression} at time zone 'UTC', ${TIMESTAMP_FORMAT})`;
     case 'date':
       return `to_char(${expression}, 'YYYY-MM-DD')`;
+    case 'present':
+      return `${expression} is not null`;
   }
 }
 

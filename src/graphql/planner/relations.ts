@@ -15,7 +15,9 @@ export type ColumnFormat =
   /** DateTimeISO: `Date#toISOString()`, milliseconds, UTC. */
   | 'timestamp'
   /** LocalDate: `YYYY-MM-DD`. */
-  | 'date';
+  | 'date'
+  /** A Boolean saying whether the column holds a value (`emailVerified`). */
+  | 'present';
 
 export interface ScalarColumn {
   column: string;
@@ -29,13 +31,22 @@ export interface ListRelation {
   column: string;
 }
 
+/** A field answering the one row this row's `column` points at, or null. */
+export interface RowRelation {
+  entity: string;
+  column: string;
+}
+
 export interface Entity {
   /** Quoted, with its schema. */
   table: string;
+  /** Whether rows belong to a tenant (`tenant_id`): every statement then names it. */
+  tenantScoped: boolean;
   /** The column a list of these rows is ordered by (then `id`), as their connections' CREATED_AT. */
-  order: string;
+  order?: string;
   scalars: Readonly<Record<string, ScalarColumn>>;
   lists: Readonly<Record<string, ListRelation>>;
+  rows: Readonly<Record<string, RowRelation>>;
 }
 
 const plain = (column: string): ScalarColumn => ({ column, format: 'plain' });
@@ -44,6 +55,7 @@ const timestamp = (column: string): ScalarColumn => ({ column, format: 'timestam
 export const ENTITIES: Readonly<Record<string, Entity>> = {
   Project: {
     table: '"app"."projects"',
+    tenantScoped: true,
     order: 'created_at',
     scalars: {
       id: plain('id'),
@@ -55,9 +67,11 @@ export const ENTITIES: Readonly<Record<string, Entity>> = {
       updatedAt: timestamp('updated_at'),
     },
     lists: { tasks: { entity: 'Task', column: 'project_id' } },
+    rows: { createdBy: { entity: 'User', column: 'created_by' } },
   },
   Task: {
     table: '"app"."tasks"',
+    tenantScoped: true,
     order: 'created_at',
     scalars: {
       id: plain('id'),
@@ -70,9 +84,16 @@ export const ENTITIES: Readonly<Record<string, Entity>> = {
       updatedAt: timestamp('updated_at'),
     },
     lists: { comments: { entity: 'Comment', column: 'task_id' } },
+    // Task.project is non-null: the composite foreign key keeps a task in its project's tenant,
+    // where the project is visible whenever the task is.
+    rows: {
+      project: { entity: 'Project', column: 'project_id' },
+      assignee: { entity: 'User', column: 'assignee_id' },
+    },
   },
   Comment: {
     table: '"app"."comments"',
+    tenantScoped: true,
     order: 'created_at',
     scalars: {
       id: plain('id'),
@@ -81,6 +102,24 @@ export const ENTITIES: Readonly<Record<string, Entity>> = {
       updatedAt: timestamp('updated_at'),
     },
     lists: {},
+    rows: {
+      task: { entity: 'Task', column: 'task_id' },
+      author: { entity: 'User', column: 'author_id' },
+    },
+  },
+  // Visible as RLS has it: yourself and the members of the current tenant (users_select).
+  User: {
+    table: '"app"."users"',
+    tenantScoped: false,
+    scalars: {
+      id: plain('id'),
+      email: plain('email'),
+      name: plain('name'),
+      createdAt: timestamp('created_at'),
+      emailVerified: { column: 'email_verified_at', format: 'present' },
+    },
+    lists: {},
+    rows: {},
   },
 };
 
