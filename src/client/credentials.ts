@@ -4,21 +4,36 @@ export interface TokenPair {
   refreshToken: string;
 }
 
+interface TokenTimes {
+  /** `iat` and `exp`, in ms since the epoch. */
+  issuedAt: number | undefined;
+  expiresAt: number;
+}
+
 /**
- * When an access token expires (its `exp`, in ms since the epoch); undefined for anything that is
- * not a JWT with an exp, such as an API key. Read without verifying: the client only uses it to
- * refresh in time, the server decides what the token is worth.
+ * When an access token was issued and expires; undefined for anything that is not a JWT with an
+ * exp, such as an API key. Read without verifying: the client only uses it to refresh in time,
+ * the server decides what the token is worth.
  */
-export function tokenExpiry(token: string): number | undefined {
+function tokenTimes(token: string): TokenTimes | undefined {
   const payload = token.split('.')[1];
   if (!payload) return undefined;
   try {
     const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
-    const claims = JSON.parse(atob(base64)) as { exp?: unknown };
-    return typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
+    const claims = JSON.parse(atob(base64)) as { exp?: unknown; iat?: unknown };
+    if (typeof claims.exp !== 'number') return undefined;
+    return {
+      issuedAt: typeof claims.iat === 'number' ? claims.iat * 1000 : undefined,
+      expiresAt: claims.exp * 1000,
+    };
   } catch {
     return undefined;
   }
+}
+
+/** When an access token expires (its `exp`, in ms since the epoch); undefined if unknown. */
+export function tokenExpiry(token: string): number | undefined {
+  return tokenTimes(token)?.expiresAt;
 }
 
 /**
@@ -45,10 +60,17 @@ export class Credentials {
     return this.token !== undefined && this.refreshToken !== undefined;
   }
 
-  /** When `token` should be replaced; undefined when it cannot or need not be. */
+  /**
+   * When `token` should be replaced: the margin before its expiry, but no earlier than half its
+   * lifetime (a server issuing short-lived tokens must not get a refresh per request).
+   * Undefined when it cannot or need not be replaced.
+   */
   refreshAt(token: string | undefined = this.token): number | undefined {
-    const expiry = token && this.canRefresh ? tokenExpiry(token) : undefined;
-    return expiry === undefined ? undefined : expiry - this.options.marginMs;
+    const times = token && this.canRefresh ? tokenTimes(token) : undefined;
+    if (!times) return undefined;
+    const { issuedAt, expiresAt } = times;
+    const half = issuedAt === undefined ? Infinity : (expiresAt - issuedAt) / 2;
+    return expiresAt - Math.min(this.options.marginMs, half);
   }
 
   /** The access token to send now: refreshed first when it is about to expire. */

@@ -233,10 +233,14 @@ describe('token refresh, against a server issuing 3-second access tokens', () =>
       url: shortLived.url,
       ...pair,
       tenantId,
-      // Due at once: the token has less than 3 s left.
-      refreshMarginSeconds: 5,
       onTokens: (tokens) => seen.push(tokens),
     });
+    expect((await client.request(MeDocument)).me?.name).toBe('refresh');
+    expect(seen).toHaveLength(0);
+    // The default margin (30 s) is capped at half the lifetime: due 1.5 s before expiry.
+    await new Promise((resolve) =>
+      setTimeout(resolve, tokenExpiry(pair.token)! - Date.now() - 1200),
+    );
     const other = client.with({ tenantId: undefined });
     const answers = await Promise.all([
       ...Array.from({ length: 4 }, () => client.request(CurrentTenantDocument)),
