@@ -36,9 +36,11 @@ const BUILD_INPUTS = [
   'bin/build.js',
   'tsconfig.json',
   'package-lock.json',
-  // The playground's browser code: src/playground/bundle.ts names it, but does not import it.
+  // The playground's browser code: src/playground/bundle.ts names it (PLAYGROUND_SOURCES), but
+  // does not import it.
   'src/playground/client.tsx',
   'src/playground/examples.ts',
+  'src/client/credentials.ts',
 ];
 
 /** The compiled module for an entry, e.g. distFile('cli/migrate'). */

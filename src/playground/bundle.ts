@@ -13,6 +13,13 @@ export interface PlaygroundBundle {
 const ROOT = PROJECT_ROOT;
 const HERE = path.join(ROOT, 'src', 'playground');
 const ENTRY = path.join(HERE, 'client.tsx');
+/** Every source file of the browser bundle (bin/build.js watches them too). */
+const PLAYGROUND_SOURCES = [
+  'src/playground/client.tsx',
+  'src/playground/examples.ts',
+  // The typed client's token refresh, shared with the playground.
+  'src/client/credentials.ts',
+];
 /** Where `npm run build` (bin/build.js) writes the bundle, beside the compiled server. */
 const PREBUILT_DIR = path.join(ROOT, 'dist', 'playground');
 /** Git-ignored, and where tools conventionally cache; a read-only install just skips it. */
@@ -29,9 +36,7 @@ function packageVersion(name: string): string {
 /** Changes whenever the sources or the bundled packages do, so a stale cache is never served. */
 async function cacheKey(): Promise<string> {
   const hash = createHash('sha256');
-  for (const file of ['client.tsx', 'examples.ts']) {
-    hash.update(await fs.readFile(path.join(HERE, file)));
-  }
+  for (const file of PLAYGROUND_SOURCES) hash.update(await fs.readFile(path.join(ROOT, file)));
   for (const name of ['graphiql', '@graphiql/react', 'react', 'react-dom', 'esbuild']) {
     hash.update(`${name}@${packageVersion(name)}`);
   }
