@@ -128,8 +128,9 @@ export async function build({ clean = false } = {}) {
     const builder = `${pathToFileURL(distFile('playground/build')).href}?${Date.now()}`;
     const { buildPlaygroundBundle } = await import(builder);
     const playground = await buildPlaygroundBundle();
-    await writeAtomically(path.join(DIST, 'playground', 'playground.js'), playground.js);
-    await writeAtomically(path.join(DIST, 'playground', 'playground.css'), playground.css);
+    for (const [name, text] of Object.entries(playground)) {
+      await writeAtomically(path.join(DIST, 'playground', name), text);
+    }
 
     const read = [...Object.keys(server.metafile.inputs), ...BUILD_INPUTS];
     const inputs = {};

@@ -1,7 +1,10 @@
 /// <reference lib="dom" />
 // The browser side of the playground. Bundled by esbuild at run time (see bundle.ts), never by tsc.
+import './workers.js';
+import { explorerPlugin } from '@graphiql/plugin-explorer';
+import '@graphiql/plugin-explorer/style.css';
 import { GraphiQL } from 'graphiql';
-import 'graphiql/graphiql.css';
+import 'graphiql/style.css';
 import {
   Kind,
   OperationTypeNode,
@@ -353,6 +356,9 @@ function SignInPanel(props: {
   );
 }
 
+// Builds queries by ticking fields of the schema, in the sidebar.
+const PLUGINS = [explorerPlugin()];
+
 function Playground() {
   const [notice, setNotice] = useState<string | undefined>();
   // A refresh replaces the tokens inside Credentials; the bar then shows the new one, and the
@@ -458,7 +464,12 @@ function Playground() {
         onSignOut={signOut}
       />
       <div className="tq-graphiql">
-        <GraphiQL fetcher={fetcher} defaultTabs={EXAMPLE_TABS} shouldPersistHeaders={false} />
+        <GraphiQL
+          fetcher={fetcher}
+          defaultTabs={EXAMPLE_TABS}
+          shouldPersistHeaders={false}
+          plugins={PLUGINS}
+        />
       </div>
     </div>
   );
