@@ -36,9 +36,11 @@ const BUILD_INPUTS = [
   'bin/build.js',
   'tsconfig.json',
   'package-lock.json',
-  // The playground's browser code: src/playground/bundle.ts names it, but does not import it.
+  // The playground's browser code: src/playground/bundle.ts names it (PLAYGROUND_SOURCES), but
+  // does not import it.
   'src/playground/client.tsx',
   'src/playground/examples.ts',
+  'src/client/credentials.ts',
 ];
 
 /** The compiled module for an entry, e.g. distFile('cli/migrate'). */
@@ -126,8 +128,9 @@ export async function build({ clean = false } = {}) {
     const builder = `${pathToFileURL(distFile('playground/build')).href}?${Date.now()}`;
     const { buildPlaygroundBundle } = await import(builder);
     const playground = await buildPlaygroundBundle();
-    await writeAtomically(path.join(DIST, 'playground', 'playground.js'), playground.js);
-    await writeAtomically(path.join(DIST, 'playground', 'playground.css'), playground.css);
+    for (const [name, text] of Object.entries(playground)) {
+      await writeAtomically(path.join(DIST, 'playground', name), text);
+    }
 
     const read = [...Object.keys(server.metafile.inputs), ...BUILD_INPUTS];
     const inputs = {};
@@ -141,6 +144,44 @@ export async function build({ clean = false } = {}) {
   }
 }
 
+/**
+ * Compiles the typed client (src/client) to dist/client with its type declarations: the
+ * `tenantql/client` export of package.json. Plain per-file output of the TypeScript compiler, so
+ * the declarations sit beside the modules they describe. Only `npm run build` and `npm install`
+ * do this: the server never loads it, so bin/start.js does not rebuild it.
+ */
+export async function buildClient() {
+  const started = Date.now();
+  const { default: ts } = await import('typescript');
+  const outDir = path.join(DIST, 'client');
+  const program = ts.createProgram([path.join(ROOT, 'src', 'client', 'index.ts')], {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
+    types: [],
+    strict: true,
+    skipLibCheck: true,
+    declaration: true,
+    rootDir: path.join(ROOT, 'src', 'client'),
+    outDir,
+  });
+  await fs.rm(outDir, { recursive: true, force: true });
+  const { diagnostics, emitSkipped } = program.emit();
+  const errors = [...ts.getPreEmitDiagnostics(program), ...diagnostics].filter(
+    (d) => d.category === ts.DiagnosticCategory.Error,
+  );
+  if (emitSkipped || errors.length > 0) {
+    const host = {
+      getCanonicalFileName: (f) => f,
+      getCurrentDirectory: () => ROOT,
+      getNewLine: () => '\n',
+    };
+    throw new Error(`the typed client does not compile:\n${ts.formatDiagnostics(errors, host)}`);
+  }
+  return { ms: Date.now() - started };
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   if (!canBuild()) {
     // `npm ci --omit=dev` runs `prepare` too: it must not fail there.
@@ -152,5 +193,6 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     process.exit(process.argv.includes('--if-possible') ? 0 : 1);
   }
   const { ms } = await build({ clean: true });
-  console.log(`tenantql: built dist/ in ${ms} ms`);
+  const client = await buildClient();
+  console.log(`tenantql: built dist/ in ${ms} ms, the typed client in ${client.ms} ms`);
 }

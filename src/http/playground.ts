@@ -1,7 +1,12 @@
 import type http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import type { Logger } from '../logger.js';
-import { loadPlaygroundBundle } from '../playground/bundle.js';
+import {
+  BUNDLE_FILES,
+  PLAYGROUND_SCRIPT,
+  PLAYGROUND_STYLE,
+  loadPlaygroundBundle,
+} from '../playground/bundle.js';
 
 export interface PlaygroundOptions {
   /** Where the page sends operations (the server's own /graphql). */
@@ -11,8 +16,10 @@ export interface PlaygroundOptions {
   log: Logger;
 }
 
-export const PLAYGROUND_SCRIPT_PATH = '/playground/playground.js';
-export const PLAYGROUND_STYLE_PATH = '/playground/playground.css';
+const ASSET_PREFIX = '/playground/';
+export const PLAYGROUND_SCRIPT_PATH = `${ASSET_PREFIX}${PLAYGROUND_SCRIPT}`;
+export const PLAYGROUND_STYLE_PATH = `${ASSET_PREFIX}${PLAYGROUND_STYLE}`;
+const ASSET_PATHS = new Set(BUNDLE_FILES.map((name) => `${ASSET_PREFIX}${name}`));
 
 /**
  * NOTE: everything the page needs comes from this server ('self'); data: covers the fonts and
@@ -85,7 +92,7 @@ function wantsPage(req: http.IncomingMessage, url: URL): boolean {
  */
 export function createPlaygroundHandler(options: PlaygroundOptions) {
   const page = playgroundPage(options);
-  // The script is over a megabyte; compressed once, it is about a quarter of that.
+  // The script and the workers are megabytes; compressed once, they are about a quarter of that.
   const gzipped = new Map<string, Buffer>();
   return async (
     req: http.IncomingMessage,
@@ -102,9 +109,7 @@ export function createPlaygroundHandler(options: PlaygroundOptions) {
       res.end(page);
       return true;
     }
-    if (url.pathname !== PLAYGROUND_SCRIPT_PATH && url.pathname !== PLAYGROUND_STYLE_PATH) {
-      return false;
-    }
+    if (!ASSET_PATHS.has(url.pathname)) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const bundle = await loadPlaygroundBundle().catch((error: unknown) => {
       options.log.error({ err: error }, 'could not build the playground bundle');
@@ -115,10 +120,12 @@ export function createPlaygroundHandler(options: PlaygroundOptions) {
       res.end('The playground bundle could not be built; see the server log.');
       return true;
     }
-    const isScript = url.pathname === PLAYGROUND_SCRIPT_PATH;
-    const text = isScript ? bundle.js : bundle.css;
+    const name = url.pathname.slice(ASSET_PREFIX.length);
+    const text = bundle[name] ?? '';
     const headers: http.OutgoingHttpHeaders = {
-      'content-type': isScript ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8',
+      'content-type': name.endsWith('.css')
+        ? 'text/css; charset=utf-8'
+        : 'text/javascript; charset=utf-8',
       'cache-control': 'no-cache',
       'x-content-type-options': 'nosniff',
       vary: 'accept-encoding',

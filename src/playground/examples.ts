@@ -10,6 +10,7 @@ query ProjectsWithTasks {
     totalCount
     edges {
       node {
+        id
         key
         name
         tasks(first: 5) {
@@ -46,10 +47,23 @@ query ProjectsWithTasks {
     ),
   },
   {
-    query: `# Live updates over a WebSocket: run it, then assign yourself a task in another tab.
+    query: `# Your notifications in this tenant, live over a WebSocket. They come from what other
+# members do, never from your own actions: run this, open the playground in a new browser tab
+# (each tab keeps its own sign-in), sign in there as another member of this tenant, and assign
+# a task to you or comment on one you created or are assigned.
 subscription NotificationAdded {
   notificationAdded { kind message createdAt actor { name } task { title } }
 }
 `,
+  },
+  {
+    query: `# Every change to the tasks of one project, your own included: put a project's id below
+# (the first tab lists them), run this, then create or edit a task of that
+# project in another tab.
+subscription TaskChanged($projectId: ID!) {
+  taskChanged(projectId: $projectId) { kind taskId task { title status assignee { name } } }
+}
+`,
+    variables: JSON.stringify({ projectId: 'a project id' }, null, 2),
   },
 ];

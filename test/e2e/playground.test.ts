@@ -90,6 +90,11 @@ describe.skipIf(!browserAvailable)('playground in headless Chromium', () => {
   let page: Page;
   let profile: string;
   const foreignRequests: string[] = [];
+  /** The servers under test: anything else the page asks for is a foreign request. */
+  const ownHosts = new Set<string>();
+  /** Errors and warnings the pages logged, uncaught exceptions (a worker refused by the CSP …). */
+  const pageProblems: string[] = [];
+  const workersLoaded: string[] = [];
 
   beforeAll(async () => {
     profile = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-chromium-'));
@@ -107,12 +112,17 @@ describe.skipIf(!browserAvailable)('playground in headless Chromium', () => {
         '--no-first-run',
       ],
     });
-    const serverHost = new URL(api.url).host;
+    ownHosts.add(new URL(api.url).host);
     context.on('request', (request) => {
       const url = new URL(request.url());
       if (url.protocol === 'data:' || url.protocol === 'blob:') return;
-      if (url.host !== serverHost) foreignRequests.push(request.url());
+      if (!ownHosts.has(url.host)) foreignRequests.push(request.url());
+      else if (url.pathname.endsWith('.worker.js')) workersLoaded.push(path.basename(url.pathname));
     });
+    context.on('console', (message) => {
+      if (['error', 'warning'].includes(message.type())) pageProblems.push(message.text());
+    });
+    context.on('weberror', (error) => pageProblems.push(String(error.error())));
     page = context.pages()[0] ?? (await context.newPage());
   }, 60_000);
   afterAll(async () => {
@@ -120,16 +130,21 @@ describe.skipIf(!browserAvailable)('playground in headless Chromium', () => {
     await fs.rm(profile, { recursive: true, force: true });
   });
 
+  /**
+   * Runs the open tab's query and returns the answer the page got. Read from the network: the
+   * result pane (Monaco) renders only the lines in view.
+   */
   async function runAndRead(): Promise<string> {
-    const before = await page.locator('.result-window').innerText();
+    const answered = page.waitForResponse(
+      (r) =>
+        r.request().method() === 'POST' && /ProjectsWithTasks/.test(r.request().postData() ?? ''),
+    );
     await page.locator('.graphiql-execute-button').click();
-    await expect
-      .poll(async () => page.locator('.result-window').innerText(), { timeout: 15_000 })
-      .not.toBe(before);
+    const body = JSON.stringify(await (await answered).json());
     await expect
       .poll(async () => page.locator('.result-window').innerText(), { timeout: 15_000 })
       .toMatch(/"(data|errors)"/);
-    return page.locator('.result-window').innerText();
+    return body;
   }
 
   it('signs in, shows one tenant, switches, shows the other, and calls no other host', async () => {
@@ -154,6 +169,17 @@ describe.skipIf(!browserAvailable)('playground in headless Chromium', () => {
     expect(globex).toContain('Doomsday device');
     expect(globex).not.toContain('Website relaunch');
 
+    // The explorer plugin lists the schema's root fields once it is open.
+    await page.getByRole('button', { name: 'Show GraphiQL Explorer' }).click();
+    await expect
+      .poll(async () => page.locator('.graphiql-plugin').innerText(), { timeout: 15_000 })
+      .toContain('myTenants');
+
+    // Monaco's workers run from the server's own files: none refused, none inlined instead.
+    expect(workersLoaded).toEqual(
+      expect.arrayContaining(['editor.worker.js', 'graphql.worker.js', 'json.worker.js']),
+    );
+    expect(pageProblems).toEqual([]);
     await fs.mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'playground.png') });
     expect(foreignRequests).toEqual([]);
@@ -162,7 +188,12 @@ describe.skipIf(!browserAvailable)('playground in headless Chromium', () => {
   it('runs a subscription over a same-origin WebSocket and shows its events', async () => {
     // Continues signed in as bob from the test above; acme is where bob is a member.
     await page.locator('select[name=tenant]').selectOption({ label: 'Acme Corp (acme, member)' });
-    await page.locator('.graphiql-tab').last().click();
+    // What the WebSocket delivers (the result pane renders only the lines in view).
+    const frames: string[] = [];
+    page.on('websocket', (socket) => {
+      socket.on('framereceived', (frame) => frames.push(String(frame.payload)));
+    });
+    await page.locator('.graphiql-tab', { hasText: 'NotificationAdded' }).click();
     await expect
       .poll(async () => page.locator('.graphiql-query-editor').innerText())
       .toContain('notificationAdded');
@@ -193,15 +224,127 @@ describe.skipIf(!browserAvailable)('playground in headless Chromium', () => {
       projects: { edges: { node: { id: string } }[] };
     }>('{ members { user { id email } } projects(first: 1) { edges { node { id } } } }');
     const bob = found.data!.members.find((m) => m.user.email === 'bob@acme.test')!;
+    const projectId = found.data!.projects.edges[0].node.id;
+    // As the tab's hint says, your own actions notify nobody: bob assigning himself a task (over
+    // HTTP with his own sign-in) shows nothing, alice assigning him one does. Events arrive in
+    // commit order, so bob's would be shown before alice's.
+    const bobLogin = await api.request<{ login: { token: string } }>(
+      'mutation { login(input: {email: "bob@acme.test", password: "bob-demo-pass"}) { token } }',
+    );
+    const own = await api.request(
+      `mutation { createTask(input: { projectId: "${projectId}", title: "Bob's own action",
+         assigneeId: "${bob.user.id}" }) { id } }`,
+      undefined,
+      { token: bobLogin.data!.login.token, headers: { 'x-tenant-id': acme } },
+    );
+    expect(own.errors).toBeUndefined();
     const created = await call(
-      `mutation { createTask(input: { projectId: "${found.data!.projects.edges[0].node.id}",
+      `mutation { createTask(input: { projectId: "${projectId}",
          title: "Live from the playground", assigneeId: "${bob.user.id}" }) { id } }`,
     );
     expect(created.errors).toBeUndefined();
     await expect
-      .poll(async () => page.locator('.result-window').innerText(), { timeout: 15_000 })
+      .poll(() => frames.join('\n'), { timeout: 15_000 })
       .toContain('Live from the playground');
-    expect(await page.locator('.result-window').innerText()).toContain('TASK_ASSIGNED');
+    expect(frames.join('\n')).toContain('TASK_ASSIGNED');
+    expect(frames.join('\n')).not.toContain("Bob's own action");
+    expect(pageProblems).toEqual([]);
+    await expect
+      .poll(async () => page.locator('.result-window').innerText(), { timeout: 15_000 })
+      .toContain('notificationAdded');
     expect(foreignRequests).toEqual([]);
   }, 90_000);
+
+  describe('against a server issuing 4-second access tokens', () => {
+    let shortLived: TestApp;
+    let tab: Page;
+    beforeAll(async () => {
+      shortLived = await startTestApp(db, {
+        PLAYGROUND_ENABLED: 'true',
+        JWT_ACCESS_TTL_SECONDS: '4',
+      });
+      ownHosts.add(new URL(shortLived.url).host);
+      tab = await context.newPage();
+    });
+    afterAll(async () => {
+      await tab?.close();
+      await shortLived?.close();
+    });
+
+    /** The tab's stored sign-in, as a reload finds it. */
+    async function stored(): Promise<{ token: string; refreshToken: string; tenantId: string }> {
+      const text = await tab.evaluate(() => sessionStorage.getItem('tenantql-playground-session'));
+      return JSON.parse(text ?? 'null') as {
+        token: string;
+        refreshToken: string;
+        tenantId: string;
+      };
+    }
+
+    /** Runs the open tab's operation; the HTTP answer the page got and the token it sent. */
+    async function run() {
+      const answered = tab.waitForResponse(
+        (r) =>
+          r.request().method() === 'POST' && /ProjectsWithTasks/.test(r.request().postData() ?? ''),
+      );
+      await tab.locator('.graphiql-execute-button').click();
+      const response = await answered;
+      return {
+        body: JSON.stringify(await response.json()),
+        token: response
+          .request()
+          .headers()
+          .authorization?.replace(/^Bearer /, ''),
+      };
+    }
+
+    it('refreshes the token before it expires, so runs keep working', async () => {
+      await tab.goto(shortLived.url);
+      await tab.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+      await tab.fill('input[name=email]', 'bob@acme.test');
+      await tab.fill('input[name=password]', 'bob-demo-pass');
+      await tab.click('button[type=submit]');
+      await tab.getByTestId('signed-in').waitFor({ timeout: 15_000 });
+      await tab.locator('select[name=tenant]').selectOption({ label: 'Acme Corp (acme, member)' });
+      const first = await stored();
+
+      // Past the first token's expiry, without any run in between: the refresh is timed.
+      const expiry = JSON.parse(atob(first.token.split('.')[1])) as { exp: number };
+      await tab.waitForTimeout(expiry.exp * 1000 - Date.now() + 1000);
+      const later = await stored();
+      expect(later.token).not.toBe(first.token);
+      expect(later.refreshToken).not.toBe(first.refreshToken);
+      expect(await tab.getByTestId('headers').innerText()).toContain(later.token.slice(-6));
+
+      const { body, token } = await run();
+      expect(body).toContain('Website relaunch');
+      expect(token).not.toBe(first.token);
+      expect(await tab.getByTestId('signed-in').count()).toBe(1);
+    }, 60_000);
+
+    it('keeps the sign-in across a reload in sessionStorage only, never in localStorage', async () => {
+      const before = await stored();
+      const local = await tab.evaluate(() => JSON.stringify({ ...localStorage }));
+      expect(local).not.toContain(before.refreshToken);
+      expect(local).not.toContain(before.token);
+
+      await tab.reload();
+      await tab.locator('.graphiql-container').waitFor({ timeout: 20_000 });
+      expect(await tab.getByTestId('signed-in').innerText()).toContain('bob@acme.test');
+      expect(await tab.locator('select[name=tenant]').inputValue()).toBe(before.tenantId);
+      const { body } = await run();
+      expect(body).toContain('Website relaunch');
+
+      // sessionStorage belongs to the tab: a new one starts signed out.
+      const other = await context.newPage();
+      try {
+        await other.goto(shortLived.url);
+        await other.locator('input[name=email]').waitFor({ timeout: 20_000 });
+        expect(await other.getByTestId('signed-in').count()).toBe(0);
+      } finally {
+        await other.close();
+      }
+      expect(foreignRequests).toEqual([]);
+    }, 60_000);
+  });
 });

@@ -1,5 +1,13 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import {
   AddCommentDocument,
   CreateProjectDocument,
@@ -17,9 +25,15 @@ import {
   SignOutEverywhereDocument,
   SignUpDocument,
   SwitchTenantDocument,
+  TaskChangedDocument,
   TenantqlClient,
   TenantqlError,
+  tokenExpiry,
+  type TaskChangedSubscription,
+  type TokenPair,
 } from '../../src/client/index.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -175,4 +189,272 @@ describe('the typed client over HTTP, as users call the API', () => {
     expect((await second.request(SignOutEverywhereDocument)).signOutEverywhere).toBe(true);
     expect((await errorOf(second.request(MeDocument))).code).toBe('UNAUTHENTICATED');
   });
+});
+
+/** A new account owning a new tenant: its token pair and the tenant's id. */
+async function owner(url: string, label: string) {
+  const client = new TenantqlClient({ url });
+  const { signUp } = await client.request(SignUpDocument, {
+    input: {
+      email: `${label}-${randomUUID().slice(0, 8)}@example.test`,
+      password: 'a long enough password',
+      name: label,
+    },
+  });
+  const { createTenant } = await client
+    .with({ token: signUp.token })
+    .request(CreateTenantDocument, {
+      input: { name: label, slug: `${label}-${randomUUID().slice(0, 8)}` },
+    });
+  return {
+    pair: { token: signUp.token, refreshToken: signUp.refreshToken },
+    tenantId: createTenant.id,
+  };
+}
+
+describe('token refresh, against a server issuing 3-second access tokens', () => {
+  let shortLived: TestApp;
+  beforeAll(async () => {
+    shortLived = await startTestApp(db, { JWT_ACCESS_TTL_SECONDS: '3' });
+  });
+  afterAll(async () => {
+    await shortLived?.close();
+  });
+
+  async function pastExpiry(token: string): Promise<void> {
+    const expiry = tokenExpiry(token)!;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiry - Date.now() + 1100)));
+  }
+
+  it('refreshes an expiring token once for concurrent requests, shared by with() copies', async () => {
+    const { pair, tenantId } = await owner(shortLived.url, 'refresh');
+    const seen: TokenPair[] = [];
+    const client = new TenantqlClient({
+      url: shortLived.url,
+      ...pair,
+      tenantId,
+      onTokens: (tokens) => seen.push(tokens),
+    });
+    expect((await client.request(MeDocument)).me?.name).toBe('refresh');
+    expect(seen).toHaveLength(0);
+    // The default margin (30 s) is capped at half the lifetime: due 1.5 s before expiry.
+    await new Promise((resolve) =>
+      setTimeout(resolve, tokenExpiry(pair.token)! - Date.now() - 1200),
+    );
+    const other = client.with({ tenantId: undefined });
+    const answers = await Promise.all([
+      ...Array.from({ length: 4 }, () => client.request(CurrentTenantDocument)),
+      other.request(MeDocument),
+    ]);
+    expect(
+      answers.slice(0, 4).map((a) => (a as { currentTenant: { id: string } }).currentTenant.id),
+    ).toEqual(Array(4).fill(tenantId));
+    // One exchange: a second use of the same refresh token would have signed everything out.
+    expect(seen).toHaveLength(1);
+    expect(client.token).toBe(seen[0].token);
+    expect(other.refreshToken).toBe(seen[0].refreshToken);
+    expect(client.token).not.toBe(pair.token);
+    expect((await client.request(MeDocument)).me?.name).toBe('refresh');
+  });
+
+  it('refreshes and retries once when the server refuses the token as expired', async () => {
+    const { pair } = await owner(shortLived.url, 'expired');
+    const seen: TokenPair[] = [];
+    // A client whose clock runs a minute behind: it believes the token valid; the server does not.
+    const client = new TenantqlClient({
+      url: shortLived.url,
+      ...pair,
+      refreshMarginSeconds: -60,
+      onTokens: (tokens) => seen.push(tokens),
+    });
+    await pastExpiry(pair.token);
+    const [a, b] = await Promise.all([client.request(MeDocument), client.request(MeDocument)]);
+    expect([a.me?.name, b.me?.name]).toEqual(['expired', 'expired']);
+    expect(seen).toHaveLength(1);
+
+    // Without a refresh token the refusal is the caller's to handle.
+    const bare = new TenantqlClient({ url: shortLived.url, token: pair.token });
+    const refused = await errorOf(bare.request(MeDocument));
+    expect([refused.code, refused.status]).toEqual(['UNAUTHENTICATED', 401]);
+  }, 15_000);
+
+  it('keeps a subscription delivering past its token expiry (graphql-ws, renewed connection)', async () => {
+    const { pair, tenantId } = await owner(shortLived.url, 'live');
+    const seen: TokenPair[] = [];
+    const client = new TenantqlClient({
+      url: shortLived.url,
+      ...pair,
+      tenantId,
+      refreshMarginSeconds: 1,
+      onTokens: (tokens) => seen.push(tokens),
+      webSocketImpl: WebSocket,
+    });
+    try {
+      const { createProject } = await client.request(CreateProjectDocument, {
+        input: { name: 'Live', key: 'LIVE' },
+      });
+      const events = client.subscribe(TaskChangedDocument, { projectId: createProject.id });
+      const received: TaskChangedSubscription['taskChanged'][] = [];
+      const reading = (async () => {
+        for await (const event of events) received.push(event.taskChanged);
+      })();
+      await waitFor(
+        'the subscription to start',
+        () => shortLived.app.live.hub.subscriberCount === 1,
+      );
+      const { createTask } = await client.request(CreateTaskDocument, {
+        input: { projectId: createProject.id, title: 'before expiry' },
+      });
+      await waitFor('the CREATED event', () => received.length === 1);
+      expect(received[0]).toMatchObject({ kind: 'CREATED', task: { title: 'before expiry' } });
+
+      // Past the first token's expiry, with the connection renewed on a refreshed token: the
+      // server checks the token at every event, so the old connection would fail here.
+      await pastExpiry(pair.token);
+      expect(seen.length).toBeGreaterThanOrEqual(1);
+      // Changes made while the connection is being renewed may be missed; one after it is not.
+      let n = 0;
+      await waitFor(
+        'an event after expiry',
+        async () => {
+          await client.request(UpdateTaskDocument, {
+            id: createTask.id,
+            input: { title: `after expiry ${++n}` },
+          });
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          return received.some((e) => e.task?.title?.startsWith('after expiry'));
+        },
+        10_000,
+      );
+      expect(received.at(-1)).toMatchObject({ kind: 'UPDATED', taskId: createTask.id });
+      await events.return?.();
+      await reading;
+    } finally {
+      await client.close();
+    }
+  }, 30_000);
+});
+
+describe('configuration the server was given', () => {
+  it('sends the tenant in the header named by TENANT_HEADER', async () => {
+    const custom = await startTestApp(db, { TENANT_HEADER: 'X-Workspace' });
+    try {
+      const { pair, tenantId } = await owner(custom.url, 'header');
+      const inTenant = new TenantqlClient({
+        url: custom.url,
+        token: pair.token,
+        tenantId,
+        tenantHeader: 'X-Workspace',
+      });
+      expect((await inTenant.request(CurrentTenantDocument)).currentTenant?.id).toBe(tenantId);
+      // The copies keep the header name.
+      const copy = inTenant.with({ token: pair.token });
+      expect((await copy.request(CurrentTenantDocument)).currentTenant?.id).toBe(tenantId);
+      // X-Tenant-ID means nothing to this server: no tenant is chosen.
+      const defaults = new TenantqlClient({ url: custom.url, token: pair.token, tenantId });
+      expect((await defaults.request(CurrentTenantDocument)).currentTenant).toBeNull();
+    } finally {
+      await custom.close();
+    }
+  });
+});
+
+describe('answers that are not GraphQL', () => {
+  it("turns a proxy's HTML 502 page into UNEXPECTED_RESPONSE with the status", async () => {
+    const proxy = http.createServer((_req, res) => {
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end(
+        '<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>',
+      );
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = proxy.address() as AddressInfo;
+      const client = new TenantqlClient({ url: `http://127.0.0.1:${port}/graphql` });
+      const error = await errorOf(client.request(MeDocument));
+      expect([error.code, error.status]).toEqual(['UNEXPECTED_RESPONSE', 502]);
+      expect(error.message).toContain('text/html');
+      expect(error.message).toContain('502 Bad Gateway');
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it('turns a refused connection into NETWORK_ERROR', async () => {
+    const client = new TenantqlClient({ url: `http://127.0.0.1:${await freePort()}/graphql` });
+    const error = await errorOf(client.request(MeDocument));
+    expect([error.code, error.status]).toEqual(['NETWORK_ERROR', 0]);
+  });
+});
+
+describe('the package export tenantql/client', () => {
+  it('is built to dist/client with types and works from another project', async () => {
+    // The step of `npm run build` that writes dist/client (bin/build.js).
+    await promisify(execFile)(process.execPath, [
+      '--input-type=module',
+      '--eval',
+      "const { buildClient } = await import('./bin/build.js'); await buildClient();",
+    ]);
+    const consumer = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-consumer-'));
+    try {
+      // Installed the way `npm install <path>` links a local package.
+      await fs.mkdir(path.join(consumer, 'node_modules'));
+      await fs.symlink(process.cwd(), path.join(consumer, 'node_modules', 'tenantql'), 'dir');
+      await fs.writeFile(
+        path.join(consumer, 'package.json'),
+        JSON.stringify({ name: 'consumer', type: 'module', private: true }),
+      );
+      await fs.writeFile(
+        path.join(consumer, 'main.ts'),
+        `import { LoginDocument, MeDocument, SignUpDocument, TenantqlClient, TenantqlError } from 'tenantql/client';
+const client = new TenantqlClient({ url: process.argv[2] });
+const { signUp } = await client.request(SignUpDocument, {
+  input: { email: process.argv[3], password: 'a long enough password', name: 'Consumer' },
+});
+const me = await client.with({ token: signUp.token }).request(MeDocument);
+const email: string | undefined = me.me?.email;
+// @ts-expect-error -- the data is typed, not any
+const notANumber: number = me.me?.email;
+// @ts-expect-error -- the variables are typed: an unknown field is refused
+await client.request(SignUpDocument, { input: { email: 'x@y.z', password: 'p', name: 'n', age: 1 } }).catch(() => 0);
+const error = await client
+  .request(LoginDocument, { input: { email: process.argv[3], password: 'not the password' } })
+  .then(() => undefined, (e: unknown) => e);
+console.log(JSON.stringify({ email, notANumber, wrongPassword: error instanceof TenantqlError ? error.code : String(error) }));
+`,
+      );
+      const tsc = path.resolve('node_modules/.bin/tsc');
+      await promisify(execFile)(
+        tsc,
+        [
+          '--strict',
+          '--module',
+          'nodenext',
+          '--target',
+          'es2022',
+          '--types',
+          'node',
+          '--typeRoots',
+          path.resolve('node_modules/@types'),
+          '--outDir',
+          '.',
+          'main.ts',
+        ],
+        { cwd: consumer },
+      ).catch((error: { stdout?: string }) => {
+        throw new Error(`the consumer does not type-check:\n${error.stdout}`);
+      });
+      const email = `consumer-${randomUUID().slice(0, 8)}@example.test`;
+      const { stdout } = await promisify(execFile)(process.execPath, ['main.js', api.url, email], {
+        cwd: consumer,
+      });
+      expect(JSON.parse(stdout)).toEqual({
+        email,
+        notANumber: email,
+        wrongPassword: 'UNAUTHENTICATED',
+      });
+    } finally {
+      await fs.rm(consumer, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
