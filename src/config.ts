@@ -1,6 +1,6 @@
 import path from 'node:path';
 import {
-  TENANT_SOURCES,
+  type TENANT_SOURCES,
   VARIABLES,
   type Settings,
   type Variable,

@@ -19,7 +19,11 @@ function cell(text: string): string {
 function shownDefault(spec: Variable<unknown>): string {
   if (spec.shows !== undefined) return spec.shows;
   if (spec.fallback === undefined) return '–';
-  const value = Array.isArray(spec.fallback) ? spec.fallback.join(',') : String(spec.fallback);
+  const fallback = spec.fallback;
+  // Defaults are numbers, booleans, text or lists of text.
+  const value = Array.isArray(fallback)
+    ? fallback.join(',')
+    : JSON.stringify(fallback).replace(/^"|"$/g, '');
   return `\`${value}\``;
 }
 
