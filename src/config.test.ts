@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { README_FILE, readmeWithTables } from './cli/config-docs.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -107,6 +108,24 @@ describe('configuration errors a person can fix', () => {
     const production = loadConfig({ NODE_ENV: 'production' });
     expect([production.introspection, production.playground.enabled]).toEqual([false, false]);
     expect(production.delivery.requireHttps).toBe(true);
+  });
+
+  it('declares every variable the code reads', async () => {
+    // psql's own variable, passed on to it; the slot number a cluster primary gives each worker.
+    const notSettings = new Set(['PGOPTIONS', 'TENANTQL_WORKER_SLOT']);
+    const files = [
+      ...(await fs.readdir('src', { recursive: true })).map((f) => path.join('src', f)),
+      ...(await fs.readdir('bin')).map((f) => path.join('bin', f)),
+    ].filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.test.ts'));
+    const read = new Set<string>();
+    for (const file of files) {
+      const text = await fs.readFile(file, 'utf8');
+      for (const [, name] of text.matchAll(/\benv(?:\.|\[')([A-Z][A-Z0-9_]+)/g)) read.add(name);
+    }
+    expect(read.size).toBeGreaterThan(0);
+    for (const name of read) {
+      if (!notSettings.has(name)) expect(Object.keys(VARIABLES), name).toContain(name);
+    }
   });
 
   it('documents every variable, and the README tables are current (run `npm run docs:config`)', async () => {
