@@ -639,3 +639,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tenantqlToken: s.TENANTQL_TOKEN,
   };
 }
+
+/**
+ * The configuration, or exit 1 with the problems, one line each and no stack trace: a wrong
+ * variable is for a person to fix, not a bug. For the command-line tools and the worker.
+ */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const line of error.message.split('\n')) console.error(`Configuration problem: ${line}`);
+    process.exit(1);
+  }
+}

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import pg from 'pg';
-import { configOrExit, runWithDatabase } from './run.js';
+import { loadConfigOrExit } from '../config.js';
+import { runWithDatabase } from './run.js';
 
 const USAGE = `usage: npm run admin:grant -- <email> [reason]
        npm run admin:revoke -- <email> [reason]
@@ -19,7 +20,7 @@ if (
   console.error(USAGE);
   process.exit(2);
 }
-const config = configOrExit();
+const config = loadConfigOrExit();
 const requireVerified = config.auth.emailVerification === 'required';
 const unverified = (address: string) =>
   `${address} has not verified its email address, so whoever signed up with it may not own ` +

@@ -1,4 +1,4 @@
-import { configOrExit } from './run.js';
+import { loadConfigOrExit } from '../config.js';
 
 // tenantql config check: every variable parsed as the server would, nothing started.
 const [command] = process.argv.slice(2);
@@ -6,5 +6,5 @@ if (command !== 'check') {
   console.error('usage: tenantql config check');
   process.exit(2);
 }
-configOrExit();
+loadConfigOrExit();
 console.log('the configuration is valid');

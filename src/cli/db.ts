@@ -4,7 +4,8 @@ import { createInterface } from 'node:readline/promises';
 import pg from 'pg';
 import { createMigrationFile, migrate, migrationStatus } from '../db/migrate.js';
 import { PROJECT_ROOT } from '../project-root.js';
-import { configOrExit, runWithDatabase } from './run.js';
+import { loadConfigOrExit } from '../config.js';
+import { runWithDatabase } from './run.js';
 
 // tenantql db status | new <name> [--no-transaction] | reset [--yes]: see bin/tenantql.js.
 const [command, ...args] = process.argv.slice(2);
@@ -60,7 +61,7 @@ async function confirmed(database: string): Promise<boolean> {
 }
 
 async function reset(yes: boolean): Promise<void> {
-  const config = configOrExit();
+  const config = loadConfigOrExit();
   if (config.production) {
     console.error('tenantql db reset is for development: refused with NODE_ENV=production.');
     process.exitCode = 1;

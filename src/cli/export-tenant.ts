@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
-import { configOrExit } from './run.js';
+import { loadConfigOrExit } from '../config.js';
 
 const USAGE = `usage: tenantql export-tenant --id <tenant id> --reason <why> [--out <file>] [--url <api url>]
 Streams one tenant as a JSON document through the running API's audited export
@@ -18,7 +18,7 @@ function option(name: string): string | undefined {
 const id = option('id');
 const reason = option('reason');
 const out = option('out');
-const config = configOrExit();
+const config = loadConfigOrExit();
 const base = option('url') ?? `http://localhost:${config.port}`;
 const token = config.tenantqlToken;
 if (process.argv.includes('--help') || !id || !reason || !token) {

@@ -1,20 +1,6 @@
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { loadConfigOrExit, type Config } from '../config.js';
 import { migrateDatabase, resolveDatabase, type DatabaseEndpoints } from '../db/bootstrap.js';
 import { createLogger, type Logger } from '../logger.js';
-
-/**
- * The configuration, or exit 1 with the problems, one line each and no stack trace: a wrong
- * variable is for a person to fix, not a bug.
- */
-export function configOrExit(): Config {
-  try {
-    return loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const line of error.message.split('\n')) console.error(`Configuration problem: ${line}`);
-    process.exit(1);
-  }
-}
 
 /**
  * Runs a command-line task against the configured database: DATABASE_URL, or the embedded server
@@ -31,7 +17,7 @@ export async function runWithDatabase(
   ) => Promise<number | void>,
   { migrate = true }: { migrate?: boolean } = {},
 ): Promise<void> {
-  const config = configOrExit();
+  const config = loadConfigOrExit();
   // The tools are quiet unless asked: LOG_LEVEL when set, else warnings only.
   const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
   let endpoints: DatabaseEndpoints | undefined;

@@ -125,6 +125,7 @@ describe('the tenantql command', () => {
     }
     for (const [args, name, value, says] of [
       [['migrate'], 'DATABASE_POOL_SIZE', 'ten', 'an integer from 1 to 10000, got "ten"'],
+      [['worker'], 'DELIVERY_POLL_INTERVAL_MS', '0', 'an integer of at least 1, got "0"'],
       [
         ['seed'],
         'APP_URL',
