@@ -10,6 +10,15 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, canBuild, distFile, isCurrent } from './build.js';
 
+/**
+ * Reads ./.env (NAME=value lines) into process.env with Node's own parser (process.loadEnvFile,
+ * Node 20.12 and later; no dependency). A variable already in the environment wins over the file,
+ * so a deployment's real settings are never overridden by a stray file.
+ */
+export function loadDotEnv(file = path.resolve('.env')) {
+  if (existsSync(file)) process.loadEnvFile(file);
+}
+
 /** Rebuilds dist/ when it is missing or older than the sources and esbuild is there to do it. */
 async function ensureBuilt() {
   if (!canBuild() || (await isCurrent())) return;
@@ -46,5 +55,6 @@ export async function runCompiled(name) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  loadDotEnv();
   await runCompiled('main');
 }

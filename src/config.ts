@@ -1,28 +1,16 @@
-import os from 'node:os';
 import path from 'node:path';
-import { parseTrustProxy, type TrustProxy } from './http/client-address.js';
+import {
+  type TENANT_SOURCES,
+  VARIABLES,
+  type Settings,
+  type Variable,
+  type VariableName,
+} from './config-variables.js';
+import type { TrustProxy } from './http/client-address.js';
 
 /** Raised for configuration a person must fix before the server can start. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
-}
-
-function readInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) {
-    throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
-  }
-  return value;
-}
-
-function readBool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return fallback;
-  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
 }
 
 export interface DatabaseConfig {
@@ -53,6 +41,8 @@ export interface DatabaseConfig {
   /** Named prepared statements per connection; off for PgBouncer (transaction mode) before 1.21. */
   preparedStatements: boolean;
   migrateOnStart: boolean;
+  /** How long migrating waits for another migrator's advisory lock; 0 waits forever. */
+  migrationLockTimeoutMs: number;
 }
 
 export interface EmbeddedConfig {
@@ -66,8 +56,7 @@ export interface EmbeddedConfig {
   databaseName: string;
 }
 
-export type TenantSource = 'claim' | 'header' | 'slug-header' | 'query' | 'subdomain';
-const TENANT_SOURCES: TenantSource[] = ['claim', 'header', 'slug-header', 'query', 'subdomain'];
+export type TenantSource = (typeof TENANT_SOURCES)[number];
 
 export interface TenancyConfig {
   /** When false the API serves DEFAULT_TENANT only and ignores tenant headers. */
@@ -201,15 +190,6 @@ export interface MetricsConfig {
   operationLabelLimit: number;
 }
 
-/** OpenTelemetry tracing, configured by the standard OTEL_* variables (see README). */
-export interface TracingConfig {
-  /** Off unless an OTLP endpoint is set or OTEL_TRACES_EXPORTER=otlp. */
-  enabled: boolean;
-  /** Where spans are POSTed, OTLP/HTTP protobuf: http://collector:4318/v1/traces. */
-  endpoint: string;
-  serviceName: string;
-}
-
 export interface LiveConfig {
   /**
    * How long sending one event to a subscriber may take; a client that does not read its socket
@@ -292,6 +272,14 @@ export interface DeliveryConfig {
   retentionIntervalMs: number;
 }
 
+export interface TracingConfig {
+  /** Off unless an OTLP endpoint is set or OTEL_TRACES_EXPORTER=otlp. */
+  enabled: boolean;
+  /** Where spans are POSTed, OTLP/HTTP protobuf: http://collector:4318/v1/traces. */
+  endpoint: string;
+  serviceName: string;
+}
+
 export interface Config {
   port: number;
   /**
@@ -322,90 +310,64 @@ export interface Config {
   auth: AuthConfig;
   delivery: DeliveryConfig;
   live: LiveConfig;
+  /** A platform operator's access token for `tenantql export-tenant` (TENANTQL_TOKEN). */
+  tenantqlToken: string | undefined;
 }
 
-function readList(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
-  const raw = env[name]?.trim();
-  if (!raw) return undefined;
-  return raw
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
-}
-
-function readTenantOrder(env: NodeJS.ProcessEnv): TenantSource[] {
-  const order = readList(env, 'TENANT_RESOLUTION') ?? ['claim', 'header', 'slug-header', 'query'];
-  for (const source of order) {
-    if (!TENANT_SOURCES.includes(source as TenantSource)) {
-      throw new ConfigError(
-        `TENANT_RESOLUTION has "${source}"; use a comma-separated list of ${TENANT_SOURCES.join(', ')}`,
-      );
+/**
+ * One line per variable that is set but wrong: its name, what is accepted, and the value unless
+ * it may be a secret. Every mistake is reported at once, so fixing them takes one restart.
+ */
+export function readSettings(env: NodeJS.ProcessEnv): Settings {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(VARIABLES) as [VariableName, Variable<unknown>][]) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') {
+      values[name] = spec.fallback;
+      continue;
+    }
+    // Keys and secrets are taken byte for byte; everything else forgives stray spaces.
+    const result = spec.schema.safeParse(spec.secret ? raw : raw.trim());
+    if (result.success) {
+      values[name] = result.data;
+    } else {
+      const shown = spec.secret
+        ? ' (the value is not shown: it may hold a secret)'
+        : `, got "${raw}"`;
+      problems.push(`${name} must be ${spec.accepted}${shown}`);
     }
   }
-  return order as TenantSource[];
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
+  // Each value was parsed by the schema of its own variable, which is what Settings says.
+  return values as Settings;
 }
 
-function readTrustProxy(env: NodeJS.ProcessEnv): TrustProxy {
-  const parsed = parseTrustProxy(env.TRUST_PROXY);
-  if (!parsed) {
-    throw new ConfigError(
-      `TRUST_PROXY must be true, false, a number of proxy hops, or a comma-separated list of proxy IP addresses, got "${env.TRUST_PROXY}"`,
-    );
-  }
-  return parsed;
-}
-
-/** An integer of at least `min`; limits of 0 would refuse every operation. */
-function readAtLeast(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
-  const value = readInt(env, name, fallback);
-  if (value < min) throw new ConfigError(`${name} must be at least ${min}, got "${env[name]}"`);
-  return value;
-}
-
-function readQueryLimits(env: NodeJS.ProcessEnv): QueryLimits {
-  const d = DEFAULT_QUERY_LIMITS;
-  return {
-    maxDepth: readAtLeast(env, 'QUERY_MAX_DEPTH', d.maxDepth, 1),
-    // 0 is a deliberate choice: no aliases (or directives) at all.
-    maxAliases: readInt(env, 'QUERY_MAX_ALIASES', d.maxAliases),
-    maxDirectives: readInt(env, 'QUERY_MAX_DIRECTIVES', d.maxDirectives),
-    maxTokens: readAtLeast(env, 'QUERY_MAX_TOKENS', d.maxTokens, 1),
-    maxCost: readAtLeast(env, 'QUERY_MAX_COST', d.maxCost, 1),
-  };
-}
-
-function readPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  if (env[name] === undefined || env[name] === '') return undefined;
-  const port = readInt(env, name, 0);
-  if (port > 65_535)
-    throw new ConfigError(`${name} must be a TCP port (0–65535), got "${env[name]}"`);
-  return port;
-}
-
-function readDelivery(env: NodeJS.ProcessEnv): DeliveryConfig {
+/** Cross-variable rules a single schema cannot state. */
+function readDelivery(s: Settings, production: boolean): DeliveryConfig {
   const delivery: DeliveryConfig = {
-    workerEnabled: readBool(env, 'DELIVERY_WORKER_ENABLED', true),
-    pollIntervalMs: readInt(env, 'DELIVERY_POLL_INTERVAL_MS', 5_000),
-    batchSize: readInt(env, 'DELIVERY_BATCH_SIZE', 10),
-    concurrency: readInt(env, 'DELIVERY_CONCURRENCY', 16),
-    tenantConcurrency: readInt(env, 'DELIVERY_TENANT_CONCURRENCY', 4),
-    leaseSeconds: readInt(env, 'DELIVERY_LEASE_SECONDS', 60),
-    maxAttempts: readInt(env, 'DELIVERY_MAX_ATTEMPTS', 8),
-    backoffBaseMs: readInt(env, 'DELIVERY_BACKOFF_BASE_MS', 30_000),
-    backoffMaxMs: readInt(env, 'DELIVERY_BACKOFF_MAX_MS', 6 * 60 * 60 * 1000),
-    webhookTimeoutMs: readInt(env, 'WEBHOOK_TIMEOUT_MS', 10_000),
-    breakerThreshold: readInt(env, 'WEBHOOK_BREAKER_THRESHOLD', 5),
-    breakerCooldownMs: readInt(env, 'WEBHOOK_BREAKER_COOLDOWN_MS', 60_000),
-    allowPrivateAddresses: readBool(env, 'WEBHOOK_ALLOW_PRIVATE_ADDRESSES', false),
-    requireHttps: readBool(env, 'WEBHOOK_REQUIRE_HTTPS', env.NODE_ENV === 'production'),
-    smtpUrl: env.SMTP_URL || undefined,
-    mailFrom: env.SMTP_FROM || 'tenantql <notifications@localhost>',
-    webhookSecretOverlapSeconds: readInt(env, 'WEBHOOK_SECRET_OVERLAP_SECONDS', 24 * 60 * 60),
-    retentionDeliveryDays: readInt(env, 'RETENTION_DELIVERY_DAYS', 30),
-    retentionNotificationDays: readInt(env, 'RETENTION_NOTIFICATION_DAYS', 180),
-    retentionActivityDays: readInt(env, 'RETENTION_ACTIVITY_DAYS', 365),
-    retentionRefreshTokenDays: readInt(env, 'RETENTION_REFRESH_TOKEN_DAYS', 7),
-    retentionIntervalMs: readInt(env, 'RETENTION_INTERVAL_MS', 60 * 60 * 1000),
+    workerEnabled: s.DELIVERY_WORKER_ENABLED,
+    pollIntervalMs: s.DELIVERY_POLL_INTERVAL_MS,
+    batchSize: s.DELIVERY_BATCH_SIZE,
+    concurrency: s.DELIVERY_CONCURRENCY,
+    tenantConcurrency: s.DELIVERY_TENANT_CONCURRENCY,
+    leaseSeconds: s.DELIVERY_LEASE_SECONDS,
+    maxAttempts: s.DELIVERY_MAX_ATTEMPTS,
+    backoffBaseMs: s.DELIVERY_BACKOFF_BASE_MS,
+    backoffMaxMs: s.DELIVERY_BACKOFF_MAX_MS,
+    webhookTimeoutMs: s.WEBHOOK_TIMEOUT_MS,
+    breakerThreshold: s.WEBHOOK_BREAKER_THRESHOLD,
+    breakerCooldownMs: s.WEBHOOK_BREAKER_COOLDOWN_MS,
+    allowPrivateAddresses: s.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
+    requireHttps: s.WEBHOOK_REQUIRE_HTTPS ?? production,
+    smtpUrl: s.SMTP_URL,
+    mailFrom: s.SMTP_FROM,
+    webhookSecretOverlapSeconds: s.WEBHOOK_SECRET_OVERLAP_SECONDS,
+    retentionDeliveryDays: s.RETENTION_DELIVERY_DAYS,
+    retentionNotificationDays: s.RETENTION_NOTIFICATION_DAYS,
+    retentionActivityDays: s.RETENTION_ACTIVITY_DAYS,
+    retentionRefreshTokenDays: s.RETENTION_REFRESH_TOKEN_DAYS,
+    retentionIntervalMs: s.RETENTION_INTERVAL_MS,
   };
   if (delivery.batchSize < 1 || delivery.maxAttempts < 1) {
     throw new ConfigError('DELIVERY_BATCH_SIZE and DELIVERY_MAX_ATTEMPTS must be at least 1');
@@ -429,131 +391,6 @@ function readDelivery(env: NodeJS.ProcessEnv): DeliveryConfig {
     );
   }
   return delivery;
-}
-
-function readEmailVerification(env: NodeJS.ProcessEnv): 'required' | 'off' {
-  const raw = env.EMAIL_VERIFICATION?.trim().toLowerCase() || 'required';
-  if (raw !== 'required' && raw !== 'off') {
-    throw new ConfigError(
-      `EMAIL_VERIFICATION must be required or off, got "${env.EMAIL_VERIFICATION}"`,
-    );
-  }
-  return raw;
-}
-
-function readUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const raw = env[name]?.trim();
-  if (!raw) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(`${name} must be an absolute http(s) URL, got "${raw}"`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigError(`${name} must be an absolute http(s) URL, got "${raw}"`);
-  }
-  return url.toString();
-}
-
-/**
- * The OpenTelemetry variables tenantql reads itself (the SDK reads the other OTEL_* ones). Unlike
- * the specification's default (export to localhost:4318), tracing stays off until an endpoint or
- * OTEL_TRACES_EXPORTER=otlp asks for it: off, the SDK is not even loaded.
- */
-function readTracing(env: NodeJS.ProcessEnv): TracingConfig {
-  const exporter = env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() || undefined;
-  if (exporter !== undefined && exporter !== 'otlp' && exporter !== 'none') {
-    throw new ConfigError(
-      `OTEL_TRACES_EXPORTER must be otlp or none, got "${env.OTEL_TRACES_EXPORTER}"`,
-    );
-  }
-  const protocol =
-    env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim();
-  if (protocol && protocol !== 'http/protobuf') {
-    throw new ConfigError(
-      `OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf (the only OTLP protocol tenantql ` +
-        `exports with), got "${protocol}"`,
-    );
-  }
-  // The signal-specific endpoint is used as it is; the general one is a base URL (the spec).
-  const tracesEndpoint = readUrl(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
-  const baseEndpoint = readUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
-  const endpoint =
-    tracesEndpoint ??
-    (baseEndpoint ? new URL('v1/traces', baseEndpoint.replace(/\/?$/, '/')).toString() : undefined);
-  const disabled = readBool(env, 'OTEL_SDK_DISABLED', false) || exporter === 'none';
-  return {
-    enabled: !disabled && (exporter === 'otlp' || endpoint !== undefined),
-    endpoint: endpoint ?? 'http://localhost:4318/v1/traces',
-    serviceName: env.OTEL_SERVICE_NAME?.trim() || 'tenantql',
-  };
-}
-
-/** WEB_CONCURRENCY, the Heroku and PM2 convention: a worker count, or `auto` for every core. */
-function readWebConcurrency(env: NodeJS.ProcessEnv): number {
-  const raw = env.WEB_CONCURRENCY?.trim();
-  if (raw === undefined || raw === '') return 1;
-  if (raw.toLowerCase() === 'auto') return os.availableParallelism();
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
-    throw new ConfigError(
-      `WEB_CONCURRENCY must be a number of API worker processes (1 or more) or "auto", got "${env.WEB_CONCURRENCY}"`,
-    );
-  }
-  return value;
-}
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-/** pino's levels; anything else made pino throw at start with a stack trace. */
-function readLogLevel(env: NodeJS.ProcessEnv): string {
-  const level = env.LOG_LEVEL?.trim().toLowerCase() || 'info';
-  if (!LOG_LEVELS.includes(level)) {
-    throw new ConfigError(
-      `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`,
-    );
-  }
-  return level;
-}
-
-/** The algorithms jose signs with that tenantql supports; `none` and unknown names are refused. */
-const JWT_ALGORITHMS = [
-  'HS256',
-  'HS384',
-  'HS512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-];
-
-function readJwtAlgorithm(env: NodeJS.ProcessEnv): string {
-  const algorithm = env.JWT_ALGORITHM?.trim() || (env.JWT_PRIVATE_KEY ? 'ES256' : 'HS256');
-  if (!JWT_ALGORITHMS.includes(algorithm)) {
-    throw new ConfigError(
-      `JWT_ALGORITHM must be one of ${JWT_ALGORITHMS.join(', ')}, got "${env.JWT_ALGORITHM}"`,
-    );
-  }
-  return algorithm;
-}
-
-function readTenantMaxConnections(env: NodeJS.ProcessEnv, poolSize: number): number {
-  const value = readInt(
-    env,
-    'DATABASE_TENANT_MAX_CONNECTIONS',
-    Math.max(1, Math.floor(poolSize / 4)),
-  );
-  if (value < 1) {
-    throw new ConfigError('DATABASE_TENANT_MAX_CONNECTIONS must be at least 1');
-  }
-  return value;
 }
 
 const OIDC_ALGORITHMS = [
@@ -598,8 +435,7 @@ export function isAcceptableKeyUrl(raw: string, allowHttp: boolean): boolean {
  * OIDC_ISSUERS: a JSON array, one object per identity provider. Every mistake is reported as one
  * line naming the entry and the field, so a typo never starts a server that refuses everyone.
  */
-function readOidcIssuers(env: NodeJS.ProcessEnv, ownIssuer: string): OidcIssuerConfig[] {
-  const raw = env.OIDC_ISSUERS?.trim();
+function readOidcIssuers(raw: string | undefined, ownIssuer: string): OidcIssuerConfig[] {
   if (!raw) return [];
   let parsed: unknown;
   try {
@@ -682,129 +518,172 @@ function readOidcIssuers(env: NodeJS.ProcessEnv, ownIssuer: string): OidcIssuerC
   });
 }
 
-function readPreviousKey(env: NodeJS.ProcessEnv, algorithm: string): PreviousKeyConfig | undefined {
-  const publicKey = env.JWT_PREVIOUS_PUBLIC_KEY || undefined;
-  const until = env.JWT_PREVIOUS_KEY_VALID_UNTIL?.trim();
+function readPreviousKey(settings: Settings, algorithm: string): PreviousKeyConfig | undefined {
+  const publicKey = settings.JWT_PREVIOUS_PUBLIC_KEY;
+  const validUntil = settings.JWT_PREVIOUS_KEY_VALID_UNTIL;
   if (!publicKey) {
-    if (until) throw new ConfigError('JWT_PREVIOUS_KEY_VALID_UNTIL needs JWT_PREVIOUS_PUBLIC_KEY');
+    if (validUntil) {
+      throw new ConfigError('JWT_PREVIOUS_KEY_VALID_UNTIL needs JWT_PREVIOUS_PUBLIC_KEY');
+    }
     return undefined;
   }
-  const validUntil = until && /^\d{4}-\d{2}-\d{2}T/.test(until) ? new Date(until) : undefined;
-  if (!validUntil || Number.isNaN(validUntil.getTime())) {
+  if (!validUntil) {
     throw new ConfigError(
-      `JWT_PREVIOUS_KEY_VALID_UNTIL must be an ISO 8601 time such as 2030-01-31T12:00:00Z (when tokens of the previous key stop being accepted), got "${until ?? ''}"`,
+      `JWT_PREVIOUS_KEY_VALID_UNTIL must be ${VARIABLES.JWT_PREVIOUS_KEY_VALID_UNTIL.accepted}; it is not set`,
     );
   }
   return {
     publicKey,
-    algorithm: env.JWT_PREVIOUS_ALGORITHM || algorithm,
-    keyId: env.JWT_PREVIOUS_KEY_ID || undefined,
+    algorithm: settings.JWT_PREVIOUS_ALGORITHM ?? algorithm,
+    keyId: settings.JWT_PREVIOUS_KEY_ID,
     validUntil,
   };
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const dataDir = path.resolve(env.TENANTQL_DATA_DIR ?? '.data');
-  const poolSize = readInt(env, 'DATABASE_POOL_SIZE', 10);
-  if (poolSize < 1) throw new ConfigError('DATABASE_POOL_SIZE must be at least 1');
+/**
+ * Unlike the OpenTelemetry specification's default (export to localhost:4318), tracing stays off
+ * until an endpoint or OTEL_TRACES_EXPORTER=otlp asks for it: off, the SDK is not even loaded.
+ */
+function readTracing(s: Settings): TracingConfig {
+  // The signal-specific endpoint is used as it is; the general one is a base URL (the spec).
+  const base = s.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const endpoint =
+    s.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (base ? new URL('v1/traces', base.replace(/\/?$/, '/')).toString() : undefined);
+  const disabled = s.OTEL_SDK_DISABLED || s.OTEL_TRACES_EXPORTER === 'none';
   return {
-    port: readInt(env, 'PORT', 4000),
-    webConcurrency: readWebConcurrency(env),
-    introspection: readBool(env, 'INTROSPECTION_ENABLED', env.NODE_ENV !== 'production'),
-    playground: {
-      enabled: readBool(env, 'PLAYGROUND_ENABLED', env.NODE_ENV !== 'production'),
-    },
+    enabled: !disabled && (s.OTEL_TRACES_EXPORTER === 'otlp' || endpoint !== undefined),
+    endpoint: endpoint ?? 'http://localhost:4318/v1/traces',
+    serviceName: s.OTEL_SERVICE_NAME,
+  };
+}
+
+/** The configuration from the environment; a ConfigError names every variable that is wrong. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const s = readSettings(env);
+  const production = s.NODE_ENV === 'production';
+  const poolSize = s.DATABASE_POOL_SIZE;
+  const tenantMaxConnections =
+    s.DATABASE_TENANT_MAX_CONNECTIONS ?? Math.max(1, Math.floor(poolSize / 4));
+  if (tenantMaxConnections < 1) {
+    throw new ConfigError('DATABASE_TENANT_MAX_CONNECTIONS must be at least 1');
+  }
+  const jwtAlgorithm = s.JWT_ALGORITHM ?? (s.JWT_PRIVATE_KEY ? 'ES256' : 'HS256');
+  return {
+    port: s.PORT,
+    webConcurrency: s.WEB_CONCURRENCY,
+    introspection: s.INTROSPECTION_ENABLED ?? !production,
+    playground: { enabled: s.PLAYGROUND_ENABLED ?? !production },
     metrics: {
-      enabled: readBool(env, 'METRICS_ENABLED', true),
-      port: readPort(env, 'METRICS_PORT'),
-      token: env.METRICS_TOKEN || undefined,
-      tenantLabelLimit: readInt(env, 'METRICS_TENANT_LABEL_LIMIT', 20),
-      pinnedTenants: readList(env, 'METRICS_TENANT_LABELS') ?? [],
-      operationLabelLimit: readInt(env, 'METRICS_OPERATION_LABEL_LIMIT', 100),
+      enabled: s.METRICS_ENABLED,
+      port: s.METRICS_PORT,
+      token: s.METRICS_TOKEN,
+      tenantLabelLimit: s.METRICS_TENANT_LABEL_LIMIT,
+      pinnedTenants: s.METRICS_TENANT_LABELS ?? [],
+      operationLabelLimit: s.METRICS_OPERATION_LABEL_LIMIT,
     },
-    tracing: readTracing(env),
-    queryLimits: readQueryLimits(env),
-    queryPlanner: readBool(env, 'QUERY_PLANNER', true),
+    tracing: readTracing(s),
+    queryPlanner: s.QUERY_PLANNER,
+    queryLimits: {
+      maxDepth: s.QUERY_MAX_DEPTH,
+      maxAliases: s.QUERY_MAX_ALIASES,
+      maxDirectives: s.QUERY_MAX_DIRECTIVES,
+      maxTokens: s.QUERY_MAX_TOKENS,
+      maxCost: s.QUERY_MAX_COST,
+    },
     rateLimits: {
-      redisUrl: env.REDIS_URL || undefined,
-      loginWindowSeconds: readInt(env, 'LOGIN_WINDOW_SECONDS', 15 * 60),
-      loginAccountAttempts: readInt(env, 'LOGIN_ACCOUNT_ATTEMPTS', 10),
-      loginAddressAttempts: readInt(env, 'LOGIN_ADDRESS_ATTEMPTS', 100),
-      signUpAddressAttempts: readInt(env, 'SIGNUP_ADDRESS_ATTEMPTS', 20),
-      refreshAddressAttempts: readInt(env, 'REFRESH_ADDRESS_ATTEMPTS', 600),
-      accountEmailAddressAttempts: readInt(env, 'ACCOUNT_EMAIL_ADDRESS_ATTEMPTS', 20),
-      accountEmailRecipientAttempts: readInt(env, 'ACCOUNT_EMAIL_RECIPIENT_ATTEMPTS', 5),
-      userRequestsPerMinute: readInt(env, 'USER_REQUESTS_PER_MINUTE', 600),
-      anonymousRequestsPerMinute: readInt(env, 'ANONYMOUS_REQUESTS_PER_MINUTE', 300),
+      redisUrl: s.REDIS_URL,
+      loginWindowSeconds: s.LOGIN_WINDOW_SECONDS,
+      loginAccountAttempts: s.LOGIN_ACCOUNT_ATTEMPTS,
+      loginAddressAttempts: s.LOGIN_ADDRESS_ATTEMPTS,
+      signUpAddressAttempts: s.SIGNUP_ADDRESS_ATTEMPTS,
+      refreshAddressAttempts: s.REFRESH_ADDRESS_ATTEMPTS,
+      accountEmailAddressAttempts: s.ACCOUNT_EMAIL_ADDRESS_ATTEMPTS,
+      accountEmailRecipientAttempts: s.ACCOUNT_EMAIL_RECIPIENT_ATTEMPTS,
+      userRequestsPerMinute: s.USER_REQUESTS_PER_MINUTE,
+      anonymousRequestsPerMinute: s.ANONYMOUS_REQUESTS_PER_MINUTE,
     },
     http: {
-      bodyLimitBytes: readInt(env, 'REQUEST_BODY_LIMIT_BYTES', 1_000_000),
-      corsOrigins: readList(env, 'CORS_ORIGINS') ?? [],
-      trustProxy: readTrustProxy(env),
-      shutdownGraceMs: readInt(env, 'SHUTDOWN_GRACE_MS', 15_000),
+      bodyLimitBytes: s.REQUEST_BODY_LIMIT_BYTES,
+      corsOrigins: s.CORS_ORIGINS ?? [],
+      trustProxy: s.TRUST_PROXY ?? { kind: 'none' },
+      shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
     },
-    host: env.HOST || undefined,
-    production: env.NODE_ENV === 'production',
-    logLevel: readLogLevel(env),
-    seedDemo: readBool(env, 'SEED_DEMO', true),
+    host: s.HOST,
+    production,
+    logLevel: s.LOG_LEVEL,
+    seedDemo: s.SEED_DEMO,
     database: {
-      apiUrl: env.DATABASE_URL || undefined,
-      migrationUrl: env.MIGRATION_DATABASE_URL || undefined,
-      adminUrl: env.ADMIN_DATABASE_URL || undefined,
-      workerUrl: env.WORKER_DATABASE_URL || undefined,
-      listenUrl: env.LISTEN_DATABASE_URL || undefined,
+      apiUrl: s.DATABASE_URL,
+      migrationUrl: s.MIGRATION_DATABASE_URL,
+      adminUrl: s.ADMIN_DATABASE_URL,
+      workerUrl: s.WORKER_DATABASE_URL,
+      listenUrl: s.LISTEN_DATABASE_URL,
       poolSize,
-      tenantMaxConnections: readTenantMaxConnections(env, poolSize),
-      acquireTimeoutMs: readInt(env, 'DATABASE_ACQUIRE_TIMEOUT_MS', 5_000),
-      statementTimeoutMs: readInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000),
-      idleInTransactionTimeoutMs: readInt(env, 'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000),
-      preparedStatements: readBool(env, 'DATABASE_PREPARED_STATEMENTS', true),
-      migrateOnStart: readBool(env, 'MIGRATE_ON_START', true),
+      tenantMaxConnections,
+      acquireTimeoutMs: s.DATABASE_ACQUIRE_TIMEOUT_MS,
+      statementTimeoutMs: s.DATABASE_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: s.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      preparedStatements: s.DATABASE_PREPARED_STATEMENTS,
+      migrateOnStart: s.MIGRATE_ON_START,
+      migrationLockTimeoutMs: s.MIGRATION_LOCK_TIMEOUT_MS,
     },
     tenancy: {
-      enabled: readBool(env, 'TENANCY_ENABLED', true),
-      defaultTenant:
-        env.DEFAULT_TENANT || (readBool(env, 'TENANCY_ENABLED', true) ? undefined : 'default'),
-      idHeader: (env.TENANT_HEADER ?? 'x-tenant-id').toLowerCase(),
-      slugHeader: (env.TENANT_SLUG_HEADER ?? 'x-tenant-slug').toLowerCase(),
-      queryParam: env.TENANT_QUERY_PARAM ?? 'tenant',
-      baseDomain: env.TENANT_BASE_DOMAIN || undefined,
-      order: readTenantOrder(env),
-      required: readBool(env, 'TENANT_REQUIRED', false),
-      allowlist: readList(env, 'TENANT_ALLOWLIST'),
+      enabled: s.TENANCY_ENABLED,
+      defaultTenant: s.DEFAULT_TENANT ?? (s.TENANCY_ENABLED ? undefined : 'default'),
+      idHeader: s.TENANT_HEADER.toLowerCase(),
+      slugHeader: s.TENANT_SLUG_HEADER.toLowerCase(),
+      queryParam: s.TENANT_QUERY_PARAM,
+      baseDomain: s.TENANT_BASE_DOMAIN,
+      order: s.TENANT_RESOLUTION,
+      required: s.TENANT_REQUIRED,
+      allowlist: s.TENANT_ALLOWLIST?.length ? s.TENANT_ALLOWLIST : undefined,
     },
     auth: {
-      jwtSecret: env.JWT_SECRET || undefined,
-      jwtPrivateKey: env.JWT_PRIVATE_KEY || undefined,
-      jwtPublicKey: env.JWT_PUBLIC_KEY || undefined,
-      jwtAlgorithm: readJwtAlgorithm(env),
-      issuer: env.JWT_ISSUER ?? 'tenantql',
-      audience: env.JWT_AUDIENCE ?? 'tenantql-api',
-      accessTokenTtlSeconds: readInt(env, 'JWT_ACCESS_TTL_SECONDS', 15 * 60),
-      refreshTokenTtlSeconds: readInt(env, 'JWT_REFRESH_TTL_SECONDS', 30 * 24 * 60 * 60),
-      emailVerification: readEmailVerification(env),
-      appUrl: readUrl(env, 'APP_URL'),
-      emailVerificationTtlSeconds: readInt(env, 'EMAIL_VERIFICATION_TTL_SECONDS', 24 * 60 * 60),
-      passwordResetTtlSeconds: readInt(env, 'PASSWORD_RESET_TTL_SECONDS', 30 * 60),
-      jwtKeyId: env.JWT_KEY_ID || undefined,
-      previousKey: readPreviousKey(
-        env,
-        env.JWT_ALGORITHM ?? (env.JWT_PRIVATE_KEY ? 'ES256' : 'HS256'),
-      ),
-      oidcIssuers: readOidcIssuers(env, env.JWT_ISSUER ?? 'tenantql'),
-      apiKeyLastUsedFlushMs: readInt(env, 'API_KEY_LAST_USED_FLUSH_MS', 30_000),
-      invitationTtlSeconds: readInt(env, 'INVITATION_TTL_SECONDS', 7 * 24 * 60 * 60),
+      jwtSecret: s.JWT_SECRET,
+      jwtPrivateKey: s.JWT_PRIVATE_KEY,
+      jwtPublicKey: s.JWT_PUBLIC_KEY,
+      jwtAlgorithm,
+      issuer: s.JWT_ISSUER,
+      audience: s.JWT_AUDIENCE,
+      accessTokenTtlSeconds: s.JWT_ACCESS_TTL_SECONDS,
+      refreshTokenTtlSeconds: s.JWT_REFRESH_TTL_SECONDS,
+      emailVerification: s.EMAIL_VERIFICATION,
+      // Normalised as before (new URL(…).toString()): links are built by appending paths to it.
+      appUrl: s.APP_URL === undefined ? undefined : new URL(s.APP_URL).toString(),
+      emailVerificationTtlSeconds: s.EMAIL_VERIFICATION_TTL_SECONDS,
+      passwordResetTtlSeconds: s.PASSWORD_RESET_TTL_SECONDS,
+      jwtKeyId: s.JWT_KEY_ID,
+      previousKey: readPreviousKey(s, jwtAlgorithm),
+      oidcIssuers: readOidcIssuers(s.OIDC_ISSUERS, s.JWT_ISSUER),
+      apiKeyLastUsedFlushMs: s.API_KEY_LAST_USED_FLUSH_MS,
+      invitationTtlSeconds: s.INVITATION_TTL_SECONDS,
     },
-    delivery: readDelivery(env),
+    delivery: readDelivery(s, production),
     live: {
-      sendTimeoutMs: readInt(env, 'LIVE_SEND_TIMEOUT_MS', 10_000),
-      maxConnectionsPerUser: readInt(env, 'LIVE_MAX_CONNECTIONS_PER_USER', 10),
+      sendTimeoutMs: s.LIVE_SEND_TIMEOUT_MS,
+      maxConnectionsPerUser: s.LIVE_MAX_CONNECTIONS_PER_USER,
     },
     embedded: {
-      dataDir,
-      port: readInt(env, 'EMBEDDED_PG_PORT', 54329),
-      choosePortIfTaken: !env.EMBEDDED_PG_PORT,
-      databaseName: env.EMBEDDED_PG_DATABASE ?? 'tenantql',
+      dataDir: path.resolve(s.TENANTQL_DATA_DIR),
+      port: s.EMBEDDED_PG_PORT ?? 54329,
+      choosePortIfTaken: s.EMBEDDED_PG_PORT === undefined,
+      databaseName: s.EMBEDDED_PG_DATABASE,
     },
+    tenantqlToken: s.TENANTQL_TOKEN,
   };
+}
+
+/**
+ * The configuration, or exit 1 with the problems, one line each and no stack trace: a wrong
+ * variable is for a person to fix, not a bug. For the command-line tools and the worker.
+ */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const line of error.message.split('\n')) console.error(`Configuration problem: ${line}`);
+    process.exit(1);
+  }
 }

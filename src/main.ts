@@ -71,7 +71,9 @@ async function seedOnFirstStart(database: DatabaseEndpoints): Promise<void> {
 async function start(): Promise<void> {
   const started = Date.now();
   endpoints = await resolveDatabase(config, log);
-  if (config.database.migrateOnStart) await migrateDatabase(endpoints, log);
+  if (config.database.migrateOnStart) {
+    await migrateDatabase(endpoints, log, config.database.migrationLockTimeoutMs);
+  }
   await seedOnFirstStart(endpoints);
   const defaultTenantId = await ensureDefaultTenant(config.tenancy, endpoints.migrationUrl);
   // WEB_CONCURRENCY > 1: this process becomes the primary (database and delivery), workers serve.

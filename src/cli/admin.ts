@@ -1,6 +1,6 @@
 import os from 'node:os';
 import pg from 'pg';
-import { loadConfig } from '../config.js';
+import { loadConfigOrExit } from '../config.js';
 import { runWithDatabase } from './run.js';
 
 const USAGE = `usage: npm run admin:grant -- <email> [reason]
@@ -20,14 +20,15 @@ if (
   console.error(USAGE);
   process.exit(2);
 }
-const requireVerified = loadConfig().auth.emailVerification === 'required';
+const config = loadConfigOrExit();
+const requireVerified = config.auth.emailVerification === 'required';
 const unverified = (address: string) =>
   `${address} has not verified its email address, so whoever signed up with it may not own ` +
   'it. Have them verify it first (resendVerification), or set EMAIL_VERIFICATION=off for an ' +
   'internal deployment.';
 
 if (command === 'owner') {
-  const slug = reasonWords[0] ?? loadConfig().tenancy.defaultTenant;
+  const slug = reasonWords[0] ?? config.tenancy.defaultTenant;
   if (!slug) {
     console.error(`Name the tenant (its slug): no DEFAULT_TENANT is set.\n\n${USAGE}`);
     process.exit(2);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
+import { loadConfigOrExit } from '../config.js';
 
 const USAGE = `usage: tenantql export-tenant --id <tenant id> --reason <why> [--out <file>] [--url <api url>]
 Streams one tenant as a JSON document through the running API's audited export
@@ -17,8 +18,9 @@ function option(name: string): string | undefined {
 const id = option('id');
 const reason = option('reason');
 const out = option('out');
-const base = option('url') ?? `http://localhost:${process.env.PORT ?? '4000'}`;
-const token = process.env.TENANTQL_TOKEN;
+const config = loadConfigOrExit();
+const base = option('url') ?? `http://localhost:${config.port}`;
+const token = config.tenantqlToken;
 if (process.argv.includes('--help') || !id || !reason || !token) {
   console.error(USAGE);
   if (!token && id) console.error('\nTENANTQL_TOKEN is not set: log in as an operator first.');

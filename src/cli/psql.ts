@@ -10,7 +10,8 @@ const USAGE = `usage: npm run db:psql -- [--api | --admin | --worker | --superus
 
 const args = process.argv.slice(2);
 const as = ['--api', '--admin', '--worker', '--superuser'].find((flag) => args[0] === flag);
-if (args[0] === '--help' || args[0] === '-h') {
+// Only --help: -h is psql's own (the host).
+if (args[0] === '--help') {
   console.log(USAGE);
   process.exit(0);
 }

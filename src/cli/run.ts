@@ -1,11 +1,11 @@
-import { loadConfig } from '../config.js';
+import { loadConfigOrExit, type Config } from '../config.js';
 import { migrateDatabase, resolveDatabase, type DatabaseEndpoints } from '../db/bootstrap.js';
 import { createLogger, type Logger } from '../logger.js';
 
 /**
  * Runs a command-line task against the configured database: DATABASE_URL, or the embedded server
  * (reusing the one `npm start` runs, else starting it for the task and stopping it after).
- * Migrations are applied first so the tools work on a fresh checkout.
+ * Migrations are applied first so the tools work on a fresh checkout, unless `migrate` is false.
  */
 export async function runWithDatabase(
   task: (
@@ -13,15 +13,20 @@ export async function runWithDatabase(
     log: Logger,
     /** The migrations this run applied before the task, in order. */
     applied: readonly string[],
+    config: Config,
   ) => Promise<number | void>,
+  { migrate = true }: { migrate?: boolean } = {},
 ): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const config = loadConfigOrExit();
+  // The tools are quiet unless asked: LOG_LEVEL when set, else warnings only.
+  const log = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
   let endpoints: DatabaseEndpoints | undefined;
   try {
     endpoints = await resolveDatabase(config, log, { attach: true });
-    const applied = await migrateDatabase(endpoints, log);
-    process.exitCode = (await task(endpoints, log, applied)) ?? 0;
+    const applied = migrate
+      ? await migrateDatabase(endpoints, log, config.database.migrationLockTimeoutMs)
+      : [];
+    process.exitCode = (await task(endpoints, log, applied, config)) ?? 0;
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);
     process.exitCode = 1;

@@ -3,8 +3,8 @@ import { createKysely, createPool } from '../db/pool.js';
 import { seedDemo } from '../db/seed.js';
 import { runWithDatabase } from './run.js';
 
-await runWithDatabase(async (endpoints) => {
-  if (process.env.NODE_ENV === 'production') {
+await runWithDatabase(async (endpoints, _log, _applied, config) => {
+  if (config.production) {
     console.error(
       'The demo accounts have published passwords: they are never seeded in production.',
     );

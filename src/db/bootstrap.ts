@@ -54,7 +54,12 @@ export async function resolveDatabase(
  * the URLs the API itself will use (when those URLs log in as the role), so a fresh server needs
  * no manual ALTER ROLE.
  */
-export async function migrateDatabase(endpoints: DatabaseEndpoints, log: Logger) {
+export async function migrateDatabase(
+  endpoints: DatabaseEndpoints,
+  log: Logger,
+  /** MIGRATION_LOCK_TIMEOUT_MS: how long to wait for another migrator. */
+  lockTimeoutMs?: number,
+) {
   if (!endpoints.migrationUrl) {
     log.info('MIGRATION_DATABASE_URL is not set: skipping migrations');
     return [];
@@ -71,5 +76,5 @@ export async function migrateDatabase(endpoints: DatabaseEndpoints, log: Logger)
       rolePasswords[role] = decodeURIComponent(parsed.password);
     }
   }
-  return migrate(endpoints.migrationUrl, { log, rolePasswords });
+  return migrate(endpoints.migrationUrl, { log, rolePasswords, lockTimeoutMs });
 }

@@ -8,12 +8,25 @@ import { PROJECT_ROOT } from '../project-root.js';
 export const SQL_DIR = path.join(PROJECT_ROOT, 'sql');
 
 // Any fixed number works; it only has to be the same for every runner of this project.
-const MIGRATION_LOCK_KEY = 7_404_112_301;
+export const MIGRATION_LOCK_KEY = 7_404_112_301;
+
+/** How long migrate() waits for another migrator's lock unless told (MIGRATION_LOCK_TIMEOUT_MS). */
+export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
+
+/**
+ * The first line of a migration that cannot run in a transaction (CREATE INDEX CONCURRENTLY,
+ * ALTER TYPE … ADD VALUE before PostgreSQL 12 …). Its statements then run one by one, each
+ * committed on its own: write them so that running the file again after a failure is safe
+ * (IF NOT EXISTS), and use `set role tenantql_owner;` rather than `set local role`.
+ */
+export const NO_TRANSACTION_MARKER = '-- tenantql: no-transaction';
 
 export interface Migration {
   name: string;
   sql: string;
   checksum: string;
+  /** Declared with NO_TRANSACTION_MARKER on its first line. */
+  transaction: boolean;
 }
 
 export class MigrationError extends Error {
@@ -25,9 +38,41 @@ export async function readMigrations(dir = SQL_DIR): Promise<Migration[]> {
   return Promise.all(
     files.map(async (name) => {
       const sql = await fs.readFile(path.join(dir, name), 'utf8');
-      return { name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+      return {
+        name,
+        sql,
+        checksum: createHash('sha256').update(sql).digest('hex'),
+        transaction: sql.split('\n', 1)[0]?.trim() !== NO_TRANSACTION_MARKER,
+      };
     }),
   );
+}
+
+/**
+ * Creates the next migration file, numbered one past the highest in sql/ (a gap below it, such
+ * as numbers kept for another branch, is never filled), with the header its kind needs.
+ */
+export async function createMigrationFile(
+  name: string,
+  { transaction = true, dir = SQL_DIR }: { transaction?: boolean; dir?: string } = {},
+): Promise<string> {
+  if (!/^[a-z0-9_]+$/.test(name)) {
+    throw new MigrationError(
+      `A migration name is lower-case letters, digits and _ (e.g. add_task_labels), got "${name}"`,
+    );
+  }
+  const numbers = (await readMigrations(dir)).map((m) => Number(m.name.slice(0, 4)));
+  const next = String(Math.max(0, ...numbers) + 1).padStart(4, '0');
+  const file = path.join(dir, `${next}_${name}.sql`);
+  const header = transaction
+    ? '-- Runs in one transaction with its bookkeeping row: all of it applies, or none.\n' +
+      'set local role tenantql_owner;\n\n'
+    : `${NO_TRANSACTION_MARKER}\n` +
+      '-- Each statement commits on its own: keep them safe to run again (IF NOT EXISTS).\n' +
+      'set role tenantql_owner;\n\n';
+  // wx: never overwrite a file another branch added meanwhile.
+  await fs.writeFile(file, header, { flag: 'wx' });
+  return file;
 }
 
 const ENSURE_META = `
@@ -165,6 +210,91 @@ export interface MigrateOptions {
   /** Login passwords to (re)apply to roles, e.g. the generated ones of the embedded server. */
   rolePasswords?: Record<string, string>;
   dir?: string;
+  /** How long to wait for another migrator's lock; 0 waits for ever. */
+  lockTimeoutMs?: number;
+}
+
+/** Who holds the migration lock, for the message when waiting for it timed out. */
+async function lockHolders(client: pg.ClientBase): Promise<string> {
+  // A bigint advisory key is stored as its high and low 32 bits, with objsubid 1.
+  const { rows } = await client.query<{
+    pid: number;
+    application_name: string;
+    usename: string | null;
+    client_addr: string | null;
+    backend_start: Date | null;
+    state: string | null;
+    state_change: Date | null;
+  }>(
+    `select a.pid, a.application_name, a.usename, host(a.client_addr) as client_addr,
+            a.backend_start, a.state, a.state_change
+       from pg_locks l join pg_stat_activity a on a.pid = l.pid
+      where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+        and l.database = (select oid from pg_database where datname = current_database())
+        and l.classid::bigint = ($1::bigint >> 32) and l.objid::bigint = ($1::bigint & 4294967295)`,
+    [MIGRATION_LOCK_KEY],
+  );
+  if (rows.length === 0) return 'it was released meanwhile: run again';
+  return rows
+    .map(
+      (h) =>
+        `held by pid ${h.pid} (application_name "${h.application_name}", user ${h.usename ?? '?'}` +
+        `${h.client_addr ? ` from ${h.client_addr}` : ''}), connected since ` +
+        `${h.backend_start?.toISOString() ?? '?'}, ${h.state ?? 'state unknown'} since ` +
+        `${h.state_change?.toISOString() ?? '?'}. If that session is stuck, end it with ` +
+        `select pg_terminate_backend(${h.pid})`,
+    )
+    .join('; ');
+}
+
+/** Takes the migration lock, waiting at most timeoutMs (0: for ever) for whoever holds it. */
+async function takeLock(client: pg.ClientBase, timeoutMs: number, log?: Logger): Promise<void> {
+  const { rows } = await client.query<{ locked: boolean }>(
+    'select pg_try_advisory_lock($1) as locked',
+    [MIGRATION_LOCK_KEY],
+  );
+  if (rows[0]?.locked) return;
+  log?.warn(
+    { timeoutMs },
+    'another migrator holds the migration lock: waiting for it (MIGRATION_LOCK_TIMEOUT_MS)',
+  );
+  // lock_timeout bounds the wait for an advisory lock too; SQLSTATE 55P03 when it runs out.
+  await client.query(`select set_config('lock_timeout', $1, false)`, [`${timeoutMs}ms`]);
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  } catch (error) {
+    if ((error as { code?: string }).code !== '55P03') throw error;
+    throw new MigrationError(
+      `Gave up waiting ${timeoutMs} ms for the migration lock (advisory lock ` +
+        `${MIGRATION_LOCK_KEY}): ${await lockHolders(client)}.`,
+    );
+  } finally {
+    await client.query('reset lock_timeout');
+  }
+}
+
+/** Runs a migration declared no-transaction: statement by statement, each committed. */
+async function applyWithoutTransaction(client: pg.ClientBase, m: Migration): Promise<void> {
+  const statements = splitStatements(m.sql);
+  for (const [index, statement] of statements.entries()) {
+    try {
+      await client.query(statement);
+    } catch (error) {
+      await client.query('reset role').catch(() => undefined);
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new MigrationError(
+        `Migration sql/${m.name} (no-transaction) failed at statement ${index + 1} of ` +
+          `${statements.length}: ${reason}. The statements before it stay applied; once the ` +
+          'cause is fixed, running it again must be safe (IF NOT EXISTS; an index left INVALID ' +
+          'by a failed CREATE INDEX CONCURRENTLY must be dropped first).',
+      );
+    }
+  }
+  await client.query('reset role');
+  await client.query('insert into tenantql_meta.migrations (name, checksum) values ($1, $2)', [
+    m.name,
+    m.checksum,
+  ]);
 }
 
 /**
@@ -174,11 +304,12 @@ export interface MigrateOptions {
  */
 export async function migrate(connectionString: string, options: MigrateOptions = {}) {
   const migrations = await readMigrations(options.dir);
-  const client = new pg.Client({ connectionString });
+  // The name other sessions see in pg_stat_activity, and in the lock-timeout message.
+  const client = new pg.Client({ connectionString, application_name: 'tenantql migrate' });
   await client.connect();
   const appliedNow: string[] = [];
   try {
-    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await takeLock(client, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, options.log);
     await client.query(ENSURE_META);
     const applied = await appliedMigrations(client);
     checkUnchanged(migrations, applied);
@@ -191,6 +322,13 @@ export async function migrate(connectionString: string, options: MigrateOptions 
     const oneByOne = options.statementByStatement ?? citus;
     for (const m of migrations) {
       if (applied.has(m.name)) continue;
+      if (!m.transaction) {
+        if (citus) await client.query(CITUS_OWNER_LOGIN);
+        await applyWithoutTransaction(client, m);
+        appliedNow.push(m.name);
+        options.log?.info({ migration: m.name, transaction: false }, 'applied migration');
+        continue;
+      }
       try {
         if (citus) await client.query(CITUS_OWNER_LOGIN);
         await client.query('begin');
@@ -229,6 +367,53 @@ export async function migrate(connectionString: string, options: MigrateOptions 
     await client.end();
   }
   return appliedNow;
+}
+
+export interface MigrationState {
+  name: string;
+  /**
+   * applied: as in sql/. changed: applied, but the file differs since (never edit an applied
+   * migration). pending: not applied yet. unknown: applied, but sql/ has no such file (this code
+   * is older than the database).
+   */
+  state: 'applied' | 'changed' | 'pending' | 'unknown';
+  appliedAt: Date | undefined;
+  transaction: boolean;
+}
+
+/** Every migration of sql/ and of the database, in order, with its state; changes nothing. */
+export async function migrationStatus(
+  client: pg.ClientBase,
+  dir?: string,
+): Promise<MigrationState[]> {
+  const migrations = await readMigrations(dir);
+  const { rows } = await client.query<{ exists: boolean }>(
+    `select to_regclass('tenantql_meta.migrations') is not null as exists`,
+  );
+  const applied = new Map<string, { checksum: string; appliedAt: Date }>();
+  if (rows[0]?.exists) {
+    const result = await client.query<{ name: string; checksum: string; applied_at: Date }>(
+      'select name, checksum, applied_at from tenantql_meta.migrations',
+    );
+    for (const r of result.rows)
+      applied.set(r.name, { checksum: r.checksum, appliedAt: r.applied_at });
+  }
+  const states: MigrationState[] = migrations.map((m) => {
+    const row = applied.get(m.name);
+    return {
+      name: m.name,
+      state: !row ? 'pending' : row.checksum === m.checksum ? 'applied' : 'changed',
+      appliedAt: row?.appliedAt,
+      transaction: m.transaction,
+    };
+  });
+  const known = new Set(migrations.map((m) => m.name));
+  for (const [name, row] of applied) {
+    if (!known.has(name)) {
+      states.push({ name, state: 'unknown', appliedAt: row.appliedAt, transaction: true });
+    }
+  }
+  return states.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** Names of migrations in sql/ that the database has not applied; readable by the API role. */

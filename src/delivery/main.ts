@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfigOrExit } from '../config.js';
 import { resolveDatabase } from '../db/bootstrap.js';
 import { createLogger } from '../logger.js';
 import { DeliveryWorker } from './worker.js';
@@ -7,7 +7,7 @@ import { createMailer } from './mailer.js';
 
 // The delivery worker on its own (npm run worker), for running it apart from the API instances:
 // needs DATABASE_URL and WORKER_DATABASE_URL, or a running embedded server to attach to.
-const config = loadConfig();
+const config = loadConfigOrExit();
 const log = createLogger(config.logLevel);
 
 async function main(): Promise<void> {

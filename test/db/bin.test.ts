@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -8,6 +8,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const run = promisify(execFile);
+
+/** Every command and subcommand of `tenantql`. */
+const COMMAND_PATHS = [
+  ...['start', 'worker', 'migrate', 'seed', 'policies', 'schema', 'psql', 'export-tenant'].map(
+    (c) => [c],
+  ),
+  ['admin'],
+  ['admin', 'grant'],
+  ['admin', 'revoke'],
+  ['admin', 'owner'],
+  ['citus'],
+  ['citus', 'distribute'],
+  ['db'],
+  ['db', 'status'],
+  ['db', 'new'],
+  ['db', 'reset'],
+  ['config'],
+  ['config', 'check'],
+];
+
+const psqlAvailable = (() => {
+  try {
+    execFileSync('psql', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 const BIN = path.resolve('bin/tenantql.js');
 let db: TestDatabase;
 let elsewhere: string;
@@ -57,18 +85,33 @@ describe('the tenantql command', () => {
     }
     const unknown = await tenantql(['frobnicate']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+    const missing = await tenantql(['admin', 'grant']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("missing required argument 'email'");
   });
 
-  it('describes a command for --help instead of running it, and prints --version', async () => {
-    for (const command of ['migrate', 'schema', 'start', 'seed']) {
-      const help = await tenantql([command, '--help']);
-      expect(help.code, help.stderr).toBe(0);
-      expect(help.stdout).toMatch(new RegExp(`^usage: tenantql ${command} `));
-      // Nothing ran: no migration output, no server, no schema written.
-      expect(help.stdout).not.toContain('migrations are up to date');
+  it('answers --help and --version on every command and subcommand, running nothing', async () => {
+    const before = {
+      schema: (await fs.stat('schema.graphql')).mtimeMs,
+      sql: (await fs.readdir('sql')).join(),
+    };
+    // Any command that did run would stop on this setting (or write a file checked below).
+    const broken = { LOG_LEVEL: 'loud', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
+    for (const command of COMMAND_PATHS) {
+      const help = await tenantql([...command, '--help'], broken);
+      expect(help.code, `${command.join(' ')}: ${help.stderr}`).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^Usage: tenantql ${command.join(' ')} `));
       expect(help.stderr).toBe('');
+      const version = await tenantql([...command, '--version'], broken);
+      expect(version.code).toBe(0);
+      expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     }
+    expect((await fs.stat('schema.graphql')).mtimeMs).toBe(before.schema);
+    expect((await fs.readdir('sql')).join()).toBe(before.sql);
+  });
+
+  it('stops on a wrong setting with one line naming it, never a stack trace', async () => {
     // A setting that is wrong stops the start with one line saying which, never a stack trace.
     for (const [name, value] of [
       ['LOG_LEVEL', 'loud'],
@@ -80,8 +123,59 @@ describe('the tenantql command', () => {
       expect(output).toContain(`Configuration problem: ${name} must be one of`);
       expect(output).not.toMatch(/\n\s+at /);
     }
-    const version = await tenantql(['--version']);
-    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    for (const [args, name, value, says] of [
+      [['migrate'], 'DATABASE_POOL_SIZE', 'ten', 'an integer from 1 to 10000, got "ten"'],
+      [['worker'], 'DELIVERY_POLL_INTERVAL_MS', '0', 'an integer of at least 1, got "0"'],
+      [
+        ['seed'],
+        'APP_URL',
+        'example.com',
+        'an absolute http:// or https:// URL, got "example.com"',
+      ],
+      [
+        ['config', 'check'],
+        'REDIS_URL',
+        'http://:pw@cache',
+        'an absolute redis:// or rediss:// URL (the value is not shown: it may hold a secret)',
+      ],
+    ] as const) {
+      const bad = await tenantql([...args], { [name]: value });
+      expect(bad.code).toBe(1);
+      expect(bad.stderr.trim()).toBe(`Configuration problem: ${name} must be ${says}`);
+    }
+    const good = await tenantql(['config', 'check']);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toContain('the configuration is valid');
+  });
+
+  it('reads a .env file in the current directory, the real environment winning', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-dotenv-'));
+    try {
+      await fs.writeFile(path.join(dir, '.env'), '# local settings\nLOG_LEVEL=loud\nPORT=5000\n');
+      const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.apiUrl };
+      delete env.LOG_LEVEL;
+      const fromFile = await run('node', [BIN, 'config', 'check'], { env, cwd: dir }).catch(
+        (e: unknown) => e as { code: number; stderr: string },
+      );
+      expect(fromFile.stderr.trim()).toBe(
+        'Configuration problem: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      );
+      const overridden = await run('node', [BIN, 'config', 'check'], {
+        env: { ...env, LOG_LEVEL: 'warn' },
+        cwd: dir,
+      });
+      expect(overridden.stdout).toContain('the configuration is valid');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('passes psql arguments through, -h and -c included', async () => {
+    const host = new URL(db.apiUrl).hostname;
+    const psql = await tenantql(['psql', '--api', '-tA', '-h', host, '-c', 'select current_user']);
+    expect(psql.code, psql.stderr).toBe(psqlAvailable ? 0 : 1);
+    if (psqlAvailable) expect(psql.stdout.trim()).toBe('tenantql_api');
+    else expect(psql.stderr).toContain('psql was not found');
   });
 
   it('runs migrate and policies against the configured database, from any directory', async () => {
