@@ -202,7 +202,6 @@ describe('planned reads equal graphql-js', () => {
       [`{ projects(first: 0) { totalCount } }`],
       [`{ projects(first: 101) { totalCount } }`],
       [`{ project(id: "not-a-uuid") { id } }`],
-      [`query($n: Int) { projects(first: $n) { edges { cursor node { id } } } }`, { n: 2 }],
       [`{ projects(after: "garbage") { totalCount } }`],
       [`{ projects(filter: { status: DRAFT }) { edges { node { id } } } }`],
       [`query($id: ID!) { project(id: $id) { allowedTransitions } }`, { id: projectId }],
@@ -210,7 +209,7 @@ describe('planned reads equal graphql-js', () => {
         `query($id: ID!, $s: Boolean!) { project(id: $id) { id @include(if: $s) } }`,
         { id: projectId, s: true },
       ],
-      [`{ projects { pageInfo { endCursor } } }`],
+      [`{ projects(after: "WyJUSVRMRSIsIngiLCJ4Il0") { totalCount } }`],
       [`{ me { id } projects { totalCount } }`],
     ];
     for (const [query, variables] of cases) {
@@ -226,6 +225,42 @@ describe('planned reads equal graphql-js', () => {
     await same(outsider, REFERENCE, { projectId: projectsOfA[1] });
     const result = await outsider.planned(REFERENCE, { projectId: projectsOfA[1] });
     expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('pages through every list forwards with cursors, as graphql-js does', async () => {
+    const page = `query($id: ID!, $n: Int, $after: String, $tasksAfter: String) {
+      projects(first: $n, after: $after) {
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { cursor node { id } }
+      }
+      project(id: $id) { tasks(first: $n, after: $tasksAfter) {
+        pageInfo { hasPreviousPage hasNextPage endCursor startCursor }
+        edges { cursor node { title comments(first: 2) { pageInfo { endCursor } edges { cursor } } } } } }
+    }`;
+    type Page = { pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+    for (const n of [1, 2, 7]) {
+      let after: string | null = null;
+      let tasksAfter: string | null = null;
+      const seen: string[] = [];
+      for (let turn = 0; turn < 30; turn++) {
+        const variables: Record<string, unknown> = { id: projectsOfA[1], n, after, tasksAfter };
+        expect(await same(callA, page, variables)).toBe(true);
+        const { data } = await callA.planned<{
+          projects: Page & { edges: { node: { id: string } }[] };
+          project: { tasks: Page & { edges: { node: { title: string } }[] } };
+        }>(page, variables);
+        seen.push(...data!.project.tasks.edges.map((e) => e.node.title));
+        const more =
+          data!.projects.pageInfo.hasNextPage || data!.project.tasks.pageInfo.hasNextPage;
+        if (!more) break;
+        if (data!.projects.pageInfo.hasNextPage) after = data!.projects.pageInfo.endCursor;
+        if (data!.project.tasks.pageInfo.hasNextPage) {
+          tasksAfter = data!.project.tasks.pageInfo.endCursor;
+        }
+      }
+      // Project 1 has 25 tasks: every one exactly once.
+      expect(new Set(seen).size).toBe(25);
+    }
   });
 
   it('random selections over projects, tasks and comments', async () => {
@@ -286,8 +321,8 @@ describe('planned reads equal graphql-js', () => {
         .map(
           ([first, count, info, node, alias]) =>
             `${alias}${field}(first: ${first}) { ${count ? 'totalCount ' : ''}${
-              info ? 'pageInfo { hasNextPage hasPreviousPage } ' : ''
-            }edges { node { ${node} } } }`,
+              info ? 'pageInfo { hasNextPage hasPreviousPage startCursor endCursor } ' : ''
+            }edges { ${first % 2 ? 'cursor ' : ''}node { ${node} } } }`,
         );
     await fc.assert(
       fc.asyncProperty(

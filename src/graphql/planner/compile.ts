@@ -14,7 +14,8 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { UUID } from '../../formats.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../connection.js';
+import type { Keyset } from '../../db/keyset.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../connection.js';
 import { ENTITIES, ROOTS, type Entity, type ScalarColumn } from './relations.js';
 
 /**
@@ -57,8 +58,11 @@ interface ArgumentSlot {
   field: GraphQLField<unknown, unknown>;
   node: FieldNode;
   /** Arguments bound as parameters, with what each must be. */
-  bound: Readonly<Record<string, 'uuid' | 'pageSize'>>;
+  bound: Readonly<Record<string, Rule>>;
 }
+
+/** uuid: an id; pageSize: `first`; cursor: `after`, bound as `after.value` and `after.id`. */
+type Rule = 'uuid' | 'pageSize' | 'cursor';
 
 interface Parameter {
   slot: number;
@@ -202,16 +206,16 @@ class Compiler {
     const field = this.field(type, one.name, `${list.entity}Connection`);
     const [node] = one.nodes;
     if (!node) throw new NotPlannable();
-    const bind = this.slot(field, node, { first: 'pageSize' });
+    const bind = this.slot(field, node, { first: 'pageSize', after: 'cursor' });
     return this.connection(list.entity, one, bind, [
       `${ROWS}."${list.column}" = ${column(row, 'id')}`,
     ]);
   }
 
   /**
-   * A connection of `entityName` rows matching `where` (ROWS stands for the rows' alias):
-   * its first `first` rows in CREATED_AT order (the id breaking ties), with page info and count
-   * only when selected.
+   * A connection of `entityName` rows matching `where` (ROWS stands for the rows' alias): the
+   * `first` rows after the `after` cursor in CREATED_AT order (the id breaking ties), as the
+   * services page them (src/db/keyset.ts), with cursors, page info and count only when selected.
    */
   connection(
     entityName: string,
@@ -228,17 +232,31 @@ class Compiler {
     const page = this.alias();
     const inner = this.alias();
     const first = `${bind('first')}::int`;
+    // Without a cursor the bound precedes every row, so one statement text serves both.
+    const after = `(coalesce(${bind('after.value')}::timestamptz, '-infinity'), coalesce(${bind('after.id')}::uuid, '${NO_ID}'))`;
     const conditions = (alias: string) =>
       [
         `${column(alias, 'tenant_id')} = ${TENANT}`,
         ...where.map((w) => w.replaceAll(ROWS, alias)),
       ].join(' and ');
-    const order = (alias: string) => `${column(alias, sortColumn)}, ${column(alias, 'id')}`;
+    const key = (alias: string) => `(${column(alias, sortColumn)}, ${column(alias, 'id')})`;
+    const order = (alias: string, direction = '') =>
+      `${column(alias, sortColumn)}${direction}, ${column(alias, 'id')}${direction}`;
     const fields = this.below(selected, connectionType.name);
     const pageInfo = fields
       .filter((f) => f.name === 'pageInfo')
       .flatMap((f) => this.below(f, pageInfoType.name));
+    const edgeFields = fields
+      .filter((f) => f.name === 'edges')
+      .flatMap((f) => this.below(f, edgeType.name));
     const needsNext = pageInfo.some((f) => f.name === 'hasNextPage');
+    const needsCursor =
+      pageInfo.some((f) => f.name === 'startCursor' || f.name === 'endCursor') ||
+      edgeFields.some((f) => f.name === 'cursor');
+    // The rows of the page: one more than asked for tells whether more follow (hasNextPage).
+    const kept = needsNext ? ` filter (where ${column(page, 'position')} <= ${first})` : '';
+    const cursorOf = (direction: string) =>
+      `(array_agg(${column(page, 'cursor')} order by ${order(page, direction)})${kept})[1]`;
     const pairs: string[] = [];
     for (const one of fields) {
       if (one.name !== '__typename') this.field(connectionType, one.name);
@@ -255,16 +273,23 @@ class Compiler {
         case 'pageInfo':
           value = jsonObject(
             this.below(one, pageInfoType.name).flatMap((info) => {
+              const before = this.alias();
               switch (info.name) {
                 case '__typename':
                   return [literal(info.key), literal(pageInfoType.name)];
                 case 'hasNextPage':
                   return [literal(info.key), `count(*) > ${first}`];
                 case 'hasPreviousPage':
-                  // Only pages without `after` are planned: nothing precedes them.
-                  return [literal(info.key), 'false'];
+                  return [
+                    literal(info.key),
+                    `exists (select from ${entity.table} ${before} where ${conditions(before)} and ${key(before)} <= ${after})`,
+                  ];
+                case 'startCursor':
+                  return [literal(info.key), cursorOf('')];
+                case 'endCursor':
+                  return [literal(info.key), cursorOf(' desc')];
                 default:
-                  throw new NotPlannable(); // cursors are encoded by graphql-js
+                  throw new NotPlannable();
               }
             }),
           );
@@ -275,6 +300,8 @@ class Compiler {
               switch (e.name) {
                 case '__typename':
                   return [literal(e.key), literal(edgeType.name)];
+                case 'cursor':
+                  return [literal(e.key), column(page, 'cursor')];
                 case 'node':
                   return [
                     literal(e.key),
@@ -285,7 +312,6 @@ class Compiler {
               }
             }),
           );
-          const kept = needsNext ? ` filter (where ${column(page, 'position')} <= ${first})` : '';
           value = `coalesce(json_agg(${edge} order by ${order(page)})${kept}, '[]'::json)`;
           break;
         }
@@ -294,12 +320,12 @@ class Compiler {
       }
       pairs.push(literal(one.key), value);
     }
-    // One row more than asked for tells whether more follow, only when a client asks.
     const position = needsNext
       ? `, row_number() over (order by ${order(inner)}) as "position"`
       : '';
+    const cursor = needsCursor ? `, ${cursorSql(inner, sortColumn)} as "cursor"` : '';
     const limit = needsNext ? `${first} + 1` : first;
-    return `(select ${jsonObject(pairs)} from (select ${inner}.*${position} from ${entity.table} ${inner} where ${conditions(inner)} order by ${order(inner)} limit ${limit}) ${page})`;
+    return `(select ${jsonObject(pairs)} from (select ${inner}.*${position}${cursor} from ${entity.table} ${inner} where ${conditions(inner)} and ${key(inner)} > ${after} order by ${order(inner)} limit ${limit}) ${page})`;
   }
 
   root(query: GraphQLObjectType, one: Selected): string {
@@ -319,7 +345,7 @@ class Compiler {
       return `(select ${object} from ${entity.table} ${row} where ${column(row, 'tenant_id')} = ${TENANT} and ${column(row, 'id')} = ${bind('id')}::uuid)`;
     }
     const field = this.field(query, one.name, `${root.entity}Connection`);
-    const bound: Record<string, 'uuid' | 'pageSize'> = { first: 'pageSize' };
+    const bound: Record<string, Rule> = { first: 'pageSize', after: 'cursor' };
     for (const argument of Object.keys(root.byArgument)) bound[argument] = 'uuid';
     const bind = this.slot(field, node, bound);
     const where = Object.entries(root.byArgument).map(
@@ -327,6 +353,20 @@ class Compiler {
     );
     return this.connection(root.entity, one, bind, where);
   }
+}
+
+/** Precedes every uuid: with '-infinity', the keyset bound of a page without a cursor. */
+const NO_ID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * encodeCursor (graphql/connection.ts) in SQL: base64url of `["CREATED_AT","<key>","<id>"]`,
+ * the key in microseconds and UTC as the services write it. Every character is plain ASCII, so
+ * the JSON needs no escaping; base64 is unwrapped and unpadded as Node's base64url is.
+ */
+function cursorSql(alias: string, sortColumn: string): string {
+  const sortKey = `to_char(${column(alias, sortColumn)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+  const json = `'["CREATED_AT","' || ${sortKey} || '","' || ${column(alias, 'id')} || '"]'`;
+  return `rtrim(translate(encode(convert_to(${json}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')`;
 }
 
 /** `alias` is quoted already; column names come from relations.ts. */
@@ -427,11 +467,27 @@ function checkArguments(
       if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) return undefined;
       if (size > MAX_PAGE_SIZE) return undefined;
       checked[name] = size;
+    } else if (rule === 'cursor') {
+      // A cursor of another list or order, or a forged one: the field's own BAD_USER_INPUT.
+      let keyset: Keyset | undefined;
+      try {
+        keyset = decodeCursor(value as string | null | undefined, 'CREATED_AT', 'timestamptz');
+      } catch {
+        return undefined;
+      }
+      checked['after.value'] = keyset?.value ?? null;
+      checked['after.id'] = keyset?.id ?? null;
     } else if (value !== null && value !== undefined) {
-      // `after`, filters, orderings, anything new: graphql-js and the services decide.
+      // Filters, orderings, anything new: graphql-js and the services decide.
       return undefined;
     }
   }
-  for (const name of Object.keys(slot.bound)) if (!(name in checked)) return undefined;
+  for (const [name, rule] of Object.entries(slot.bound)) {
+    if (rule !== 'cursor' && !(name in checked)) return undefined;
+    if (rule === 'cursor' && !('after.value' in checked)) {
+      checked['after.value'] = null;
+      checked['after.id'] = null;
+    }
+  }
   return checked;
 }
