@@ -85,7 +85,7 @@ export class ConnectionArgs {
 export interface PageArgs {
   first: number;
   after: Keyset | undefined;
-  /** Names the page asked for: loaders and pages fetched ahead are kept by it. */
+  /** Names the page asked for: loaders are kept by it. */
   key: string;
 }
 
@@ -188,14 +188,12 @@ class LazyConnection<T> implements Connection<T> {
 class LazyEdge<T> implements Edge<T> {
   constructor(
     private readonly order: string,
-    private readonly sortKey: string | null,
+    private readonly sortKey: string,
     private readonly id: string,
     readonly node: T,
   ) {}
 
   get cursor(): string {
-    // A page fetched without sort keys was asked for by a selection reading no cursor.
-    if (this.sortKey === null) throw new Error('This page was fetched without cursors.');
     return encodeCursor(this.order, this.sortKey, this.id);
   }
 }

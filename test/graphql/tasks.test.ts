@@ -461,11 +461,13 @@ describe('batching', () => {
       first = await as.viewer<Nested>(query(false), {});
     });
     const counted = await countStatements(() => as.viewer<Nested>(query(true), {}));
-    // start transaction, context, projects page, one tasks page per project (one LATERAL
-    // statement), commit; totalCount adds one grouped count for every project.
-    expect(uncounted).toHaveLength(5);
-    expect(counted).toHaveLength(6);
-    expect(uncounted.some((q) => /count\(/.test(q))).toBe(false);
+    // start transaction, context, the planned statement (or, through the resolvers, the
+    // projects page and one LATERAL tasks page for all projects), commit; totalCount is counted
+    // in the planned statement (or by one grouped count for every project), and only when asked.
+    expect(uncounted.length).toBeLessThanOrEqual(5);
+    expect(counted.length).toBeLessThanOrEqual(6);
+    expect(uncounted.some((q) => /count\(\*\)\s+from/.test(q))).toBe(false);
+    expect(counted.some((q) => /count\(\*\)\s+from/.test(q))).toBe(true);
 
     const pages = pick(first);
     expect(pages.get(five)?.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });

@@ -1,12 +1,5 @@
 import { sql } from 'kysely';
-import {
-  countsPerParent,
-  fetchPages,
-  type Embed,
-  type Page,
-  type PageRequest,
-  type SortKey,
-} from '../../db/keyset.js';
+import { fetchPages, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
 import type { TenantKey, Tx } from '../../db/operation.js';
 import { NotFoundError } from '../../errors.js';
 
@@ -62,27 +55,6 @@ export function findCommentPagesByTasks(
   page: PageRequest,
 ): Promise<Page<CommentRow>[]> {
   return fetchPages(trx, allComments(trx, tenantId), page, { column: 'task_id', ids: taskIds });
-}
-
-/** A page of each task's comments inside the statement that fetches a page of tasks. */
-export function commentPageEmbed(
-  trx: Tx,
-  tenantId: TenantKey,
-  page: PageRequest,
-  columns: readonly string[] = COMMENT_COLUMNS,
-): Embed {
-  return {
-    name: 'comments',
-    base: allComments(trx, tenantId),
-    column: 'task_id',
-    columns,
-    page,
-  };
-}
-
-/** The total comments of each task, counted for all of them in one statement on first call. */
-export function commentCounts(trx: Tx, tenantId: TenantKey, taskIds: readonly string[]) {
-  return countsPerParent(trx, allComments(trx, tenantId), 'task_id', taskIds);
 }
 
 /** The author is always the caller: author_id defaults to app.current_user_id(). */

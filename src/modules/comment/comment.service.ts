@@ -1,6 +1,4 @@
-import type { GraphQLResolveInfo } from 'graphql';
 import type { TenantContext } from '../../db/operation.js';
-import { pageAhead, type PageAhead, type Projection } from '../../graphql/ahead.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import {
   pageArgs,
@@ -18,10 +16,7 @@ import { loadUser } from '../user/user.service.js';
 import type { User } from '../user/user.type.js';
 import type { AddCommentInput } from './comment.input.js';
 import {
-  COMMENT_COLUMNS,
   COMMENT_SORT,
-  commentCounts,
-  commentPageEmbed,
   deleteCommentById,
   findCommentPagesByTasks,
   getCommentById,
@@ -49,9 +44,9 @@ const commentPageOf = (args: { first?: number | null; after?: string | null }) =
   pageArgs(args, 'CREATED_AT', COMMENT_SORT.type);
 
 /**
- * Task.comments: a page fetched ahead with the task (see commentsAhead) when there is one for
- * these arguments; otherwise every task in the operation asking for the same page shares one
- * query, a LATERAL page per task.
+ * Task.comments, when graphql-js resolves it (the planner answers most reads, see
+ * graphql/planner): every task in the operation asking for the same page shares one query, a
+ * LATERAL page per task.
  */
 export async function taskComments(
   ctx: GraphQLContext,
@@ -59,8 +54,6 @@ export async function taskComments(
   args: ConnectionArgs,
 ): Promise<Connection<Comment>> {
   const { first, after, key } = commentPageOf(args);
-  const ahead = task.commentPages?.get(key);
-  if (ahead) return ahead;
   const loader = ctx.loaders.get<string, Connection<Comment>>(
     `task.comments:${key}`,
     async (taskIds) => {
@@ -75,45 +68,6 @@ export async function taskComments(
     },
   );
   return loader.load(task.id);
-}
-
-/** The comment columns each Comment field reads (test/graphql/projection.test.ts checks all are here). */
-export const COMMENT_PROJECTION: Projection = {
-  all: COMMENT_COLUMNS,
-  byField: {
-    __typename: [],
-    id: ['id'],
-    body: ['body'],
-    createdAt: ['created_at'],
-    updatedAt: ['updated_at'],
-    task: ['task_id'],
-    author: ['author_id'],
-  },
-  timestamps: ['created_at', 'updated_at'],
-};
-
-/**
- * The page of comments every task of a page of tasks will be asked for (`path` leads from the
- * field being resolved to a Task), fetched in the tasks' own statement; see pageAhead.
- */
-export function commentsAhead(
-  info: GraphQLResolveInfo,
-  path: readonly string[],
-): PageAhead<Task> | undefined {
-  return pageAhead<Task, CommentRow, Comment>(info, path, {
-    field: 'comments',
-    pageOf: commentPageOf,
-    order: 'CREATED_AT',
-    sort: COMMENT_SORT,
-    embed: commentPageEmbed,
-    projection: COMMENT_PROJECTION,
-    count: commentCounts,
-    nodes: () => toComment,
-    keep: (task, key, connection) => {
-      task.commentPages ??= new Map();
-      task.commentPages.set(key, connection);
-    },
-  });
 }
 
 export async function commentTask(ctx: GraphQLContext, comment: Comment): Promise<Task> {

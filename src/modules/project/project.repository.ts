@@ -1,13 +1,5 @@
 import { sql } from 'kysely';
-import {
-  embeddedJson,
-  fetchPage,
-  type Embed,
-  type Embedding,
-  type Page,
-  type PageRequest,
-  type SortKey,
-} from '../../db/keyset.js';
+import { fetchPage, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
 import type { TenantKey, Tx } from '../../db/operation.js';
 import type { ProjectStatusValue } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
@@ -65,23 +57,6 @@ export function findProjectsByIds(
   return trx
     .selectFrom('app.projects')
     .select(PROJECT_COLUMNS)
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', anyId(ids))
-    .execute();
-}
-
-/** Projects by id with the embeds' pages (their tasks) inside each row, in one statement. */
-export function findProjectsWithEmbeds(
-  trx: Tx,
-  tenantId: TenantKey,
-  ids: readonly string[],
-  embeds: readonly Embed[],
-): Promise<(ProjectRow & Embedding)[]> {
-  if (ids.length === 0) return Promise.resolve([]);
-  return trx
-    .selectFrom('app.projects')
-    .select(PROJECT_COLUMNS)
-    .select(embeddedJson(embeds, sql.ref('projects.id')).as('embedded'))
     .where('tenant_id', '=', tenantId)
     .where('id', '=', anyId(ids))
     .execute();

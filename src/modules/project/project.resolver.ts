@@ -1,16 +1,4 @@
-import type { GraphQLResolveInfo } from 'graphql';
-import {
-  Arg,
-  Args,
-  Ctx,
-  FieldResolver,
-  ID,
-  Info,
-  Mutation,
-  Query,
-  Resolver,
-  Root,
-} from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { ConnectionArgs, type Connection } from '../../graphql/connection.js';
 import { projectTasks } from '../task/task.service.js';
@@ -39,12 +27,8 @@ export class ProjectResolver {
   }
 
   @Query(() => Project, { nullable: true, description: 'Null when missing or not yours to see.' })
-  project(
-    @Arg('id', () => ID) id: string,
-    @Ctx() ctx: GraphQLContext,
-    @Info() info: GraphQLResolveInfo,
-  ): Promise<Project | null> {
-    return findProject(ctx, id, info);
+  project(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Project | null> {
+    return findProject(ctx, id);
   }
 
   @Mutation(() => Project)
@@ -79,8 +63,7 @@ export class ProjectResolver {
     @Root() project: Project,
     @Args(() => ConnectionArgs) args: ConnectionArgs,
     @Ctx() ctx: GraphQLContext,
-    @Info() info: GraphQLResolveInfo,
   ): Promise<Connection<Task>> {
-    return projectTasks(ctx, project, args, info);
+    return projectTasks(ctx, project, args);
   }
 }

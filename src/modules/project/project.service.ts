@@ -1,4 +1,3 @@
-import type { GraphQLResolveInfo } from 'graphql';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { pageArgs, toConnection, type Connection } from '../../graphql/connection.js';
 import { byKey } from '../../graphql/loaders.js';
@@ -20,12 +19,10 @@ import {
   deleteProjectById,
   findProjectPage,
   findProjectsByIds,
-  findProjectsWithEmbeds,
   insertProject,
   updateProjectById,
   type ProjectRow,
 } from './project.repository.js';
-import { tasksAhead } from '../task/task.service.js';
 import { transitionProject } from '../workflow/workflow.service.js';
 import type { Project } from './project.type.js';
 
@@ -68,33 +65,9 @@ export async function loadProject(ctx: GraphQLContext, id: string): Promise<Proj
   return loader.load(id);
 }
 
-/** project(id): with the page of tasks (and comments) the query asks for in the same statement. */
-export async function findProject(
-  ctx: GraphQLContext,
-  rawId: string,
-  info: GraphQLResolveInfo,
-): Promise<Project | null> {
-  return memberRead(ctx.db, async () => {
-    const id = requireId('id', rawId);
-    const ahead = tasksAhead(info, []);
-    if (!ahead) return (await loadProject(ctx, id)) ?? null;
-    const loader = ctx.loaders.get<string, Project | undefined>(
-      `project.ahead:${ahead.key}`,
-      async (ids) => {
-        const trx = await ctx.db.transaction();
-        const tenantId = ctx.db.routingTenant();
-        const rows = await findProjectsWithEmbeds(trx, tenantId, ids, [ahead.embed(trx, tenantId)]);
-        const projects = rows.map((row) => ({ parent: toProject(row), row }));
-        ahead.attach(trx, tenantId, projects);
-        return byKey(
-          ids,
-          projects.map(({ parent }) => parent),
-          (project) => project.id,
-        );
-      },
-    );
-    return (await loader.load(id)) ?? null;
-  });
+/** project(id), when graphql-js resolves it (the planner answers most reads, see graphql/planner). */
+export async function findProject(ctx: GraphQLContext, rawId: string): Promise<Project | null> {
+  return memberRead(ctx.db, async () => (await loadProject(ctx, requireId('id', rawId))) ?? null);
 }
 
 export async function listProjects(

@@ -1,10 +1,7 @@
 import { sql } from 'kysely';
 import {
-  countsPerParent,
   fetchPage,
   fetchPages,
-  type Embed,
-  type Embedding,
   type Page,
   type PageRequest,
   type SortKey,
@@ -91,19 +88,18 @@ export async function getTaskById(trx: Tx, tenantId: TenantKey, id: string): Pro
   return row;
 }
 
-/** One page of a project's tasks, with the embeds' pages (comments) inside each task. */
+/** One page of a project's tasks. */
 export function findTaskPage(
   trx: Tx,
   tenantId: TenantKey,
   projectId: string,
   filter: TaskListFilter,
   page: PageRequest,
-  embeds: readonly Embed[],
-): Promise<Page<TaskRow & Embedding>> {
+): Promise<Page<TaskRow>> {
   let base = allTasks(trx, tenantId).where('project_id', '=', projectId);
   if (filter.status) base = base.where('status', '=', filter.status);
   if (filter.assigneeId) base = base.where('assignee_id', '=', filter.assigneeId);
-  return fetchPage(trx, base, page, { embeds });
+  return fetchPage(trx, base, page);
 }
 
 function allTasks(trx: Tx, tenantId: TenantKey) {
@@ -116,33 +112,9 @@ export function findTaskPagesByProjects(
   tenantId: TenantKey,
   projectIds: readonly string[],
   page: PageRequest,
-  embeds: readonly Embed[],
-): Promise<Page<TaskRow & Embedding>[]> {
+): Promise<Page<TaskRow>[]> {
   const parents = { column: 'project_id', ids: projectIds };
-  return fetchPages(trx, allTasks(trx, tenantId), page, parents, embeds);
-}
-
-/** A page of each project's tasks (with their own embeds) inside the statement reading projects. */
-export function taskPageEmbed(
-  trx: Tx,
-  tenantId: TenantKey,
-  page: PageRequest,
-  embeds: readonly Embed[],
-  columns: readonly string[] = TASK_COLUMNS,
-): Embed {
-  return {
-    name: 'tasks',
-    base: allTasks(trx, tenantId),
-    column: 'project_id',
-    columns,
-    page,
-    embeds,
-  };
-}
-
-/** The total tasks of each project, counted for all of them in one statement on first call. */
-export function taskCounts(trx: Tx, tenantId: TenantKey, projectIds: readonly string[]) {
-  return countsPerParent(trx, allTasks(trx, tenantId), 'project_id', projectIds);
+  return fetchPages(trx, allTasks(trx, tenantId), page, parents);
 }
 
 export function insertTask(trx: Tx, tenantId: string, values: TaskValues): Promise<TaskRow> {

@@ -1,16 +1,4 @@
-import type { GraphQLResolveInfo } from 'graphql';
-import {
-  Arg,
-  Args,
-  Ctx,
-  FieldResolver,
-  ID,
-  Info,
-  Mutation,
-  Query,
-  Resolver,
-  Root,
-} from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { ConnectionArgs, type Connection } from '../../graphql/connection.js';
 import { taskComments } from '../comment/comment.service.js';
@@ -36,9 +24,8 @@ export class TaskResolver {
   tasks(
     @Args(() => TasksArgs) args: TasksArgs,
     @Ctx() ctx: GraphQLContext,
-    @Info() info: GraphQLResolveInfo,
   ): Promise<Connection<Task>> {
-    return listTasks(ctx, args, info);
+    return listTasks(ctx, args);
   }
 
   @Query(() => Task, { nullable: true, description: 'Null when missing or not yours to see.' })
