@@ -27,6 +27,7 @@ export const ENTRIES = {
   'cli/schema': 'src/cli/schema.ts',
   'cli/admin': 'src/cli/admin.ts',
   'cli/export-tenant': 'src/cli/export-tenant.ts',
+  'cli/citus': 'src/cli/citus.ts',
   // Compiled so that this script can call it; the server never loads it from dist/.
   'playground/build': 'src/playground/bundle.ts',
 };
