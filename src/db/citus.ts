@@ -33,6 +33,7 @@ export const CITUS_DISTRIBUTED_TABLES = [
   'api_keys',
   'activity',
   'invitations',
+  'live_events',
 ] as const;
 
 /** Where distribute() reports each step. */
