@@ -61,14 +61,17 @@ create or replace function app.record_notification_delivery(
   language plpgsql volatile security definer
   set search_path = pg_catalog, pg_temp
   as $$
+declare
+  -- Citus refuses now() inside CASE in a distributed UPDATE; as a parameter it is a value.
+  v_now timestamptz := now();
 begin
   update app.notification_deliveries d
      set status = case when p_delivered then 'delivered'
                        when p_retry_after_ms is null then 'dead'
                        else 'pending' end,
-         delivered_at = case when p_delivered then now() end,
+         delivered_at = case when p_delivered then v_now end,
          next_attempt_at = case when p_retry_after_ms is null then d.next_attempt_at
-                                else now() + make_interval(secs => p_retry_after_ms / 1000.0) end,
+                                else v_now + make_interval(secs => p_retry_after_ms / 1000.0) end,
          last_http_status = p_http_status,
          last_error = case when p_delivered then null else left(p_error, 1000) end,
          lease_token = null,
@@ -89,15 +92,17 @@ create or replace function app.record_account_email(
   language plpgsql volatile security definer
   set search_path = pg_catalog, pg_temp
   as $$
+declare
+  v_now timestamptz := now();
 begin
   update app.account_emails e
      set status = case when p_delivered then 'delivered'
                        when p_retry_after_ms is null then 'dead'
                        else 'pending' end,
-         delivered_at = case when p_delivered then now() end,
+         delivered_at = case when p_delivered then v_now end,
          body = case when p_delivered or p_retry_after_ms is null then '' else e.body end,
          next_attempt_at = case when p_retry_after_ms is null then e.next_attempt_at
-                                else now() + make_interval(secs => p_retry_after_ms / 1000.0) end,
+                                else v_now + make_interval(secs => p_retry_after_ms / 1000.0) end,
          last_error = case when p_delivered then null else left(p_error, 1000) end,
          lease_token = null,
          lease_expires_at = null
