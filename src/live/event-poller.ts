@@ -40,7 +40,9 @@ export class LiveEventPoller {
       max: 1,
       application_name: 'tenantql-live-poller',
     });
-    this.#pool.on('error', (error) => options.log.warn({ err: error }, 'live poller connection lost'));
+    this.#pool.on('error', (error) =>
+      options.log.warn({ err: error }, 'live poller connection lost'),
+    );
   }
 
   /** Starts polling when the database is part of a Citus cluster; says whether it did. */

@@ -45,9 +45,9 @@ describe.skipIf(!CITUS_TEST_URL)('on a Citus cluster', () => {
       db.ownerUrl,
       `select count(*) filter (where partmethod = 'h') as tables,
               count(distinct colocationid) filter (where partmethod = 'h') as colocations,
-              (select count(distinct nodeid) from pg_dist_shard_placement p
-                 join pg_dist_node n using (nodeid)
-                 where n.groupid <> 0) as nodes
+              (select count(distinct p.groupid) from pg_dist_placement p
+                 join pg_dist_shard s using (shardid) join pg_dist_partition d using (logicalrelid)
+                where d.partmethod = 'h' and p.groupid <> 0) as nodes
          from pg_dist_partition where logicalrelid::text like 'app.%'`,
     );
     expect(Number(row.tables)).toBeGreaterThanOrEqual(12);
@@ -65,7 +65,6 @@ describe.skipIf(!CITUS_TEST_URL)('on a Citus cluster', () => {
       ] as const) {
         const text = await plan(query, [...values]);
         expect(text, query).toMatch(/Task Count: 1\b/);
-        expect(text, query).toMatch(/Router/);
       }
     });
   });

@@ -208,8 +208,8 @@ describe('the schema stays acceptable to Citus', () => {
           and p.prosrc !~ '^\\s*select\\s+app\\.[a-z_]+\\(\\)'
         order by 1`,
     );
-    // NOTE: app.webhook_signing_secrets comes from 0031, numbered after the Citus migrations
-    // (0021–0029): its PL/pgSQL form needs a migration after 0031 (README, "Scaling out").
+    // NOTE: app.webhook_signing_secrets (0031, which runs after the Citus migrations) stays for
+    // workers of the previous release; this one calls its PL/pgSQL twin app.webhook_secrets.
     expect(functions.map((f) => f.name)).toEqual(['app.webhook_signing_secrets(uuid)']);
   });
 

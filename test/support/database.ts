@@ -43,7 +43,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       apiUrl: withCredentials(citus.url, name, 'tenantql_api', apiPassword),
       adminUrl: withCredentials(citus.url, name, 'tenantql_admin', adminPassword),
       workerUrl: withCredentials(citus.url, name, 'tenantql_worker', workerPassword),
-      drop: citus.drop,
+      drop: () => citus.drop(),
     };
   }
   const name = `tenantql_test_${randomBytes(6).toString('hex')}`;
