@@ -84,14 +84,6 @@ const NETWORK_CODES = new Set([
 ]);
 
 /**
- * The entry of a constraint. NOTE: on a Citus cluster the error comes from a shard, and names the
- * shard's copy of the constraint: its name with the shard id appended (tasks_project_fk_102110).
- */
-function constraintError(name: string) {
-  return CONSTRAINT_ERRORS[name] ?? CONSTRAINT_ERRORS[name.replace(/_\d+$/, '')];
-}
-
-/**
  * Turns a database error into the client-facing error it means, or undefined for errors that are
  * bugs (those are masked and logged by formatError). Decided by SQLSTATE and constraint name only.
  */
@@ -113,7 +105,7 @@ export function toAppError(error: unknown): AppError | undefined {
   if (!isPgError(error)) return undefined;
   const code = error.code ?? '';
   if (NETWORK_CODES.has(code) || UNAVAILABLE_CODES.has(code)) return new ServiceUnavailableError();
-  const known = error.constraint ? constraintError(error.constraint) : undefined;
+  const known = error.constraint ? CONSTRAINT_ERRORS[error.constraint] : undefined;
   switch (code) {
     case '23505':
       return new ConflictError(known?.message ?? 'That value is already taken.', known?.field);
