@@ -29,6 +29,7 @@ import { LIVE_CHANNEL, parseLiveEvent } from './live/events.js';
 import { ApiKeyUseRecorder } from './modules/api-key/api-key.service.js';
 import { LiveHub } from './live/hub.js';
 import { ChannelListener } from './db/listener.js';
+import { LiveEventPoller } from './live/event-poller.js';
 import { createLiveServer, type LiveServer } from './live/ws.js';
 import type { Logger } from './logger.js';
 import { ExternalAccounts } from './modules/account/identity.service.js';
@@ -170,6 +171,17 @@ export async function startApp({
   });
   // One attempt now; on failure it keeps trying in the background while the API serves queries.
   await listener.start();
+  // On a Citus cluster the triggers write events to a table instead of NOTIFY (sql/0035).
+  const poller = new LiveEventPoller({
+    connectionString: apiUrl,
+    log,
+    onPayload: (payload) => {
+      const event = parseLiveEvent(payload);
+      if (event) hub.dispatch(event);
+      else log.warn('live poller ignored a malformed event');
+    },
+  });
+  if (await poller.start()) log.info('live events: polling app.live_events (Citus cluster)');
   const live = createLiveServer({
     schema,
     createContext,
@@ -304,6 +316,7 @@ export async function startApp({
       // Subscriptions never finish on their own: close them first (clients reconnect elsewhere).
       await live.close();
       await listener.close();
+      await poller.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const graceMs = config.http.shutdownGraceMs;

@@ -33,6 +33,7 @@ export const CITUS_DISTRIBUTED_TABLES = [
   'api_keys',
   'activity',
   'invitations',
+  'live_events',
 ] as const;
 
 /** Where distribute() reports each step. */
@@ -82,6 +83,7 @@ export async function distribute(client: pg.ClientBase, progress: Progress): Pro
     `select to_regclass('${SAVED_KEYS}')::text as saved`,
   );
   if (all.every((table) => before.has(table)) && pending[0]?.saved === null) {
+    await setRoleSettings(client);
     progress('already distributed');
     return;
   }
@@ -139,7 +141,23 @@ export async function distribute(client: pg.ClientBase, progress: Progress): Pro
     ]);
   }
   await client.query(`drop table ${SAVED_KEYS}`);
+  await setRoleSettings(client);
   progress('distributed');
+}
+
+/**
+ * A transaction that read several shards over parallel connections may not then write a
+ * reference table (Citus: "cannot modify table … because there was a parallel operation"); the
+ * login roles' few multi-shard statements use one connection per node instead.
+ */
+async function setRoleSettings(client: pg.ClientBase): Promise<void> {
+  const { rows } = await client.query<{ name: string }>('select current_database() as name');
+  const database = quote(rows[0]?.name ?? '');
+  for (const role of ['tenantql_api', 'tenantql_admin', 'tenantql_worker']) {
+    await client.query(
+      `alter role ${role} in database ${database} set citus.multi_shard_modify_mode = 'sequential'`,
+    );
+  }
 }
 
 function quote(identifier: string): string {

@@ -105,6 +105,12 @@ const DATABASE_PRIVILEGES = `
 // login roles are created here first, committed, with the attributes the migrations re-assert.
 // Also: the first plpgsql function Citus propagates makes the plpgsql extension a distributed
 // object, which only a superuser may do; one created here, by the migrator, takes that step.
+// Also: Citus re-creates (ALTER ROLE …) an object's owner on the workers before the object, as
+// the current user, unless the role is a distributed object of this database already; as
+// tenantql_owner that ALTER ROLE is refused (roles made before the database, e.g. by an earlier
+// database on the same cluster, are not); so does a GRANT for its grantees. Giving that function
+// to the owner and granting it to the login roles, here as the superuser, makes them distributed
+// objects.
 const CITUS_OWNER_LOGIN = `
   create or replace function tenantql_meta.citus_plpgsql() returns void
     language plpgsql as $$ begin end $$;
@@ -126,6 +132,9 @@ const CITUS_OWNER_LOGIN = `
     end if;
   end
   $$;
+  alter function tenantql_meta.citus_plpgsql() owner to tenantql_owner;
+  grant execute on function tenantql_meta.citus_plpgsql()
+    to tenantql_api, tenantql_admin, tenantql_worker;
 `;
 
 async function appliedMigrations(client: pg.ClientBase): Promise<Map<string, string>> {

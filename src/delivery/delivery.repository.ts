@@ -103,7 +103,7 @@ export async function webhookSigningSecrets(
   tenantId: string,
 ): Promise<string[]> {
   const { rows } = await sql<{ secrets: string[] | null }>`
-    select app.webhook_signing_secrets(${tenantId}::uuid) as secrets`.execute(db);
+    select app.webhook_secrets(${tenantId}::uuid) as secrets`.execute(db);
   return rows[0]?.secrets ?? [];
 }
 

@@ -195,6 +195,55 @@ describe('the schema stays acceptable to Citus', () => {
     expect(keys.map((k) => k.name)).toEqual([]);
   });
 
+  it('has no SQL-language function with parameters that reads or writes an app table', async () => {
+    // Citus cannot plan such a function's statements ("could not create distributed plan");
+    // PL/pgSQL passes the parameters as values (sql/0033).
+    const functions = await ownerQuery<{ name: string }>(
+      db.ownerUrl,
+      `select p.oid::regprocedure::text as name
+         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+         join pg_language l on l.oid = p.prolang
+        where n.nspname = 'app' and l.lanname = 'sql' and p.pronargs > 0
+          and p.prosrc ~ 'app\\.[a-z_]+ '
+          and p.prosrc !~ '^\\s*select\\s+app\\.[a-z_]+\\(\\)'
+        order by 1`,
+    );
+    // NOTE: app.webhook_signing_secrets (0031, which runs after the Citus migrations) stays for
+    // workers of the previous release; this one calls its PL/pgSQL twin app.webhook_secrets.
+    expect(functions.map((f) => f.name)).toEqual(['app.webhook_signing_secrets(uuid)']);
+  });
+
+  it('sends no NOTIFY from a trigger on a tenant table but through app.announce', async () => {
+    // On a cluster those triggers run on the workers, where nobody listens and a NOTIFY keeps
+    // a two-phase commit from preparing (sql/0035).
+    const notifying = await ownerQuery<{ name: string }>(
+      db.ownerUrl,
+      `select distinct c.relname || ': ' || p.proname as name
+         from pg_trigger t join pg_class c on c.oid = t.tgrelid
+         join pg_namespace n on n.oid = c.relnamespace
+         join pg_proc p on p.oid = t.tgfoid
+        where n.nspname = 'app' and not t.tgisinternal
+          and c.relname = any ($1)
+          and p.prosrc ~ 'pg_notify' and p.prosrc !~ 'not app\\.on_citus\\(\\)'
+        order by 1`,
+      [[...CITUS_DISTRIBUTED_TABLES, ...CITUS_REFERENCE_TABLES]],
+    );
+    expect(notifying.map((n) => n.name)).toEqual([]);
+  });
+
+  it('grants INSERT on whole tables only (Citus writes every column to the shard)', async () => {
+    const partial = await ownerQuery<{ name: string }>(
+      db.ownerUrl,
+      `select distinct c.table_name || ' to ' || c.grantee as name
+         from information_schema.column_privileges c
+        where c.table_schema = 'app' and c.privilege_type = 'INSERT'
+          and c.grantee in ('tenantql_api', 'tenantql_admin', 'tenantql_worker')
+          and not has_table_privilege(c.grantee, format('app.%I', c.table_name), 'INSERT')
+        order by 1`,
+    );
+    expect(partial.map((p) => p.name)).toEqual([]);
+  });
+
   it("still finds a tenant's rows through the (tenant_id, …) indexes without sub-selects", async () => {
     const client = new pg.Client({ connectionString: db.apiUrl });
     await client.connect();

@@ -147,6 +147,7 @@ describe('database roles', () => {
       'purge_expired',
       'record_account_email',
       'record_notification_delivery',
+      'webhook_secrets',
       'webhook_signing_secrets',
     ]);
   });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
+import { CITUS_TEST_URL, createCitusDatabase } from './citus.js';
 
 export interface TestDatabase {
   name: string;
@@ -22,10 +23,29 @@ function withCredentials(base: string, database: string, user?: string, password
   return u.toString();
 }
 
-/** A fresh database cloned from the migrated template, for one test file. */
+/**
+ * A fresh database cloned from the migrated template, for one test file. With CITUS_TEST_URL set,
+ * a fresh distributed database on that Citus cluster instead, so the same file runs there.
+ */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const { maintenanceUrl, template, apiPassword, adminPassword, workerPassword } =
     inject('database');
+  if (CITUS_TEST_URL) {
+    const citus = await createCitusDatabase({
+      tenantql_api: apiPassword,
+      tenantql_admin: adminPassword,
+      tenantql_worker: workerPassword,
+    });
+    const name = new URL(citus.url).pathname.slice(1);
+    return {
+      name,
+      ownerUrl: citus.url,
+      apiUrl: withCredentials(citus.url, name, 'tenantql_api', apiPassword),
+      adminUrl: withCredentials(citus.url, name, 'tenantql_admin', adminPassword),
+      workerUrl: withCredentials(citus.url, name, 'tenantql_worker', workerPassword),
+      drop: () => citus.drop(),
+    };
+  }
   const name = `tenantql_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: maintenanceUrl });
   await admin.connect();

@@ -93,6 +93,10 @@ export async function seedTenant(ownerUrl: string, label: string): Promise<Seede
        values ($1, $2, 'DRAFT', 'SUBMITTED', $3)`,
       [tenantId, projectId, users.owner],
     );
+    // A live event as a cluster's triggers write them (sql/0035), so that table has rows too.
+    await client.query(`insert into app.live_events (tenant_id, payload) values ($1, '{}')`, [
+      tenantId,
+    ]);
     return { id: tenantId, slug, users, projectId, taskId, commentId };
   } finally {
     await client.end();

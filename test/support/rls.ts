@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { CITUS_TEST_URL } from './citus.js';
 
 export interface Context {
   tenantId?: string;
@@ -6,12 +7,18 @@ export interface Context {
   role?: string;
 }
 
-/** Begins a transaction carrying the context exactly as DESIGN.md describes: one set_config statement. */
+/**
+ * Begins a transaction carrying the context exactly as DESIGN.md describes: one set_config
+ * statement. On a Citus cluster (CITUS_TEST_URL) through app.set_context_value, whose SET LOCAL
+ * reaches the workers (set_config's setting stays on the coordinator).
+ */
 export async function beginAs(client: pg.ClientBase, context: Context): Promise<void> {
   await client.query('begin');
+  const set = CITUS_TEST_URL ? 'app.set_context_value' : 'set_config';
+  const local = CITUS_TEST_URL ? '' : ', true';
   await client.query(
-    `select set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true),
-            set_config('app.role', $3, true)`,
+    `select ${set}('app.tenant_id', $1${local}), ${set}('app.user_id', $2${local}),
+            ${set}('app.role', $3${local})`,
     [context.tenantId ?? '', context.userId ?? '', context.role ?? ''],
   );
 }

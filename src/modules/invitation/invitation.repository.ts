@@ -57,9 +57,18 @@ export async function findInviteeState(
   tenantId: string,
   email: string,
 ): Promise<{ member: boolean; ownerInvited: boolean }> {
+  // The account first, then its membership: on a Citus cluster a join of users (a reference
+  // table) with memberships would run on the workers, where the users policy's own look at
+  // memberships cannot run; users read alone are read on the coordinator.
+  const account = await trx
+    .selectFrom('app.users')
+    .select('id')
+    .where('email', '=', email)
+    .executeTakeFirst();
   const { rows } = await sql<{ member: boolean; owner_invited: boolean }>`
-    select exists (select 1 from app.memberships m join app.users u on u.id = m.user_id
-                    where m.tenant_id = ${tenantId} and u.email = ${email}) as member,
+    select exists (select 1 from app.memberships m
+                    where m.tenant_id = ${tenantId} and m.user_id = ${account?.id ?? null}::uuid)
+             as member,
            exists (select 1 from app.invitations i
                     where i.tenant_id = ${tenantId} and i.email = ${email} and i.role = 'owner'
                       and i.accepted_at is null and i.revoked_at is null) as owner_invited`.execute(

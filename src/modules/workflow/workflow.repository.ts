@@ -30,11 +30,14 @@ export function findWorkflowEdges(trx: Tx): Promise<WorkflowEdgeRow[]> {
 /** The project's current status, locked so two transitions of one project take turns. */
 export async function lockProjectStatus(
   trx: Tx,
+  tenantId: string,
   projectId: string,
 ): Promise<ProjectStatusValue | undefined> {
+  // The tenant predicate routes the lock to one shard on Citus (FOR UPDATE cannot span shards).
   const row = await trx
     .selectFrom('app.projects')
     .select('status')
+    .where('tenant_id', '=', tenantId)
     .where('id', '=', projectId)
     .forUpdate()
     .executeTakeFirst();

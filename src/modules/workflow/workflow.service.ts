@@ -63,7 +63,7 @@ export async function transitionProject(
   const projectId = requireId('id', id);
   const note = comment == null ? '' : requireText('comment', comment, COMMENT);
   const trx = await ctx.db.transaction();
-  const from = await lockProjectStatus(trx, projectId);
+  const from = await lockProjectStatus(trx, tenantId, projectId);
   if (!from) throw new NotFoundError('Project', projectId);
   const edges = (await workflowEdges(ctx)).filter((e) => e.from_status === from);
   const edge = edges.find((e) => e.to_status === to);
