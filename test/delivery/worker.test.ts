@@ -210,8 +210,10 @@ describe('the delivery worker', () => {
   });
 
   it('two workers at once send each delivery exactly once', async () => {
+    // Slow enough that one worker cannot send all 60 (ten at a time) before the other has
+    // started, on a loaded machine too.
     const hooks = await receiver(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 60));
       return 200;
     });
     await webhookTo(hooks.url);
