@@ -6,7 +6,11 @@ export interface Context {
   role?: string;
 }
 
-/** Begins a transaction carrying the context exactly as DESIGN.md describes: one set_config statement. */
+/**
+ * Begins a transaction carrying the context in the transaction-local settings the policies read
+ * (docs/isolation.md, "Settings and policies"), set directly in one statement: the policies are
+ * tested on their own, without app.set_operation_context's membership check.
+ */
 export async function beginAs(client: pg.ClientBase, context: Context): Promise<void> {
   await client.query('begin');
   await client.query(
