@@ -23,8 +23,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 4000
-# Ready means the database answers and its migrations are current (see README, "Running in
-# production"); the delivery worker (same image, `tenantql worker`) sets its own check.
+# Ready means the database answers and its migrations are current (see docs/operations.md,
+# "Running in production"); the delivery worker (same image, `tenantql worker`) sets its own check.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 4000}/readyz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM drains in-flight requests for SHUTDOWN_GRACE_MS before exiting; keep the orchestrator's

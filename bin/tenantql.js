@@ -40,7 +40,7 @@ const program = new Command('tenantql')
   .addHelpText(
     'after',
     '\nConfiguration comes from environment variables and a .env file in the current directory\n' +
-      '(see README.md, "Configuration"); without DATABASE_URL the embedded PostgreSQL in\n' +
+      '(see docs/operations.md, "Configuration"); without DATABASE_URL the embedded PostgreSQL in\n' +
       '$TENANTQL_DATA_DIR (./.data) is used. `tenantql <command> --help` describes a command.',
   )
   .showHelpAfterError('(run `tenantql --help` for the commands)')
@@ -112,7 +112,7 @@ command(admin, 'owner', 'make an account an owner of a tenant')
     dispatch('cli/admin', ['owner', email, ...(tenant === undefined ? [] : [tenant])]),
   );
 
-const citus = command(program, 'citus', 'Citus: scale out (README, "Scaling out")');
+const citus = command(program, 'citus', 'Citus: scale out (docs/operations.md, "Scaling out")');
 command(citus, 'distribute', 'make the migrated database a Citus cluster (idempotent)').action(() =>
   dispatch('cli/citus', ['distribute']),
 );

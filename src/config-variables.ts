@@ -4,8 +4,9 @@ import { parseTrustProxy } from './http/client-address.js';
 
 /**
  * Every environment variable tenantql reads, with its schema, default and meaning. loadConfig
- * (src/config.ts) parses the environment with these; the README's configuration table is written
- * from them (`npm run docs:config`), and a test fails when it is stale.
+ * (src/config.ts) parses the environment with these; the configuration tables of
+ * docs/operations.md are written from them (`npm run docs:config`), and a test fails when they
+ * are stale.
  */
 
 export const SECTIONS = [
@@ -33,7 +34,7 @@ export interface Variable<T> {
   accepted: string;
   /** The value when unset; undefined when unset means "off" or "derived". */
   fallback: T | undefined;
-  /** The README's default column when it is not `fallback` as it is. */
+  /** The documented default column when it is not `fallback` as it is. */
   shows: string | undefined;
   doc: string;
   /** Never echo the value in an error: a key, a token, or a URL that may hold a password. */
@@ -455,7 +456,7 @@ export const VARIABLES = {
   JWT_PREVIOUS_PUBLIC_KEY: variable({
     section: 'Tokens and accounts',
     ...TEXT,
-    doc: 'key rotation: the old public key, which verifies until `JWT_PREVIOUS_KEY_VALID_UNTIL` ([docs](docs/identity-providers.md))',
+    doc: 'key rotation: the old public key, which verifies until `JWT_PREVIOUS_KEY_VALID_UNTIL` ([docs](identity-providers.md))',
   }),
   JWT_PREVIOUS_KEY_VALID_UNTIL: variable({
     section: 'Tokens and accounts',
@@ -483,7 +484,7 @@ export const VARIABLES = {
   OIDC_ISSUERS: variable({
     section: 'Tokens and accounts',
     ...TEXT,
-    doc: 'JSON list of identity providers whose access tokens are accepted ([docs](docs/identity-providers.md))',
+    doc: 'JSON list of identity providers whose access tokens are accepted ([docs](identity-providers.md))',
   }),
   API_KEY_LAST_USED_FLUSH_MS: variable({
     section: 'Tokens and accounts',
@@ -495,7 +496,7 @@ export const VARIABLES = {
     section: 'Tokens and accounts',
     ...oneOf(['required', 'off'], { caseInsensitive: true }),
     fallback: 'required',
-    doc: '`off` trusts addresses as typed (single-tenant or internal deployments only); see [Accounts and identity](docs/identity.md)',
+    doc: '`off` trusts addresses as typed (single-tenant or internal deployments only); see [Accounts and identity](identity.md)',
   }),
   APP_URL: variable({
     section: 'Tokens and accounts',
@@ -527,7 +528,7 @@ export const VARIABLES = {
     ...url(['redis', 'rediss']),
     secret: true,
     shows: '– (each process counts in memory)',
-    doc: 'Redis shared by every API instance for the rate-limit budgets (see [Operating](#operating-tenantql))',
+    doc: 'Redis shared by every API instance for the rate-limit budgets (see [Rate limits](#rate-limits))',
   }),
   LOGIN_WINDOW_SECONDS: variable({
     section: 'Rate limits',
@@ -589,7 +590,7 @@ export const VARIABLES = {
     section: 'Query limits',
     ...integer({ min: 1 }),
     fallback: 15,
-    doc: 'nesting depth of an operation, fragments flattened (`QUERY_TOO_DEEP`); see [Limits](#limits)',
+    doc: 'nesting depth of an operation, fragments flattened (`QUERY_TOO_DEEP`); see [Limits](api.md#limits)',
   }),
   QUERY_MAX_ALIASES: variable({
     section: 'Query limits',

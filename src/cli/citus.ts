@@ -2,7 +2,7 @@ import pg from 'pg';
 import { distribute } from '../db/citus.js';
 import { runWithDatabase } from './run.js';
 
-// tenantql citus distribute: see README, "Scaling out". Migrations run first (runWithDatabase).
+// tenantql citus distribute: see docs/operations.md, "Scaling out". Migrations run first (runWithDatabase).
 const [command] = process.argv.slice(2);
 
 await runWithDatabase(async (endpoints) => {

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 
 /**
- * How each table of schema app lives on a Citus cluster (README, "Scaling out").
+ * How each table of schema app lives on a Citus cluster (docs/operations.md, "Scaling out").
  * test/db/distributable.test.ts fails when a table is missing here or the order breaks a key.
  */
 
@@ -53,7 +53,7 @@ const SAVED_KEYS = 'tenantql_meta.citus_foreign_keys';
  *
  * Runs as a superuser on the coordinator (the migration connection). Triggers on distributed
  * tables need citus.enable_unsafe_triggers, set here for this session; they only ever touch rows
- * of their own tenant, which live on the same node (README, "Scaling out").
+ * of their own tenant, which live on the same node (docs/operations.md, "Scaling out").
  */
 export async function distribute(client: pg.ClientBase, progress: Progress): Promise<void> {
   const { rows: citus } = await client.query<{ version: string }>(

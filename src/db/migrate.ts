@@ -98,7 +98,7 @@ const DATABASE_PRIVILEGES = `
 // migrations (and the SECURITY DEFINER functions, at run time) act as tenantql_owner: on a
 // cluster the owner must be able to log in, to the workers. Operators restrict where from (only
 // the coordinator, in the workers' pg_hba.conf) and give its password through pg_dist_authinfo
-// (README, "Scaling out"). 0001 creates the role NOLOGIN; this runs before every migration.
+// (docs/operations.md, "Scaling out"). 0001 creates the role NOLOGIN; this runs before every migration.
 // Also: Citus sends a migration's statements to the workers over one connection per role, each
 // its own remote transaction, so a role created by a migration (0012 creates tenantql_worker)
 // would not exist yet for the owner's statements that grant to it in the same migration. The

@@ -70,7 +70,7 @@ export function signWebhook(secret: string, body: string, timestamp: number): st
 /**
  * Whether a received body carries a valid signature made with `secret` no more than
  * `toleranceSeconds` ago (replays of old requests fail). The same check receivers implement
- * (see README "Verifying webhook signatures").
+ * (see docs/webhooks.md, "Verifying the signature").
  */
 export function verifyWebhookSignature(
   secret: string,

@@ -9,7 +9,7 @@ import { asContext } from '../support/rls.js';
 if (!CITUS_TEST_URL) {
   console.log(
     'test/citus: skipped, CITUS_TEST_URL is not set (a superuser URL of a Citus coordinator ' +
-      'database with workers; README, "Scaling out")',
+      'database with workers; docs/operations.md, "Scaling out")',
   );
 }
 

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,8 +8,8 @@ import { createKysely, createPool } from '../../src/db/pool.js';
 import { seedDemo } from '../../src/db/seed.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { installed, PROGRAMS } from '../support/programs.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.resolve('test-artifacts');
 
 let db: TestDatabase;
@@ -82,8 +81,7 @@ describe('playground over HTTP', () => {
   });
 });
 
-// Skipped only on a developer machine without Chromium; under CI a missing browser is a failure.
-const browserAvailable = existsSync(CHROMIUM) || Boolean(process.env.CI);
+const browserAvailable = installed('chromium', 'the playground browser test');
 
 describe.skipIf(!browserAvailable)('playground in headless Chromium', () => {
   let context: BrowserContext;
@@ -99,7 +97,7 @@ describe.skipIf(!browserAvailable)('playground in headless Chromium', () => {
   beforeAll(async () => {
     profile = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath: PROGRAMS.chromium.path,
       headless: true,
       viewport: { width: 1280, height: 800 },
       args: [

@@ -5,7 +5,7 @@ import { migrate } from '../../src/db/migrate.js';
 
 /**
  * A Citus coordinator to run tests on: a superuser URL to a database of the coordinator that has
- * the citus extension and knows its workers (README, "Scaling out"). Unset in CI: the tests that
+ * the citus extension and knows its workers (docs/operations.md, "Scaling out"). Unset in CI: the tests that
  * need a cluster skip, and the rest run on the embedded PostgreSQL.
  */
 export const CITUS_TEST_URL = process.env.CITUS_TEST_URL || undefined;
@@ -39,7 +39,7 @@ export interface CitusDatabase {
 }
 
 /**
- * A new database on the cluster of CITUS_TEST_URL, set up the way README "Scaling out" says:
+ * A new database on the cluster of CITUS_TEST_URL, set up the way docs/operations.md ("Scaling out") says:
  * created with the citus extension on the coordinator and every worker, the workers added,
  * migrated (roles get the given passwords), then distributed by `tenantql citus distribute`'s
  * code. Every node is reached with the credentials of CITUS_TEST_URL.

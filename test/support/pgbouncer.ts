@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startDaemon } from './daemon.js';
 import { freePort } from './ports.js';
+import { PROGRAMS } from './programs.js';
 
 export interface PgBouncer {
   /** `url` with host and port replaced by PgBouncer's. */
@@ -65,7 +66,7 @@ ignore_startup_parameters = statement_timeout, extra_float_digits
   const asRoot = os.userInfo().uid === 0;
   const daemon = await startDaemon(
     'pgbouncer',
-    '/usr/sbin/pgbouncer',
+    PROGRAMS.pgbouncer.path,
     [...(asRoot ? ['-u', 'postgres'] : []), path.join(dir, 'pgbouncer.ini')],
     dir,
     () => listening(port),

@@ -4,13 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { startDaemon } from './daemon.js';
 import { freePort } from './ports.js';
+import { PROGRAMS } from './programs.js';
 
 export interface RedisServer {
   url: string;
   stop(): Promise<void>;
 }
-
-const REDIS_SERVER = '/usr/bin/redis-server';
 
 async function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -33,7 +32,7 @@ export async function startRedis(): Promise<RedisServer> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tenantql-redis-'));
   const daemon = await startDaemon(
     'redis-server',
-    REDIS_SERVER,
+    PROGRAMS.redis.path,
     [
       '--port',
       String(port),

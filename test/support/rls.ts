@@ -8,9 +8,11 @@ export interface Context {
 }
 
 /**
- * Begins a transaction carrying the context exactly as DESIGN.md describes: one set_config
- * statement. On a Citus cluster (CITUS_TEST_URL) through app.set_context_value, whose SET LOCAL
- * reaches the workers (set_config's setting stays on the coordinator).
+ * Begins a transaction carrying the context in the transaction-local settings the policies read
+ * (docs/isolation.md, "Settings and policies"), set directly in one statement: the policies are
+ * tested on their own, without app.set_operation_context's membership check. On a Citus cluster
+ * (CITUS_TEST_URL) through app.set_context_value, whose SET LOCAL reaches the workers
+ * (set_config's setting stays on the coordinator).
  */
 export async function beginAs(client: pg.ClientBase, context: Context): Promise<void> {
   await client.query('begin');

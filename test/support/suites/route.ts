@@ -62,7 +62,7 @@ export const THROUGH_PGBOUNCER: Route = {
           // PgBouncer 1.18 (Debian 12) cannot carry named prepared statements in transaction mode.
           DATABASE_PREPARED_STATEMENTS: 'false',
           // LISTEN needs a session: the live-updates listener goes to PostgreSQL directly, as
-          // the README tells deployments behind PgBouncer to do.
+          // docs/operations.md tells deployments behind PgBouncer to do.
           LISTEN_DATABASE_URL: db.apiUrl,
         },
       );
