@@ -237,9 +237,11 @@ describe('token refresh, against a server issuing 3-second access tokens', () =>
     });
     expect((await client.request(MeDocument)).me?.name).toBe('refresh');
     expect(seen).toHaveLength(0);
-    // The default margin (30 s) is capped at half the lifetime: due 1.5 s before expiry.
+    // The default margin (30 s) is capped at half the lifetime. The server writes iat to the
+    // millisecond and exp in whole seconds (jose), so that lifetime is 2–3 s: the token is due
+    // between 1.5 and 1 s before its expiry, and surely 0.9 s before it.
     await new Promise((resolve) =>
-      setTimeout(resolve, tokenExpiry(pair.token)! - Date.now() - 1200),
+      setTimeout(resolve, tokenExpiry(pair.token)! - Date.now() - 900),
     );
     const other = client.with({ tenantId: undefined });
     const answers = await Promise.all([
