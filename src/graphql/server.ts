@@ -15,6 +15,7 @@ import {
   type QueryLimits,
 } from './limits.js';
 import { operationTransactionPlugin } from './operation-plugin.js';
+import { stringifyResult } from './planner/planned-data.js';
 import { queryPlannerPlugin } from './planner/plugin.js';
 
 export function createApolloServer(
@@ -44,8 +45,8 @@ export function createApolloServer(
     // No "Did you mean …?" in production: suggestions map the schema for whoever probes it.
     hideSchemaDetailsFromClientErrors: options.production,
     // Compact JSON: Apollo pretty-prints by default, which for a nested page is a third more
-    // bytes to build, send and parse.
-    stringifyResult: (value) => JSON.stringify(value),
+    // bytes to build, send and parse. Planned data goes out as PostgreSQL wrote it.
+    stringifyResult,
     // Batching stays off (Apollo's default): one HTTP request, one operation, one transaction.
     allowBatchedHttpRequests: false,
     parseOptions: limitParseOptions(limits),

@@ -412,7 +412,8 @@ export function compilePlan(
       };
     }
     const pairs = roots.flatMap((one) => [literal(one.key), compiler.root(query, one)]);
-    body = `select ${jsonObject(pairs)} as data`;
+    // Text, not json: the response carries it as it is (PlannedData), nothing parses it.
+    body = `select ${jsonObject(pairs)}::text as data`;
   } catch (error) {
     if (error instanceof NotPlannable) return undefined;
     throw error;

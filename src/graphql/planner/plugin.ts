@@ -12,6 +12,7 @@ import type { Logger } from '../../logger.js';
 import type { GraphQLContext } from '../context.js';
 import { createFormatError } from '../errors.js';
 import { compilePlan, type Plan } from './compile.js';
+import { PlannedData } from './planned-data.js';
 
 /** Plans kept, per document and operation name; the oldest is dropped past this. */
 const PLAN_CACHE_SIZE = 1000;
@@ -78,11 +79,11 @@ export function queryPlannerPlugin(log: Logger): ApolloServerPlugin<GraphQLConte
 
           const tenant = db.routingTenant();
           const known = typeof tenant === 'string';
-          let data: unknown;
+          let data: string | undefined;
           try {
             const trx = await db.transaction();
             const started = performance.now();
-            const { rows } = await trx.executeQuery<{ data: unknown }>(
+            const { rows } = await trx.executeQuery<{ data: string }>(
               CompiledQuery.raw(plan.text(known), known ? [tenant, ...parameters] : parameters),
             );
             // Timed like every other statement (QueryTimer): a failed one is not.
@@ -104,7 +105,10 @@ export function queryPlannerPlugin(log: Logger): ApolloServerPlugin<GraphQLConte
             }
             return failed(operation.selectionSet.selections, error);
           }
-          return response({ data: data as Record<string, unknown> });
+          if (data === undefined) return null;
+          // NOTE: Apollo types data as a plain record; PlannedData stands in for one until
+          // stringifyResult (server.ts) writes its text out.
+          return response({ data: new PlannedData(data) as unknown as Record<string, unknown> });
         },
       });
     },
