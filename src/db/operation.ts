@@ -1,4 +1,5 @@
 import {
+  CompiledQuery,
   sql,
   type ControlledTransaction,
   type Kysely,
@@ -326,6 +327,34 @@ export class OperationDatabase {
     verdict.tenant = undefined;
     this.stats.tenantId = undefined;
     return opened.trx;
+  }
+
+  /**
+   * Runs a read-only operation's one and only statement and ends the transaction with it: BEGIN,
+   * the context statement, `text` and COMMIT go to PostgreSQL in one round trip. Its rows are
+   * handed out only when the context statement accepted the tenant; otherwise its error (the
+   * operation's fields would have given it). Parameters are text or null (held statements).
+   */
+  async soleRead<R>(text: string, parameters: readonly (string | null)[]): Promise<R[]> {
+    if (!this.#readOnly) throw new Error('soleRead runs read-only operations only');
+    const opened = await this.#open();
+    const sent = await opened.trx.executeQuery<R>(
+      CompiledQuery.raw(`${HOLD}${text}`, [...parameters]),
+    );
+    // Another pool than ours (createKysely) runs a held statement at once.
+    const held = heldResult(sent.rows) ?? { result: Promise.resolve(sent), flush: () => undefined };
+    const result = held.result as Promise<{ rows: R[] }>;
+    result.catch(() => undefined);
+    // Its COMMIT takes BEGIN, the context statement and this one along.
+    await this.finish(true);
+    const { rows } = await result.catch((error: unknown) => {
+      throw toAppError(error) ?? error;
+    });
+    // Its round trip is timed with the COMMIT (finish).
+    this.stats.queries += 1;
+    const { tenantError } = await opened.verdict;
+    if (tenantError) throw tenantError;
+    return rows;
   }
 
   /** Commits when the operation succeeded, rolls back otherwise. Idempotent; always releases. */

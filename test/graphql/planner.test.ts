@@ -222,9 +222,17 @@ describe('planned reads equal graphql-js', () => {
       planned: await callerFor(planned, b.id, a.users.owner),
       classic: await callerFor(classic, b.id, a.users.owner),
     };
-    await same(outsider, REFERENCE, { projectId: projectsOfA[1] });
+    expect(await same(outsider, REFERENCE, { projectId: projectsOfA[1] })).toBe(true);
     const result = await outsider.planned(REFERENCE, { projectId: projectsOfA[1] });
     expect(result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // Every reading root field fails, in order; a non-null one (a connection) nulls the data.
+    const id = projectsOfA[0];
+    for (const query of [
+      `query($id: ID!) { __typename a: project(id: $id) { name } b: task(id: $id) { title } }`,
+      `query($id: ID!) { project(id: $id) { id } projects { totalCount } __typename }`,
+    ]) {
+      expect(await same(outsider, query, { id })).toBe(true);
+    }
   });
 
   it('pages through every list forwards with cursors, as graphql-js does', async () => {

@@ -32,8 +32,22 @@ export interface ConstantPlan {
   data: Readonly<Record<string, unknown>>;
 }
 
+/** A root field of a planned operation, as graphql-js would report an error of it. */
+export interface PlannedRoot {
+  key: string;
+  node: FieldNode;
+  /** An error of a non-null root field nulls the whole data. */
+  nonNull: boolean;
+  /** False for `__typename`, which cannot fail. */
+  reads: boolean;
+}
+
 export interface StatementPlan {
   kind: 'statement';
+  /** The root fields, in order. */
+  roots: readonly PlannedRoot[];
+  /** What `__typename` answers at the root. */
+  rootTypeName: string;
   /** The statement text; `tenantKnown` when the tenant id is bound as $1 (else the setting). */
   text(tenantKnown: boolean): string;
   /**
@@ -42,7 +56,7 @@ export interface StatementPlan {
    * uuid, `first` out of range) or one the plan does not cover (`after`, a filter, an ordering),
    * so graphql-js answers it with the field's own error or result.
    */
-  bind(variables: Record<string, unknown>): unknown[] | undefined;
+  bind(variables: Record<string, unknown>): (string | null)[] | undefined;
 }
 
 class NotPlannable extends Error {}
@@ -403,8 +417,17 @@ export function compilePlan(
   if (operation.operation !== OperationTypeNode.QUERY || !query) return undefined;
   const compiler = new Compiler(schema, fragments);
   let body: string;
+  const reading: PlannedRoot[] = [];
   try {
     const roots = compiler.select([operation.selectionSet], query.name);
+    for (const one of roots) {
+      const [node] = one.nodes;
+      const reads = one.name !== '__typename';
+      const field = query.getFields()[one.name];
+      if (node) {
+        reading.push({ key: one.key, node, reads, nonNull: !!field && isNonNullType(field.type) });
+      }
+    }
     if (roots.every((one) => one.name === '__typename')) {
       return {
         kind: 'constant',
@@ -422,6 +445,8 @@ export function compilePlan(
   const texts = new Map<boolean, string>();
   return {
     kind: 'statement',
+    roots: reading,
+    rootTypeName: query.name,
     text(tenantKnown) {
       let text = texts.get(tenantKnown);
       if (text === undefined) {
@@ -434,13 +459,17 @@ export function compilePlan(
       return text;
     },
     bind(variables) {
-      const values: Record<string, unknown>[] = [];
+      const values: Record<string, string | number | null>[] = [];
       for (const slot of slots) {
         const checked = checkArguments(slot, variables);
         if (!checked) return undefined;
         values.push(checked);
       }
-      return parameters.map(({ slot, argument }) => values[slot]?.[argument]);
+      // Held statements take text: PostgreSQL casts each parameter where it is used.
+      return parameters.map(({ slot, argument }) => {
+        const value = values[slot]?.[argument];
+        return value === null || value === undefined ? null : String(value);
+      });
     },
   };
 }
@@ -449,14 +478,14 @@ export function compilePlan(
 function checkArguments(
   slot: ArgumentSlot,
   variables: Record<string, unknown>,
-): Record<string, unknown> | undefined {
+): Record<string, string | number | null> | undefined {
   let values: Record<string, unknown>;
   try {
     values = getArgumentValues(slot.field, slot.node, variables);
   } catch {
     return undefined;
   }
-  const checked: Record<string, unknown> = {};
+  const checked: Record<string, string | number | null> = {};
   for (const [name, value] of Object.entries(values)) {
     const rule = slot.bound[name];
     if (rule === 'uuid') {

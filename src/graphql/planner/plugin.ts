@@ -6,12 +6,11 @@ import {
   OperationTypeNode,
   type FragmentDefinitionNode,
 } from 'graphql';
-import { CompiledQuery } from 'kysely';
 import { toAppError } from '../../db/errors.js';
 import type { Logger } from '../../logger.js';
 import type { GraphQLContext } from '../context.js';
 import { createFormatError } from '../errors.js';
-import { compilePlan, type Plan } from './compile.js';
+import { compilePlan, type Plan, type StatementPlan } from './compile.js';
 import { PlannedData } from './planned-data.js';
 
 /** Plans kept, per document and operation name; the oldest is dropped past this. */
@@ -79,65 +78,66 @@ export function queryPlannerPlugin(log: Logger): ApolloServerPlugin<GraphQLConte
 
           const tenant = db.routingTenant();
           const known = typeof tenant === 'string';
-          let data: string | undefined;
+          let rows: { data: string }[];
           try {
-            const trx = await db.transaction();
-            const started = performance.now();
-            const { rows } = await trx.executeQuery<{ data: string }>(
-              CompiledQuery.raw(plan.text(known), known ? [tenant, ...parameters] : parameters),
+            // One round trip: BEGIN, the context statement, this statement and COMMIT.
+            rows = await db.soleRead<{ data: string }>(
+              plan.text(known),
+              known ? [tenant, ...parameters] : parameters,
             );
-            // Timed like every other statement (QueryTimer): a failed one is not.
-            db.stats.dbTimeMs += performance.now() - started;
-            db.stats.queries += 1;
-            data = rows[0]?.data;
-            // The membership check every read makes (memberRead); settled by now, no round trip.
-            await db.tenant();
           } catch (error) {
-            // A tenant the caller may not use, or no connection to be had: the fields give
-            // their own error, from the same verdict, in this same (unharmed) transaction.
-            if (
-              await db.tenant().then(
-                () => false,
-                () => true,
-              )
-            ) {
-              return null;
-            }
-            return failed(operation.selectionSet.selections, error);
+            return failed(plan, error);
           }
-          if (data === undefined) return null;
+          const [row] = rows;
+          if (!row) return null;
           // NOTE: Apollo types data as a plain record; PlannedData stands in for one until
           // stringifyResult (server.ts) writes its text out.
-          return response({ data: new PlannedData(data) as unknown as Record<string, unknown> });
+          return response({
+            data: new PlannedData(row.data) as unknown as Record<string, unknown>,
+          });
         },
       });
     },
   };
 
   /**
-   * The statement failed (a timeout, the server went away): the transaction is aborted, so
-   * graphql-js could only fail again. The error is reported as its field would have reported it.
+   * The tenant was refused (not a member, suspended, signed out…) or the statement failed: the
+   * transaction has ended, so the answer is built here as graphql-js builds it, every reading
+   * root field failing with that error (as each would from the same verdict), in order, and a
+   * non-null one nulling the whole data.
    */
-  function failed(
-    selections: readonly { kind: Kind; alias?: { value: string }; name?: { value: string } }[],
-    error: unknown,
-  ): GraphQLResponse {
-    const [first] = selections;
-    const key = first?.alias?.value ?? first?.name?.value;
+  function failed(plan: StatementPlan, error: unknown): GraphQLResponse {
     const known = toAppError(error);
-    const graphqlError = new GraphQLError(known?.message ?? 'planned read failed', {
-      path: key === undefined ? undefined : [key],
-      originalError: error instanceof Error ? error : undefined,
-    });
-    return response({ data: null, errors: [formatError(graphqlError.toJSON(), graphqlError)] });
+    const errors = plan.roots
+      .filter((root) => root.reads)
+      .map(({ key, node }) => {
+        const graphqlError = new GraphQLError(known?.message ?? 'planned read failed', {
+          nodes: [node],
+          path: [key],
+          originalError: error instanceof Error ? error : undefined,
+        });
+        return formatError(graphqlError.toJSON(), graphqlError);
+      });
+    const data = plan.roots.some((root) => root.reads && root.nonNull)
+      ? null
+      : Object.fromEntries(
+          plan.roots.map(({ key, reads }) => [key, reads ? null : plan.rootTypeName]),
+        );
+    // The status and headers the error asks for (401 with WWW-Authenticate…), as Apollo sets
+    // them from a field's error.
+    const http = known?.extensions.http as
+      { status?: number; headers?: ReadonlyMap<string, string> } | undefined;
+    return response({ data, errors }, http?.status, http?.headers);
   }
 }
 
 function response(
   singleResult: Extract<GraphQLResponse['body'], { kind: 'single' }>['singleResult'],
+  status?: number,
+  headers?: ReadonlyMap<string, string>,
 ): GraphQLResponse {
   return {
-    http: { status: undefined, headers: new HeaderMap() },
+    http: { status, headers: new HeaderMap(headers ? [...headers] : []) },
     body: { kind: 'single', singleResult },
   };
 }
