@@ -9,7 +9,7 @@ import { seedTenant, type SeededTenant } from '../support/fixtures.js';
 import { roundTrips } from '../support/round-trips.js';
 
 // The planner answers read operations with one statement that builds their JSON in PostgreSQL
-// (src/graphql/planner). Its answers must be graphql-js's, byte for byte: every operation here
+// (src/graphql/planner). Its answers must be graphql-js's, value for value: every operation here
 // runs against a server with the planner and one without (QUERY_PLANNER=false) on the same
 // database, and the two results must be equal, in two tenants at once.
 
