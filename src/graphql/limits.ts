@@ -3,7 +3,6 @@ import {
   getArgumentValues,
   getNamedType,
   getNullableType,
-  getVariableValues,
   isAbstractType,
   isCompositeType,
   isListType,
@@ -25,6 +24,7 @@ import {
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from '../config.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { MAX_PAGE_SIZE } from './connection.js';
+import { coercedVariables, fragmentsOf } from './operation-inputs.js';
 
 export type { QueryLimits };
 
@@ -164,7 +164,7 @@ export function limitValidationRules(limits: QueryLimits = QUERY_LIMITS): Valida
 
 interface CostWalk {
   schema: GraphQLSchema;
-  fragments: Map<string, FragmentDefinitionNode>;
+  fragments: Readonly<Record<string, FragmentDefinitionNode>>;
   /** The operation's variables as execution will see them: coerced, defaults filled in. */
   variables: Record<string, unknown>;
   /** Cost of a selection set for one row of a type; a set is costed once per type it meets. */
@@ -259,7 +259,7 @@ function concreteCost(walk: CostWalk, set: SelectionSetNode, type: GraphQLCompos
         cost += concreteCost(walk, selection.selectionSet, type);
       }
     } else {
-      const fragment = walk.fragments.get(selection.name.value);
+      const fragment = walk.fragments[selection.name.value];
       if (fragment && applies(walk, fragment.typeCondition, type)) {
         cost += concreteCost(walk, fragment.selectionSet, type);
       }
@@ -284,19 +284,10 @@ export function operationCost(
 ): number | undefined {
   const root = schema.getRootType(operation.operation);
   if (!root) return undefined;
-  const coerced = getVariableValues(
-    schema,
-    operation.variableDefinitions ?? [],
-    rawVariables ?? {},
-  );
-  if (coerced.errors) return undefined;
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
-      fragments.set(definition.name.value, definition);
-    }
-  }
-  const walk: CostWalk = { schema, fragments, variables: coerced.coerced, memo: new Map() };
+  const variables = coercedVariables(schema, operation, rawVariables);
+  if (!variables) return undefined;
+  const fragments = fragmentsOf(document);
+  const walk: CostWalk = { schema, fragments, variables, memo: new Map() };
   return setCost(walk, operation.selectionSet, root);
 }
 

@@ -485,7 +485,8 @@ function checkArguments(
   } catch {
     return undefined;
   }
-  const checked: Record<string, string | number | null> = {};
+  // No cursor is a first page.
+  const checked: Record<string, string | number | null> = { 'after.value': null, 'after.id': null };
   for (const [name, value] of Object.entries(values)) {
     const rule = slot.bound[name];
     if (rule === 'uuid') {
@@ -514,10 +515,6 @@ function checkArguments(
   }
   for (const [name, rule] of Object.entries(slot.bound)) {
     if (rule !== 'cursor' && !(name in checked)) return undefined;
-    if (rule === 'cursor' && !('after.value' in checked)) {
-      checked['after.value'] = null;
-      checked['after.id'] = null;
-    }
   }
   return checked;
 }

@@ -1,15 +1,10 @@
 import { HeaderMap, type ApolloServerPlugin, type GraphQLResponse } from '@apollo/server';
-import {
-  getVariableValues,
-  GraphQLError,
-  Kind,
-  OperationTypeNode,
-  type FragmentDefinitionNode,
-} from 'graphql';
+import { GraphQLError, OperationTypeNode } from 'graphql';
 import { toAppError } from '../../db/errors.js';
 import type { Logger } from '../../logger.js';
 import type { GraphQLContext } from '../context.js';
 import { createFormatError } from '../errors.js';
+import { coercedVariables, fragmentsOf } from '../operation-inputs.js';
 import { compilePlan, type Plan, type StatementPlan } from './compile.js';
 import { PlannedData } from './planned-data.js';
 
@@ -53,27 +48,16 @@ export function queryPlannerPlugin(log: Logger): ApolloServerPlugin<GraphQLConte
         }) {
           const { db } = contextValue;
           if (operation.operation !== OperationTypeNode.QUERY) return null;
-          const plan = planFor(`${queryHash}:${request.operationName ?? ''}`, () => {
-            const fragments: Record<string, FragmentDefinitionNode> = {};
-            for (const definition of document.definitions) {
-              if (definition.kind === Kind.FRAGMENT_DEFINITION) {
-                fragments[definition.name.value] = definition;
-              }
-            }
-            return compilePlan(schema, operation, fragments);
-          });
+          const plan = planFor(`${queryHash}:${request.operationName ?? ''}`, () =>
+            compilePlan(schema, operation, fragmentsOf(document)),
+          );
           if (!plan) return null;
           if (plan.kind === 'constant') return response({ data: { ...plan.data } });
           // No tenant, or no caller: the fields answer TENANT_REQUIRED or UNAUTHENTICATED.
           if (!db.hasTenant || (db.userId === undefined && !db.isApiKey)) return null;
-          const coerced = getVariableValues(
-            schema,
-            operation.variableDefinitions ?? [],
-            request.variables ?? {},
-            { maxErrors: 1 },
-          );
-          if (coerced.errors) return null;
-          const parameters = plan.bind(coerced.coerced);
+          const variables = coercedVariables(schema, operation, request.variables);
+          if (!variables) return null;
+          const parameters = plan.bind(variables);
           if (!parameters) return null;
 
           const tenant = db.routingTenant();
