@@ -5,6 +5,7 @@ import {
   type Settings,
   type Variable,
   type VariableName,
+  JWT_ALGORITHMS,
 } from './config-variables.js';
 import type { TrustProxy } from './http/client-address.js';
 
@@ -393,17 +394,9 @@ function readDelivery(s: Settings, production: boolean): DeliveryConfig {
   return delivery;
 }
 
-const OIDC_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
+// What an identity provider may sign with: never a shared secret (HS*) or none.
+const OIDC_ALGORITHMS: readonly string[] = [
+  ...JWT_ALGORITHMS.filter((algorithm) => !algorithm.startsWith('HS')),
   'Ed25519',
 ];
 const OIDC_KEYS = [
