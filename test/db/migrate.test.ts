@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +11,7 @@ import {
   readMigrations,
   splitStatements,
 } from '../../src/db/migrate.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, emptyDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;
 let owner: pg.Client;
@@ -59,22 +58,9 @@ async function copySqlDir(): Promise<string> {
   return dir;
 }
 
-async function emptyDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `tenantql_empty_${randomBytes(5).toString('hex')}`;
-  await owner.query(`create database ${name}`);
-  const url = new URL(db.ownerUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await owner.query(`drop database ${name} with (force)`);
-    },
-  };
-}
-
 describe('migration runner', () => {
   it('builds the same schema statement by statement, as on a Citus coordinator', async () => {
-    const empty = await emptyDatabase();
+    const empty = await emptyDatabase(owner, db);
     try {
       await migrate(empty.url, { statementByStatement: true });
       const client = new pg.Client({ connectionString: empty.url });
@@ -148,7 +134,7 @@ describe('migration runner', () => {
   });
 
   it('rolls back a failing migration whole and records nothing for it', async () => {
-    const target = await emptyDatabase();
+    const target = await emptyDatabase(owner, db);
     const dir = await copySqlDir();
     try {
       await fs.writeFile(
@@ -176,7 +162,7 @@ describe('migration runner', () => {
   });
 
   it('two runners starting together apply each migration exactly once', async () => {
-    const target = await emptyDatabase();
+    const target = await emptyDatabase(owner, db);
     try {
       const [first, second] = await Promise.all([migrate(target.url), migrate(target.url)]);
       const total = (await readMigrations()).length;

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +14,7 @@ import {
   readMigrations,
   SQL_DIR,
 } from '../../src/db/migrate.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, emptyDatabase, type TestDatabase } from '../support/database.js';
 
 const run = promisify(execFile);
 let db: TestDatabase;
@@ -39,19 +38,6 @@ async function dbCli(args: string[], env: Record<string, string> = {}, target = 
     const e = error as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
-}
-
-async function emptyDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `tenantql_tools_${randomBytes(5).toString('hex')}`;
-  await owner.query(`create database ${name}`);
-  const url = new URL(db.ownerUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await owner.query(`drop database ${name} with (force)`);
-    },
-  };
 }
 
 async function withMigration(file: string, sql: string): Promise<string> {
@@ -103,7 +89,7 @@ describe('tenantql db status', () => {
   });
 
   it('shows everything pending on an empty database, without migrating it', async () => {
-    const empty = await emptyDatabase();
+    const empty = await emptyDatabase(owner, db);
     try {
       const target = { ...db, apiUrl: empty.url, ownerUrl: empty.url };
       const { code, stdout } = await dbCli(['status'], {}, target);
@@ -192,7 +178,7 @@ describe('migrations declared no-transaction', () => {
 
   it('run outside a transaction, so CREATE INDEX CONCURRENTLY works', async () => {
     const dir = await withMigration('0999_concurrent_index.sql', CONCURRENT);
-    const empty = await emptyDatabase();
+    const empty = await emptyDatabase(owner, db);
     try {
       const applied = await migrate(empty.url, { dir });
       expect(applied.at(-1)).toBe('0999_concurrent_index.sql');
@@ -223,7 +209,7 @@ describe('migrations declared no-transaction', () => {
       '0999_concurrent_index.sql',
       CONCURRENT.replace('-- tenantql: no-transaction\n', ''),
     );
-    const empty = await emptyDatabase();
+    const empty = await emptyDatabase(owner, db);
     try {
       const error = await migrate(empty.url, { dir }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MigrationError);
@@ -241,7 +227,7 @@ describe('migrations declared no-transaction', () => {
       '0999_concurrent_index.sql',
       `${CONCURRENT}create index concurrently nope_idx on app.no_such_table (x);\n`,
     );
-    const empty = await emptyDatabase();
+    const empty = await emptyDatabase(owner, db);
     try {
       await expect(migrate(empty.url, { dir })).rejects.toThrow(
         /^Migration sql\/0999_concurrent_index\.sql \(no-transaction\) failed at statement 3 of 3: relation "app\.no_such_table" does not exist\. The statements before it stay applied/,

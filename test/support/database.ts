@@ -82,3 +82,23 @@ export async function apiConnectionsInTransaction(owner: pg.Client): Promise<num
   );
   return rows[0]?.n ?? -1;
 }
+
+/**
+ * A new, empty database beside `db`'s (no migration applied), created and dropped through the
+ * owner's connection: for tests of the migration runner itself.
+ */
+export async function emptyDatabase(
+  owner: pg.Client,
+  db: TestDatabase,
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `tenantql_empty_${randomBytes(5).toString('hex')}`;
+  await owner.query(`create database ${name}`);
+  const url = new URL(db.ownerUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await owner.query(`drop database ${name} with (force)`);
+    },
+  };
+}
