@@ -8,6 +8,14 @@ export type ActivityAction =
   | 'CREATED'
   | 'DELETED';
 
+/** Conditions on a ActivityAction. Every operator given must hold; an operator given null is ignored. */
+export type ActivityActionFilter = {
+  eq?: ActivityAction | null | undefined;
+  in?: Array<ActivityAction> | null | undefined;
+  ne?: ActivityAction | null | undefined;
+  notIn?: Array<ActivityAction> | null | undefined;
+};
+
 export type ActivityEntityType =
   /** An API key: CREATED, or CHANGED with changedFields ["revokedAt"] when revoked. */
   | 'API_KEY'
@@ -17,14 +25,39 @@ export type ActivityEntityType =
   | 'PROJECT'
   | 'TASK';
 
-/** Every given condition must hold; omitted or null ones match anything. */
+/** Conditions on a ActivityEntityType. Every operator given must hold; an operator given null is ignored. */
+export type ActivityEntityTypeFilter = {
+  eq?: ActivityEntityType | null | undefined;
+  in?: Array<ActivityEntityType> | null | undefined;
+  ne?: ActivityEntityType | null | undefined;
+  notIn?: Array<ActivityEntityType> | null | undefined;
+};
+
+/** Every given condition must hold; omitted or null ones match anything. `entityType`, `action`, `actorId` and `entityId` are shorthands for `entityTypeIs`, `actionIs`, `actor` and `entity` with `eq`. */
 export type ActivityFilter = {
   action?: ActivityAction | null | undefined;
+  actionIs?: ActivityActionFilter | null | undefined;
+  /** Who made the change; null once their account is deleted. */
+  actor?: OptionalIdFilter | null | undefined;
   /** Changes made by this user. */
   actorId?: string | null | undefined;
+  /** Every one of these holds. */
+  and?: Array<ActivityFilter> | null | undefined;
+  /** The API key the change was made with; null for a person. */
+  apiKey?: OptionalIdFilter | null | undefined;
+  createdAt?: DateTimeFilter | null | undefined;
+  /** The entity's id. */
+  entity?: IdFilter | null | undefined;
   /** Changes of this one entity. */
   entityId?: string | null | undefined;
   entityType?: ActivityEntityType | null | undefined;
+  entityTypeIs?: ActivityEntityTypeFilter | null | undefined;
+  id?: IdFilter | null | undefined;
+  label?: StringFilter | null | undefined;
+  /** This does not hold. */
+  not?: ActivityFilter | null | undefined;
+  /** At least one of these holds. */
+  or?: Array<ActivityFilter> | null | undefined;
 };
 
 export type AddCommentInput = {
@@ -105,6 +138,14 @@ export type CreateTenantInput = {
   slug: string;
 };
 
+/** Conditions on a timestamp. Every operator given must hold; an operator given null is ignored. */
+export type DateTimeFilter = {
+  gt?: string | null | undefined;
+  gte?: string | null | undefined;
+  lt?: string | null | undefined;
+  lte?: string | null | undefined;
+};
+
 export type DeleteTenantInput = {
   /** The tenant’s slug, typed back as confirmation. */
   confirmSlug: string;
@@ -118,6 +159,16 @@ export type EmailSettingsInput = {
   enabled?: boolean | null | undefined;
   /** At least one kind. */
   kinds?: Array<NotificationKind> | null | undefined;
+};
+
+/** Conditions on an id. Every operator given must hold; an operator given null is ignored. */
+export type IdFilter = {
+  eq?: string | null | undefined;
+  /** At most 100 ids. */
+  in?: Array<string> | null | undefined;
+  ne?: string | null | undefined;
+  /** At most 100 ids. */
+  notIn?: Array<string> | null | undefined;
 };
 
 export type InvitationStatus =
@@ -177,16 +228,58 @@ export type NotificationKind =
   /** Someone commented on a task you created or are assigned. */
   | 'TASK_COMMENTED';
 
+/** Conditions on an optional calendar date: comparisons never match rows without one, `ne` does. Every operator given must hold; an operator given null is ignored. */
+export type OptionalDateFilter = {
+  eq?: string | null | undefined;
+  gt?: string | null | undefined;
+  gte?: string | null | undefined;
+  /** true: rows without one; false: with. */
+  isNull?: boolean | null | undefined;
+  lt?: string | null | undefined;
+  lte?: string | null | undefined;
+  ne?: string | null | undefined;
+};
+
+/** Conditions on an optional id: `ne` and `notIn` match rows without one. Every operator given must hold; an operator given null is ignored. */
+export type OptionalIdFilter = {
+  eq?: string | null | undefined;
+  /** At most 100 ids. */
+  in?: Array<string> | null | undefined;
+  /** true: rows without one; false: with. */
+  isNull?: boolean | null | undefined;
+  ne?: string | null | undefined;
+  /** At most 100 ids. */
+  notIn?: Array<string> | null | undefined;
+};
+
 export type OrderDirection =
   | 'ASC'
   | 'DESC';
 
+/** Every given condition must hold; omitted or null ones match anything. `status` is a shorthand for `statusIs: { eq: … }`. */
 export type ProjectFilter = {
+  /** Every one of these holds. */
+  and?: Array<ProjectFilter> | null | undefined;
+  createdAt?: DateTimeFilter | null | undefined;
+  /** The creator's user id; null once their account is deleted. */
+  createdBy?: OptionalIdFilter | null | undefined;
+  description?: StringFilter | null | undefined;
+  id?: IdFilter | null | undefined;
+  key?: StringFilter | null | undefined;
+  name?: StringFilter | null | undefined;
+  /** This does not hold. */
+  not?: ProjectFilter | null | undefined;
+  /** At least one of these holds. */
+  or?: Array<ProjectFilter> | null | undefined;
   /** Case-insensitive substring of the name or key. */
   search?: string | null | undefined;
   status?: ProjectStatus | null | undefined;
+  /** The status, by operators. */
+  statusIs?: ProjectStatusFilter | null | undefined;
+  updatedAt?: DateTimeFilter | null | undefined;
 };
 
+/** One key of an ordering; the id breaks ties. */
 export type ProjectOrder = {
   direction?: OrderDirection;
   field?: ProjectOrderField;
@@ -195,7 +288,8 @@ export type ProjectOrder = {
 export type ProjectOrderField =
   | 'CREATED_AT'
   | 'KEY'
-  | 'NAME';
+  | 'NAME'
+  | 'UPDATED_AT';
 
 export type ProjectStatus =
   | 'ACTIVE'
@@ -205,6 +299,14 @@ export type ProjectStatus =
   | 'DRAFT'
   | 'REJECTED'
   | 'SUBMITTED';
+
+/** Conditions on a ProjectStatus. Every operator given must hold; an operator given null is ignored. */
+export type ProjectStatusFilter = {
+  eq?: ProjectStatus | null | undefined;
+  in?: Array<ProjectStatus> | null | undefined;
+  ne?: ProjectStatus | null | undefined;
+  notIn?: Array<ProjectStatus> | null | undefined;
+};
 
 /** The owner of a new tenant: an existing account, or a new one. */
 export type ProvisionOwnerInput = {
@@ -253,17 +355,46 @@ export type SignUpInput = {
   password: string;
 };
 
+/** Conditions on text. `eq`, `ne`, `in` and `notIn` compare exactly; `contains` and `startsWith` ignore case and match `%`, `_` and `\` as themselves. Every operator given must hold; an operator given null is ignored. */
+export type StringFilter = {
+  contains?: string | null | undefined;
+  eq?: string | null | undefined;
+  in?: Array<string> | null | undefined;
+  ne?: string | null | undefined;
+  notIn?: Array<string> | null | undefined;
+  startsWith?: string | null | undefined;
+};
+
 export type TaskChangeKind =
   | 'CREATED'
   | 'DELETED'
   | 'UPDATED';
 
+/** Every given condition must hold; omitted or null ones match anything. `status` and `assigneeId` are shorthands for `statusIs: { eq: … }` and `assignee: { eq: … }`. */
 export type TaskFilter = {
+  /** Every one of these holds. */
+  and?: Array<TaskFilter> | null | undefined;
+  /** The assignee's user id; `isNull: true` for unassigned tasks. */
+  assignee?: OptionalIdFilter | null | undefined;
   /** Omitted or null: any assignee. */
   assigneeId?: string | null | undefined;
+  createdAt?: DateTimeFilter | null | undefined;
+  description?: StringFilter | null | undefined;
+  dueDate?: OptionalDateFilter | null | undefined;
+  id?: IdFilter | null | undefined;
+  /** This does not hold. */
+  not?: TaskFilter | null | undefined;
+  /** At least one of these holds. */
+  or?: Array<TaskFilter> | null | undefined;
+  priority?: TaskPriorityFilter | null | undefined;
   status?: TaskStatus | null | undefined;
+  /** The status, by operators. */
+  statusIs?: TaskStatusFilter | null | undefined;
+  title?: StringFilter | null | undefined;
+  updatedAt?: DateTimeFilter | null | undefined;
 };
 
+/** One key of an ordering; the id breaks ties. */
 export type TaskOrder = {
   direction?: OrderDirection;
   field?: TaskOrderField;
@@ -271,9 +402,12 @@ export type TaskOrder = {
 
 export type TaskOrderField =
   | 'CREATED_AT'
-  /** Tasks without a due date come last (ASC). */
+  /** Tasks without a due date come last (ASC) or first (DESC). */
   | 'DUE_DATE'
-  | 'TITLE';
+  /** LOW, MEDIUM, HIGH, URGENT (ASC). */
+  | 'PRIORITY'
+  | 'TITLE'
+  | 'UPDATED_AT';
 
 export type TaskPriority =
   | 'HIGH'
@@ -281,10 +415,30 @@ export type TaskPriority =
   | 'MEDIUM'
   | 'URGENT';
 
+/** Conditions on a TaskPriority; lt/lte/gt/gte compare LOW < MEDIUM < HIGH < URGENT. Every operator given must hold; an operator given null is ignored. */
+export type TaskPriorityFilter = {
+  eq?: TaskPriority | null | undefined;
+  gt?: TaskPriority | null | undefined;
+  gte?: TaskPriority | null | undefined;
+  in?: Array<TaskPriority> | null | undefined;
+  lt?: TaskPriority | null | undefined;
+  lte?: TaskPriority | null | undefined;
+  ne?: TaskPriority | null | undefined;
+  notIn?: Array<TaskPriority> | null | undefined;
+};
+
 export type TaskStatus =
   | 'DONE'
   | 'IN_PROGRESS'
   | 'TODO';
+
+/** Conditions on a TaskStatus. Every operator given must hold; an operator given null is ignored. */
+export type TaskStatusFilter = {
+  eq?: TaskStatus | null | undefined;
+  in?: Array<TaskStatus> | null | undefined;
+  ne?: TaskStatus | null | undefined;
+  notIn?: Array<TaskStatus> | null | undefined;
+};
 
 export type TenantActionInput = {
   /** Why: recorded in the audit log; required, not blank. */
