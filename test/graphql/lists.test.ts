@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FILTER_DEPTH } from '../../src/graphql/filter.js';
+import { EXAMPLE_TABS } from '../../src/playground/examples.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { callerFor, errorCode, errorField, type Call } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -925,4 +926,38 @@ describe('orderings and pages', () => {
     });
     expect(byOrderBy.errors).toBeUndefined();
   });
+});
+
+it("the playground's filtered, sorted example answers as the model does", async () => {
+  const example = EXAMPLE_TABS.find((tab) => tab.query.includes('query Triage'));
+  for (const tenant of tenants) {
+    const result = await tenant.call<{
+      projects: {
+        edges: {
+          node: { key: string; tasks: { totalCount: number; edges: { node: Row }[] } };
+        }[];
+      };
+    }>(example!.query);
+    expect(result.errors ?? []).toEqual([]);
+    for (const { node: project } of result.data!.projects.edges) {
+      const { id } = tenant.projects.find((p) => p.key === project.key)!;
+      const want = sorted(
+        tenant.tasks.filter(
+          (t) =>
+            t.projectId === id &&
+            t.status !== 'DONE' &&
+            (t.assignee === null || (t.dueDate !== null && t.dueDate < '2027-01-01')),
+        ),
+        [
+          { field: 'PRIORITY', direction: 'DESC' },
+          { field: 'DUE_DATE', direction: 'ASC' },
+        ],
+        TASK_KEYS,
+      );
+      expect(project.tasks.totalCount).toBe(want.length);
+      expect(project.tasks.edges.map((e) => e.node.title)).toEqual(
+        want.slice(0, 5).map((t) => t.title),
+      );
+    }
+  }
 });
