@@ -309,4 +309,5 @@ export function orderingOf<F extends string>(
 /** What the `sort` argument of every list says. */
 export const SORT_DESCRIPTION =
   'Keys in order of precedence (`[{field: PRIORITY, direction: DESC}, {field: DUE_DATE}]`), the id ' +
-  'breaking ties; not together with orderBy. Defaults to oldest first (CREATED_AT ASC).';
+  'breaking ties in the direction of the last key; not together with orderBy where a list has ' +
+  'both. Defaults to oldest first (CREATED_AT ASC).';

@@ -853,6 +853,33 @@ describe('orderings and pages', () => {
     );
   });
 
+  it('lists without sort page backward in their own order (activity newest first)', async () => {
+    const newest: Key[] = [{ field: 'CREATED_AT', direction: 'DESC' }];
+    for (const tenant of tenants) {
+      for (const [size, backward] of [
+        [13, true],
+        [40, false],
+        [100, true],
+      ] as const) {
+        const got = await walk(
+          async (args) => {
+            const result = await tenant.call<{ activity: Connection }>(
+              `query($first: Int, $after: String, $last: Int, $before: String) {
+                 activity(first: $first, after: $after, last: $last, before: $before) { ${PAGE} } }`,
+              args,
+            );
+            expect(result.errors ?? []).toEqual([]);
+            return result.data!.activity;
+          },
+          size,
+          backward,
+          tenant.activity.length,
+        );
+        expect(got).toEqual(sorted(tenant.activity, newest, COMMENT_KEYS).map((r) => r.id));
+      }
+    }
+  });
+
   it('first and last between two cursors stay inside them', async () => {
     const [tenant] = tenants;
     const keys: Key[] = [
