@@ -70,13 +70,14 @@ const SORT_KEY_TEXT: Record<SortType, (e: RawBuilder<unknown>) => RawBuilder<str
   integer: (e) => sql<string>`${e}::text`,
 };
 
-const flip = (direction: SortDirection): SortDirection => (direction === 'ASC' ? 'DESC' : 'ASC');
+/** The same keys, each the other way round. */
+function reversed(keys: readonly OrderKey[]): OrderKey[] {
+  return keys.map((key) => ({ ...key, direction: key.direction === 'ASC' ? 'DESC' : 'ASC' }));
+}
 
 /** The ordering the rows are read in: the list's own, or its reverse for a backward page. */
-function readOrder(page: PageRequest): OrderKey[] {
-  return page.backward
-    ? page.keys.map((key) => ({ ...key, direction: flip(key.direction) }))
-    : [...page.keys];
+function readOrder(page: PageRequest): readonly OrderKey[] {
+  return page.backward ? reversed(page.keys) : page.keys;
 }
 
 function orderBy(keys: readonly OrderKey[]): RawBuilder<unknown> {
@@ -121,10 +122,9 @@ function follows(keys: readonly OrderKey[], position: Keyset): RawBuilder<boolea
 
 /** The cursor bounds of a page: after `after` and before `before` in list order. */
 function bounds(page: PageRequest): RawBuilder<boolean> {
-  const reversed = page.keys.map((key) => ({ ...key, direction: flip(key.direction) }));
   const parts = [
     ...(page.after ? [follows(page.keys, page.after)] : []),
-    ...(page.before ? [follows(reversed, page.before)] : []),
+    ...(page.before ? [follows(reversed(page.keys), page.before)] : []),
   ];
   return parts.length ? sql<boolean>`${sql.join(parts, sql` and `)}` : sql<boolean>`true`;
 }
@@ -164,9 +164,7 @@ interface ParentFilter {
 function rowsBeyond(base: OperationNodeSource, page: PageRequest, parent?: ParentFilter) {
   const cursor = page.backward ? page.before : page.after;
   if (!cursor) return sql<boolean>`false`;
-  const keys = page.backward
-    ? page.keys.map((key) => ({ ...key, direction: flip(key.direction) }))
-    : page.keys;
+  const keys = readOrder(page);
   const ofParent = parent ? sql`b.${sql.ref(parent.column)} = ${parent.id} and ` : sql``;
   return sql<boolean>`exists (select from (${base}) b where ${ofParent}not ${follows(keys, cursor)})`;
 }

@@ -600,7 +600,8 @@ async function sameAsModel(list: List, filter: Filter): Promise<void> {
   );
 }
 
-describe('filters', () => {
+// Hundreds of requests each, on a machine shared with the rest of the suite.
+describe('filters', { timeout: 180_000 }, () => {
   it('every operator on every field of every list equals the model, in both tenants', async () => {
     for (const list of lists) {
       for (const field of list.model.fields) {
@@ -749,7 +750,7 @@ async function walk(
   throw new Error('The pages never ended.');
 }
 
-describe('orderings and pages', () => {
+describe('orderings and pages', { timeout: 180_000 }, () => {
   it('any keys, any page size, either way: every row once, in order, in both tenants', async () => {
     await fc.assert(
       fc.asyncProperty(
