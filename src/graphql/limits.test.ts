@@ -71,6 +71,16 @@ describe('operationCost on the app schema', () => {
     expect(costOf(schema, query, { n: 5000 })).toBe(1 + 100 * (1 + 1 + (1 + 100)));
   });
 
+  it('counts nodes(ids:) once per id, node(id:) once', () => {
+    const query = `query ($ids: [ID!]!) { nodes(ids: $ids) { id ... on Task { title } } }`;
+    expect(costOf(schema, query, { ids: ['a', 'b', 'c'] })).toBe(1 + 3 * 2);
+    // Over the cap the resolver refuses it (BAD_USER_INPUT) before fetching: counted as the cap.
+    expect(costOf(schema, query, { ids: Array.from({ length: 500 }, () => 'x') })).toBe(
+      1 + 100 * 2,
+    );
+    expect(costOf(schema, `{ node(id: "x") { id ... on Project { name } } }`)).toBe(1 + 2);
+  });
+
   it('counts members as the largest plan allows', () => {
     expect(costOf(schema, `{ members { role user { id email } } }`)).toBe(
       1 + (LIST_BOUNDS['Query.members'] ?? 0) * (1 + (1 + 2)),

@@ -190,6 +190,21 @@ function pageRows(walk: CostWalk, field: GraphQLField<unknown, unknown>, node: F
   return Math.min(first, MAX_PAGE_SIZE);
 }
 
+/**
+ * Rows a field taking a list of ids fetches (nodes(ids:)): one per id. Past MAX_PAGE_SIZE ids the
+ * resolver refuses (BAD_USER_INPUT) before fetching anything: counted as the cap, like `first`.
+ */
+function idRows(walk: CostWalk, field: GraphQLField<unknown, unknown>, node: FieldNode): number {
+  let ids: unknown;
+  try {
+    ids = getArgumentValues(field, node, walk.variables).ids;
+  } catch {
+    return MAX_PAGE_SIZE;
+  }
+  if (!Array.isArray(ids)) return MAX_PAGE_SIZE;
+  return Math.min(Math.max(ids.length, 1), MAX_PAGE_SIZE);
+}
+
 /** Rows of `field` each of its selections is resolved for. */
 function rowsOf(
   walk: CostWalk,
@@ -198,6 +213,7 @@ function rowsOf(
   node: FieldNode,
 ): number {
   if (field.args.some((a) => a.name === 'first')) return pageRows(walk, field, node);
+  if (field.args.some((a) => a.name === 'ids')) return idRows(walk, field, node);
   if (!isListType(getNullableType(field.type))) return 1;
   const bound = LIST_BOUNDS[`${parent.name}.${field.name}`];
   if (bound !== undefined) return bound;

@@ -14,6 +14,7 @@ import { ApiKeyResolver } from './api-key/api-key.resolver.js';
 import { CommentResolver } from './comment/comment.resolver.js';
 import { InvitationResolver } from './invitation/invitation.resolver.js';
 import { MemberResolver } from './member/member.resolver.js';
+import { NodeResolver } from './node/node.resolver.js';
 import { NotificationResolver } from './notification/notification.resolver.js';
 import { ProjectResolver } from './project/project.resolver.js';
 import { TaskResolver } from './task/task.resolver.js';
@@ -39,6 +40,7 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   ProjectTransitionResolver,
   NotificationResolver,
   ActivityResolver,
+  NodeResolver,
   AdminResolver,
   AdminQueryResolver,
   AdminMutationResolver,

@@ -92,6 +92,18 @@ describe('every statement on a tenant table names the tenant', () => {
     expect(unnamed(statements)).toEqual([]);
   });
 
+  it('node(id:) and nodes(ids:), the table of each id found in one statement', async () => {
+    const statements = await tenantStatements(async () => {
+      const result = await call(
+        `query($id: ID!, $ids: [ID!]!) { node(id: $id) { id } nodes(ids: $ids) { id } }`,
+        { id: a.projectId, ids: [a.taskId, a.commentId] },
+      );
+      expect(result.errors).toBeUndefined();
+    });
+    expect(statements.length).toBeGreaterThanOrEqual(4);
+    expect(unnamed(statements)).toEqual([]);
+  });
+
   it('creating, changing and deleting tasks and comments', async () => {
     const inserts: string[] = [];
     const statements = await tenantStatements(async () => {
