@@ -81,6 +81,16 @@ describe('operationCost on the app schema', () => {
     expect(costOf(schema, `{ node(id: "x") { id ... on Project { name } } }`)).toBe(1 + 2);
   });
 
+  it('prices each part of Project.taskStats as a page of the tasks it reads', () => {
+    const query = `{ projects(first: 10) { edges { node { taskStats {
+      total overdue byStatus { status count } byAssignee { count user { name } } } } } } }`;
+    const part = 1 + 20;
+    const byStatus = part + 3 * 2;
+    const byAssignee = part + 251 * (1 + (1 + 1));
+    // projects: 1 + 10 × (edges 1 + 1 × (node 1 + 1 × (taskStats 1 + parts)))
+    expect(costOf(schema, query)).toBe(1 + 10 * (1 + (1 + (1 + part * 2 + byStatus + byAssignee))));
+  });
+
   it('counts members as the largest plan allows', () => {
     expect(costOf(schema, `{ members { role user { id email } } }`)).toBe(
       1 + (LIST_BOUNDS['Query.members'] ?? 0) * (1 + (1 + 2)),

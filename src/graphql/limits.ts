@@ -23,7 +23,7 @@ import {
 } from 'graphql';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from '../config.js';
 import { AppError, type ErrorCode } from '../errors.js';
-import { MAX_PAGE_SIZE } from './connection.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './connection.js';
 import { coercedVariables, fragmentsOf } from './operation-inputs.js';
 
 export type { QueryLimits };
@@ -46,6 +46,23 @@ export const LIST_BOUNDS: Readonly<Record<string, number>> = {
   'AdminTenant.members': 250,
   // Seven statuses: at most 42 steps between them.
   'Query.projectWorkflow': 50,
+  // One entry per task status.
+  'TaskStats.byStatus': 3,
+  // One per member (counted as the largest plan with a member limit, as members is), and the
+  // unassigned tasks.
+  'TaskStats.byAssignee': 251,
+};
+
+/**
+ * What a field costs beyond the values it returns, per row it is resolved for: the fields that
+ * read many rows to answer with a few. An aggregate reads every task of its project, priced as a
+ * default page of them; search ranks every match of the tenant before it cuts a page.
+ */
+export const FIELD_SURCHARGES: Readonly<Record<string, number>> = {
+  'TaskStats.total': DEFAULT_PAGE_SIZE,
+  'TaskStats.byStatus': DEFAULT_PAGE_SIZE,
+  'TaskStats.byAssignee': DEFAULT_PAGE_SIZE,
+  'TaskStats.overdue': DEFAULT_PAGE_SIZE,
 };
 
 /**
@@ -224,12 +241,14 @@ function rowsOf(
 
 function fieldCost(walk: CostWalk, parent: GraphQLCompositeType, node: FieldNode): number {
   // __typename costs one; __schema and __type are bounded by the schema, not by anyone's data.
-  if (node.name.value.startsWith('__') || !node.selectionSet || isUnionType(parent)) return 1;
+  if (node.name.value.startsWith('__') || isUnionType(parent)) return 1;
+  const own = 1 + (FIELD_SURCHARGES[`${parent.name}.${node.name.value}`] ?? 0);
+  if (!node.selectionSet) return own;
   const field = parent.getFields()[node.name.value];
-  if (!field) return 1;
+  if (!field) return own;
   const type = getNamedType(field.type);
-  if (!isCompositeType(type)) return 1;
-  return saturate(1 + rowsOf(walk, parent, field, node) * setCost(walk, node.selectionSet, type));
+  if (!isCompositeType(type)) return own;
+  return saturate(own + rowsOf(walk, parent, field, node) * setCost(walk, node.selectionSet, type));
 }
 
 /** Whether a fragment on `condition` selects anything for an object of `type`. */

@@ -18,6 +18,11 @@ import { NodeResolver } from './node/node.resolver.js';
 import { NotificationResolver } from './notification/notification.resolver.js';
 import { ProjectResolver } from './project/project.resolver.js';
 import { TaskResolver } from './task/task.resolver.js';
+import {
+  ProjectTaskStatsResolver,
+  TaskAssigneeCountResolver,
+  TaskStatsResolver,
+} from './task-stats/task-stats.resolver.js';
 import { TenantResolver } from './tenant/tenant.resolver.js';
 import { UserResolver } from './user/user.resolver.js';
 import {
@@ -41,6 +46,9 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   NotificationResolver,
   ActivityResolver,
   NodeResolver,
+  ProjectTaskStatsResolver,
+  TaskStatsResolver,
+  TaskAssigneeCountResolver,
   AdminResolver,
   AdminQueryResolver,
   AdminMutationResolver,

@@ -104,6 +104,18 @@ describe('every statement on a tenant table names the tenant', () => {
     expect(unnamed(statements)).toEqual([]);
   });
 
+  it('every part of Project.taskStats', async () => {
+    const statements = await tenantStatements(async () => {
+      const result = await call(
+        `{ projects { edges { node { taskStats { total overdue byStatus { count }
+            byAssignee { count user { id } } } } } } }`,
+      );
+      expect(result.errors).toBeUndefined();
+    });
+    expect(statements.filter((s) => s.includes('count(*)'))).toHaveLength(4);
+    expect(unnamed(statements)).toEqual([]);
+  });
+
   it('creating, changing and deleting tasks and comments', async () => {
     const inserts: string[] = [];
     const statements = await tenantStatements(async () => {
