@@ -17,6 +17,7 @@ import { MemberResolver } from './member/member.resolver.js';
 import { NodeResolver } from './node/node.resolver.js';
 import { NotificationResolver } from './notification/notification.resolver.js';
 import { ProjectResolver } from './project/project.resolver.js';
+import { SearchResolver } from './search/search.resolver.js';
 import { TaskResolver } from './task/task.resolver.js';
 import {
   ProjectTaskStatsResolver,
@@ -46,6 +47,7 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   NotificationResolver,
   ActivityResolver,
   NodeResolver,
+  SearchResolver,
   ProjectTaskStatsResolver,
   TaskStatsResolver,
   TaskAssigneeCountResolver,
