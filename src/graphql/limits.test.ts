@@ -91,6 +91,15 @@ describe('operationCost on the app schema', () => {
     expect(costOf(schema, query)).toBe(1 + 10 * (1 + (1 + (1 + part * 2 + byStatus + byAssignee))));
   });
 
+  it('prices search as the ranking of every match plus its page, and highlights per hit', () => {
+    const query = `query ($n: Int) { search(query: "x", first: $n) { totalCount edges {
+      rank node { ... on Task { title } ... on Comment { body } } } } }`;
+    // search: 1 + 100 + n × (totalCount 1 + edges 1 + 1 × (rank 1 + node 1 + 1 × max(1, 1)))
+    expect(costOf(schema, query, { n: 10 })).toBe(1 + 100 + 10 * (1 + 1 + (1 + 1 + 1)));
+    const highlighted = `{ search(query: "x") { edges { highlight { text match } } } }`;
+    expect(costOf(schema, highlighted)).toBe(1 + 100 + 20 * (1 + (1 + 10 + 71 * 2)));
+  });
+
   it('counts members as the largest plan allows', () => {
     expect(costOf(schema, `{ members { role user { id email } } }`)).toBe(
       1 + (LIST_BOUNDS['Query.members'] ?? 0) * (1 + (1 + 2)),

@@ -51,6 +51,8 @@ export const LIST_BOUNDS: Readonly<Record<string, number>> = {
   // One per member (counted as the largest plan with a member limit, as members is), and the
   // unassigned tasks.
   'TaskStats.byAssignee': 251,
+  // A passage of at most 35 words: 35 matches and the 36 gaps around them.
+  'SearchEdge.highlight': 71,
 };
 
 /**
@@ -63,6 +65,9 @@ export const FIELD_SURCHARGES: Readonly<Record<string, number>> = {
   'TaskStats.byStatus': DEFAULT_PAGE_SIZE,
   'TaskStats.byAssignee': DEFAULT_PAGE_SIZE,
   'TaskStats.overdue': DEFAULT_PAGE_SIZE,
+  'Query.search': MAX_PAGE_SIZE,
+  // ts_headline parses the hit's whole text again.
+  'SearchEdge.highlight': 10,
 };
 
 /**

@@ -229,6 +229,7 @@ describe('planned reads equal graphql-js', () => {
       [`query($id: ID!) { node(id: $id) { id ... on Project { name } } }`, { id: projectId }],
       [`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: [projectId, tasksOfA[0]] }],
       [`query($id: ID!) { project(id: $id) { ... on Node { id } } }`, { id: projectId }],
+      [`{ search(query: "task") { totalCount edges { node { ... on Task { title } } } } }`],
     ];
     for (const [query, variables] of cases) {
       expect(await same(callA, query, variables)).toBe(false);

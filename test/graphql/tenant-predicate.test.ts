@@ -104,6 +104,19 @@ describe('every statement on a tenant table names the tenant', () => {
     expect(unnamed(statements)).toEqual([]);
   });
 
+  it('search, its count and its highlights', async () => {
+    const statements = await tenantStatements(async () => {
+      const result = await call(
+        `{ search(query: "task") { totalCount edges { highlight { text }
+            node { ... on Task { title } ... on Comment { body } } } } }`,
+      );
+      expect(result.errors).toBeUndefined();
+    });
+    expect(statements.filter((s) => s.includes('ts_rank'))).toHaveLength(2);
+    expect(statements.filter((s) => s.includes('ts_headline'))).toHaveLength(1);
+    expect(unnamed(statements)).toEqual([]);
+  });
+
   it('every part of Project.taskStats', async () => {
     const statements = await tenantStatements(async () => {
       const result = await call(
