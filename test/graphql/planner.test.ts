@@ -246,6 +246,25 @@ describe('planned reads equal graphql-js', () => {
     }
   });
 
+  it('leaves aggregates, node lookup and search to graphql-js, with the same answers', async () => {
+    const [projectId] = projectsOfA;
+    const cases: [string, Record<string, unknown>?][] = [
+      [
+        `query($id: ID!) { project(id: $id) { name taskStats { total overdue
+            byStatus { status count } byAssignee { count user { id } } } } }`,
+        { id: projectId },
+      ],
+      [`{ projects { edges { node { id taskStats { total } } } } }`],
+      [`query($id: ID!) { node(id: $id) { id ... on Project { name } } }`, { id: projectId }],
+      [`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: [projectId, tasksOfA[0]] }],
+      [`query($id: ID!) { project(id: $id) { ... on Node { id } } }`, { id: projectId }],
+      [`{ search(query: "task") { totalCount edges { node { ... on Task { title } } } } }`],
+    ];
+    for (const [query, variables] of cases) {
+      expect(await same(callA, query, variables)).toBe(false);
+    }
+  });
+
   it('a tenant the caller may not use gets FORBIDDEN, as from graphql-js', async () => {
     const outsider = await callersOf(b.id, a.users.owner);
     expect(await same(outsider, REFERENCE, { projectId: projectsOfA[1] })).toBe(true);

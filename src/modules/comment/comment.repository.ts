@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { fetchPages, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
 import type { TenantKey, Tx } from '../../db/operation.js';
 import { NotFoundError } from '../../errors.js';
+import { anyId } from '../../db/any-id.js';
 
 export const COMMENT_SORT: SortKey = { expression: sql.ref('created_at'), type: 'timestamptz' };
 
@@ -24,6 +25,15 @@ export interface CommentRow {
 }
 
 // Every statement names its tenant: see project.repository.ts.
+
+export function findCommentsByIds(
+  trx: Tx,
+  tenantId: TenantKey,
+  ids: readonly string[],
+): Promise<CommentRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return allComments(trx, tenantId).where('id', '=', anyId(ids)).execute();
+}
 
 export function findCommentById(
   trx: Tx,

@@ -6,6 +6,7 @@ import {
   type Connection,
   type ConnectionArgs,
 } from '../../graphql/connection.js';
+import { byKey } from '../../graphql/loaders.js';
 import { requireId, requireText } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
 import { ForbiddenError, NotFoundError } from '../../errors.js';
@@ -19,6 +20,7 @@ import {
   COMMENT_SORT,
   deleteCommentById,
   findCommentPagesByTasks,
+  findCommentsByIds,
   getCommentById,
   insertComment,
   updateCommentById,
@@ -37,6 +39,16 @@ export function toComment(row: CommentRow): Comment {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** Batched comment lookup in the operation's transaction; hidden and missing look the same. */
+export async function loadComment(ctx: GraphQLContext, id: string): Promise<Comment | undefined> {
+  const loader = ctx.loaders.get<string, Comment | undefined>('comment', async (ids) => {
+    const trx = await ctx.db.transaction();
+    const rows = await findCommentsByIds(trx, ctx.db.routingTenant(), ids);
+    return byKey(ids, rows.map(toComment), (c) => c.id);
+  });
+  return loader.load(id);
 }
 
 /** Which page of a task's comments a Task.comments field asks for. */
