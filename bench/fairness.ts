@@ -56,6 +56,8 @@ export interface FairnessOptions {
   seconds: number;
   warmupSeconds: number;
   floodClients: number;
+  /** Nice value added to the flood's thread (see flood.ts); 0 runs it as the rest. */
+  floodNice: number;
   /** Flood with HEAVIER_OPERATION (comments too) instead of the HEAVY_OPERATION. */
   heavier?: boolean | undefined;
   /** Bench tenant numbers (seed.ts) of A and B. */
@@ -262,6 +264,7 @@ export async function fairness(options: FairnessOptions) {
       clients: options.floodClients,
       warmupSeconds: options.warmupSeconds,
       seconds: options.seconds,
+      nice: options.floodNice,
     });
     await flood.warm;
     let sampling = true;
@@ -474,6 +477,7 @@ function summarise(
       warmupSeconds: options.warmupSeconds,
       rounds: options.rounds,
       floodClients: options.floodClients,
+      floodNice: options.floodNice,
       bClients: 1,
       apiPoolSize: options.poolSize,
       tenantMaxConnections: { on: summary.on.tenantMaxConnections, off: options.poolSize },

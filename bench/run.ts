@@ -58,6 +58,7 @@ const { values: args } = parseArgs({
     'fairness-duration': { type: 'string', default: '8' },
     /** Tenant A's clients in the fairness benchmark. */
     'flood-clients': { type: 'string', default: '32' },
+    'flood-nice': { type: 'string', default: '10' },
     /** DATABASE_TENANT_MAX_CONNECTIONS with fairness on (default: unset, the API's default). */
     'fairness-share': { type: 'string' },
     /** Flood with each task's comments too (a far heavier operation than the issue's). */
@@ -702,6 +703,7 @@ async function main() {
           seconds: Number(args['fairness-duration']),
           warmupSeconds: WARMUP,
           floodClients: Number(args['flood-clients']),
+          floodNice: Number(args['flood-nice']),
           heavier: args['heavy-comments'],
           tenants: { a: 1, b: 2 },
         })

@@ -139,7 +139,7 @@ export async function startApp({
     limits: config.queryLimits,
     queryPlanner: config.queryPlanner,
     plugins: [
-      operationLogPlugin(metrics),
+      operationLogPlugin(metrics, log),
       ...(tracing ? [tracing.plugin] : []),
       tenantRateLimitPlugin(tenantLimits, new CallerRateLimiter(rateLimits, config.rateLimits)),
     ],

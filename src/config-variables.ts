@@ -279,6 +279,13 @@ export const VARIABLES = {
     fallback: 60_000,
     doc: 'how long migrating waits for another migrator to finish before it gives up, naming who holds the lock (`0`: forever)',
   }),
+  SEARCH_LANGUAGE: variable({
+    section: 'Database',
+    schema: z.string().regex(/^[a-z_][a-z0-9_]*$/),
+    accepted: "the name of a PostgreSQL text search configuration, such as 'simple' or 'english'",
+    fallback: 'simple',
+    doc: 'words of the `search` query: `simple` matches words as written (any language, no stop words); a language (`english`, `german` …) also matches their other forms and ignores its stop words. Applied when migrating; a change rebuilds the search columns, locking projects, tasks and comments meanwhile',
+  }),
   DATABASE_POOL_SIZE: variable({
     section: 'Database',
     ...integer({ min: 1, max: 10_000 }),

@@ -44,6 +44,8 @@ export interface DatabaseConfig {
   migrateOnStart: boolean;
   /** How long migrating waits for another migrator's advisory lock; 0 waits forever. */
   migrationLockTimeoutMs: number;
+  /** SEARCH_LANGUAGE: the text search configuration app.search copies (applied by migrating). */
+  searchLanguage: string;
 }
 
 export interface EmbeddedConfig {
@@ -620,6 +622,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       preparedStatements: s.DATABASE_PREPARED_STATEMENTS,
       migrateOnStart: s.MIGRATE_ON_START,
       migrationLockTimeoutMs: s.MIGRATION_LOCK_TIMEOUT_MS,
+      searchLanguage: s.SEARCH_LANGUAGE,
     },
     tenancy: {
       enabled: s.TENANCY_ENABLED,

@@ -72,7 +72,10 @@ async function start(): Promise<void> {
   const started = Date.now();
   endpoints = await resolveDatabase(config, log);
   if (config.database.migrateOnStart) {
-    await migrateDatabase(endpoints, log, config.database.migrationLockTimeoutMs);
+    await migrateDatabase(endpoints, log, {
+      lockTimeoutMs: config.database.migrationLockTimeoutMs,
+      searchLanguage: config.database.searchLanguage,
+    });
   }
   await seedOnFirstStart(endpoints);
   const defaultTenantId = await ensureDefaultTenant(config.tenancy, endpoints.migrationUrl);

@@ -93,6 +93,7 @@ async function reset(yes: boolean): Promise<void> {
       const applied = await migrate(endpoints.migrationUrl, {
         log,
         lockTimeoutMs: config.database.migrationLockTimeoutMs,
+        searchLanguage: config.database.searchLanguage,
       });
       for (const name of applied) console.log(`applied ${name}`);
       if (endpoints.embedded) {

@@ -24,7 +24,10 @@ export async function runWithDatabase(
   try {
     endpoints = await resolveDatabase(config, log, { attach: true });
     const applied = migrate
-      ? await migrateDatabase(endpoints, log, config.database.migrationLockTimeoutMs)
+      ? await migrateDatabase(endpoints, log, {
+          lockTimeoutMs: config.database.migrationLockTimeoutMs,
+          searchLanguage: config.database.searchLanguage,
+        })
       : [];
     process.exitCode = (await task(endpoints, log, applied, config)) ?? 0;
   } catch (error) {

@@ -57,8 +57,12 @@ export async function resolveDatabase(
 export async function migrateDatabase(
   endpoints: DatabaseEndpoints,
   log: Logger,
-  /** MIGRATION_LOCK_TIMEOUT_MS: how long to wait for another migrator. */
-  lockTimeoutMs?: number,
+  options: {
+    /** MIGRATION_LOCK_TIMEOUT_MS: how long to wait for another migrator. */
+    lockTimeoutMs?: number;
+    /** SEARCH_LANGUAGE, applied once the migrations are. */
+    searchLanguage?: string;
+  } = {},
 ) {
   if (!endpoints.migrationUrl) {
     log.info('MIGRATION_DATABASE_URL is not set: skipping migrations');
@@ -76,5 +80,5 @@ export async function migrateDatabase(
       rolePasswords[role] = decodeURIComponent(parsed.password);
     }
   }
-  return migrate(endpoints.migrationUrl, { log, rolePasswords, lockTimeoutMs });
+  return migrate(endpoints.migrationUrl, { log, rolePasswords, ...options });
 }

@@ -221,6 +221,38 @@ export interface MigrateOptions {
   dir?: string;
   /** How long to wait for another migrator's lock; 0 waits for ever. */
   lockTimeoutMs?: number;
+  /**
+   * SEARCH_LANGUAGE: the built-in text search configuration app.search should copy (sql/0050).
+   * Nothing is done when it already does; otherwise the search columns are rebuilt.
+   */
+  searchLanguage?: string;
+}
+
+/** Makes app.search map words as `language` does; sql/0050's app.set_search_language. */
+async function applySearchLanguage(
+  client: pg.ClientBase,
+  language: string,
+  log: Logger | undefined,
+): Promise<void> {
+  try {
+    await client.query('begin');
+    await client.query('set local role tenantql_owner');
+    const { rows } = await client.query<{ changed: boolean }>(
+      'select app.set_search_language($1::text::regconfig) as changed',
+      [language],
+    );
+    await client.query('commit');
+    if (rows[0]?.changed) {
+      log?.info({ language }, 'search language changed: the search columns were rebuilt');
+    }
+  } catch (error) {
+    await client.query('rollback');
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MigrationError(
+      `SEARCH_LANGUAGE=${language} could not be applied (nothing changed): ${reason}. It names a ` +
+        'text search configuration of PostgreSQL: see `select cfgname from pg_ts_config`.',
+    );
+  }
 }
 
 /** Who holds the migration lock, for the message when waiting for it timed out. */
@@ -360,6 +392,9 @@ export async function migrate(connectionString: string, options: MigrateOptions 
       }
       appliedNow.push(m.name);
       options.log?.info({ migration: m.name }, 'applied migration');
+    }
+    if (options.searchLanguage !== undefined) {
+      await applySearchLanguage(client, options.searchLanguage, options.log);
     }
     await client.query(DATABASE_PRIVILEGES);
     await client.query('grant usage on schema tenantql_meta to tenantql_api');

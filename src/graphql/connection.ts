@@ -81,19 +81,23 @@ export function ConnectionType<T extends object>(name: string, node: () => Class
   return ConnectionClass;
 }
 
-/** `first`/`after` and `last`/`before`, shared by every connection field. */
+/** `first` and `after`: a connection read forward only (search, ranked in SQL per request). */
 @ArgsType()
-export class ConnectionArgs {
+export class ForwardConnectionArgs {
   @Field(() => Int, {
     nullable: true,
     defaultValue: DEFAULT_PAGE_SIZE,
-    description: `Page size, 1–${MAX_PAGE_SIZE}, counted from the start (after \`after\`). Ignored when \`last\` is given.`,
+    description: `Page size, 1–${MAX_PAGE_SIZE}, counted from the start (after \`after\`); ignored when \`last\` is given.`,
   })
   first!: number | null;
 
   @Field(() => String, { nullable: true, description: 'A cursor from a previous page.' })
   after!: string | null;
+}
 
+/** `first`/`after` and `last`/`before`, shared by the keyset-paged connection fields. */
+@ArgsType()
+export class ConnectionArgs extends ForwardConnectionArgs {
   @Field(() => Int, {
     nullable: true,
     description: `Page size, 1–${MAX_PAGE_SIZE}, counted from the end (before \`before\`): the last rows of the list, in list order.`,

@@ -241,10 +241,14 @@ export function createContextFactory(deps: AppDependencies) {
           fairShareKey(deps.tenantLimits, db.claim, session?.userId ?? apiKey?.prefix, address),
       },
     });
+    // pino serialises a child's bindings when it is made: only for operations that log.
+    let log: Logger | undefined;
     const context: GraphQLContext = {
       requestId,
       clientAddress: address,
-      log: deps.log.child({ requestId, clientAddress: address }),
+      get log() {
+        return (log ??= deps.log.child({ requestId, clientAddress: address }));
+      },
       session,
       apiKey,
       db,

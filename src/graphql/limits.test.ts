@@ -71,6 +71,35 @@ describe('operationCost on the app schema', () => {
     expect(costOf(schema, query, { n: 5000 })).toBe(1 + 100 * (1 + 1 + (1 + 100)));
   });
 
+  it('counts nodes(ids:) once per id, node(id:) once', () => {
+    const query = `query ($ids: [ID!]!) { nodes(ids: $ids) { id ... on Task { title } } }`;
+    expect(costOf(schema, query, { ids: ['a', 'b', 'c'] })).toBe(1 + 3 * 2);
+    // Over the cap the resolver refuses it (BAD_USER_INPUT) before fetching: counted as the cap.
+    expect(costOf(schema, query, { ids: Array.from({ length: 500 }, () => 'x') })).toBe(
+      1 + 100 * 2,
+    );
+    expect(costOf(schema, `{ node(id: "x") { id ... on Project { name } } }`)).toBe(1 + 2);
+  });
+
+  it('prices each part of Project.taskStats as a page of the tasks it reads', () => {
+    const query = `{ projects(first: 10) { edges { node { taskStats {
+      total overdue byStatus { status count } byAssignee { count user { name } } } } } } }`;
+    const part = 1 + 20;
+    const byStatus = part + 3 * 2;
+    const byAssignee = part + 251 * (1 + (1 + 1));
+    // projects: 1 + 10 × (edges 1 + 1 × (node 1 + 1 × (taskStats 1 + parts)))
+    expect(costOf(schema, query)).toBe(1 + 10 * (1 + (1 + (1 + part * 2 + byStatus + byAssignee))));
+  });
+
+  it('prices search as the ranking of every match plus its page, and highlights per hit', () => {
+    const query = `query ($n: Int) { search(query: "x", first: $n) { totalCount edges {
+      rank node { ... on Task { title } ... on Comment { body } } } } }`;
+    // search: 1 + 100 + n × (totalCount 1 + edges 1 + 1 × (rank 1 + node 1 + 1 × max(1, 1)))
+    expect(costOf(schema, query, { n: 10 })).toBe(1 + 100 + 10 * (1 + 1 + (1 + 1 + 1)));
+    const highlighted = `{ search(query: "x") { edges { highlight { text match } } } }`;
+    expect(costOf(schema, highlighted)).toBe(1 + 100 + 20 * (1 + (1 + 10 + 71 * 2)));
+  });
+
   it('counts members as the largest plan allows', () => {
     expect(costOf(schema, `{ members { role user { id email } } }`)).toBe(
       1 + (LIST_BOUNDS['Query.members'] ?? 0) * (1 + (1 + 2)),

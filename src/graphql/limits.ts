@@ -23,7 +23,7 @@ import {
 } from 'graphql';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from '../config.js';
 import { AppError, type ErrorCode } from '../errors.js';
-import { MAX_PAGE_SIZE } from './connection.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './connection.js';
 import { coercedVariables, fragmentsOf } from './operation-inputs.js';
 
 export type { QueryLimits };
@@ -46,6 +46,28 @@ export const LIST_BOUNDS: Readonly<Record<string, number>> = {
   'AdminTenant.members': 250,
   // Seven statuses: at most 42 steps between them.
   'Query.projectWorkflow': 50,
+  // One entry per task status.
+  'TaskStats.byStatus': 3,
+  // One per member (counted as the largest plan with a member limit, as members is), and the
+  // unassigned tasks.
+  'TaskStats.byAssignee': 251,
+  // A passage of at most 35 words: 35 matches and the 36 gaps around them.
+  'SearchEdge.highlight': 71,
+};
+
+/**
+ * What a field costs beyond the values it returns, per row it is resolved for: the fields that
+ * read many rows to answer with a few. An aggregate reads every task of its project, priced as a
+ * default page of them; search ranks every match of the tenant before it cuts a page.
+ */
+export const FIELD_SURCHARGES: Readonly<Record<string, number>> = {
+  'TaskStats.total': DEFAULT_PAGE_SIZE,
+  'TaskStats.byStatus': DEFAULT_PAGE_SIZE,
+  'TaskStats.byAssignee': DEFAULT_PAGE_SIZE,
+  'TaskStats.overdue': DEFAULT_PAGE_SIZE,
+  'Query.search': MAX_PAGE_SIZE,
+  // ts_headline parses the hit's whole text again.
+  'SearchEdge.highlight': 10,
 };
 
 /**
@@ -203,6 +225,21 @@ function pageRows(walk: CostWalk, field: GraphQLField<unknown, unknown>, node: F
   return Math.min(first, MAX_PAGE_SIZE);
 }
 
+/**
+ * Rows a field taking a list of ids fetches (nodes(ids:)): one per id. Past MAX_PAGE_SIZE ids the
+ * resolver refuses (BAD_USER_INPUT) before fetching anything: counted as the cap, like `first`.
+ */
+function idRows(walk: CostWalk, field: GraphQLField<unknown, unknown>, node: FieldNode): number {
+  let ids: unknown;
+  try {
+    ids = getArgumentValues(field, node, walk.variables).ids;
+  } catch {
+    return MAX_PAGE_SIZE;
+  }
+  if (!Array.isArray(ids)) return MAX_PAGE_SIZE;
+  return Math.min(Math.max(ids.length, 1), MAX_PAGE_SIZE);
+}
+
 /** Rows of `field` each of its selections is resolved for. */
 function rowsOf(
   walk: CostWalk,
@@ -211,6 +248,7 @@ function rowsOf(
   node: FieldNode,
 ): number {
   if (field.args.some((a) => a.name === 'first')) return pageRows(walk, field, node);
+  if (field.args.some((a) => a.name === 'ids')) return idRows(walk, field, node);
   if (!isListType(getNullableType(field.type))) return 1;
   const bound = LIST_BOUNDS[`${parent.name}.${field.name}`];
   if (bound !== undefined) return bound;
@@ -247,13 +285,15 @@ function filterCost(walk: CostWalk, field: GraphQLField<unknown, unknown>, node:
 
 function fieldCost(walk: CostWalk, parent: GraphQLCompositeType, node: FieldNode): number {
   // __typename costs one; __schema and __type are bounded by the schema, not by anyone's data.
-  if (node.name.value.startsWith('__') || !node.selectionSet || isUnionType(parent)) return 1;
+  if (node.name.value.startsWith('__') || isUnionType(parent)) return 1;
+  const own = 1 + (FIELD_SURCHARGES[`${parent.name}.${node.name.value}`] ?? 0);
+  if (!node.selectionSet) return own;
   const field = parent.getFields()[node.name.value];
-  if (!field) return 1;
+  if (!field) return own;
   const type = getNamedType(field.type);
-  if (!isCompositeType(type)) return 1;
+  if (!isCompositeType(type)) return own;
   const perRow = setCost(walk, node.selectionSet, type) + filterCost(walk, field, node);
-  return saturate(1 + rowsOf(walk, parent, field, node) * perRow);
+  return saturate(own + rowsOf(walk, parent, field, node) * perRow);
 }
 
 /** Whether a fragment on `condition` selects anything for an object of `type`. */

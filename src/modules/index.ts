@@ -14,9 +14,16 @@ import { ApiKeyResolver } from './api-key/api-key.resolver.js';
 import { CommentResolver } from './comment/comment.resolver.js';
 import { InvitationResolver } from './invitation/invitation.resolver.js';
 import { MemberResolver } from './member/member.resolver.js';
+import { NodeResolver } from './node/node.resolver.js';
 import { NotificationResolver } from './notification/notification.resolver.js';
 import { ProjectResolver } from './project/project.resolver.js';
+import { SearchResolver } from './search/search.resolver.js';
 import { TaskResolver } from './task/task.resolver.js';
+import {
+  ProjectTaskStatsResolver,
+  TaskAssigneeCountResolver,
+  TaskStatsResolver,
+} from './task-stats/task-stats.resolver.js';
 import { TenantResolver } from './tenant/tenant.resolver.js';
 import { UserResolver } from './user/user.resolver.js';
 import {
@@ -39,6 +46,11 @@ export const RESOLVERS: NonEmptyArray<ResolverClass> = [
   ProjectTransitionResolver,
   NotificationResolver,
   ActivityResolver,
+  NodeResolver,
+  SearchResolver,
+  ProjectTaskStatsResolver,
+  TaskStatsResolver,
+  TaskAssigneeCountResolver,
   AdminResolver,
   AdminQueryResolver,
   AdminMutationResolver,

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLContext } from '../graphql/context.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from './metrics.js';
 
 function errorCodes(errors: readonly { extensions?: Record<string, unknown> }[] | undefined) {
@@ -15,6 +16,7 @@ function errorCodes(errors: readonly { extensions?: Record<string, unknown> }[] 
  */
 export function operationLogPlugin(
   metrics: Metrics | undefined,
+  log: Logger,
 ): ApolloServerPlugin<GraphQLContext> {
   return {
     requestDidStart() {
@@ -46,7 +48,7 @@ export function operationLogPlugin(
                 dbQueries: db.stats.queries,
                 transaction: db.stats.outcome,
               };
-              contextValue.log.info(fields, 'operation');
+              if (log.isLevelEnabled('info')) contextValue.log.info(fields, 'operation');
               metrics?.recordOperation({
                 operationName: fields.operationName,
                 operationType: fields.operationType,

@@ -73,6 +73,49 @@ query Triage {
     ),
   },
   {
+    query: `# A dashboard in one request: counts over each project's tasks, computed in SQL, each
+# part only when selected. overdue: not DONE and due before asOf (default: today, UTC).
+query ProjectDashboard {
+  projects(first: 10) {
+    edges {
+      node {
+        key
+        name
+        taskStats {
+          total
+          overdue
+          byStatus { status count }
+          byAssignee { count user { name } }
+        }
+      }
+    }
+  }
+}
+`,
+  },
+  {
+    query: `# Full-text search over project names and descriptions, task titles and descriptions and
+# comment bodies of this tenant. Exact title matches first, then by rank. Try "quoted phrases"
+# or -excluded words.
+query Search($query: String!) {
+  search(query: $query, first: 10) {
+    totalCount
+    edges {
+      rank
+      highlight { text match }
+      node {
+        __typename
+        ... on Project { key name }
+        ... on Task { title status }
+        ... on Comment { body task { title } }
+      }
+    }
+  }
+}
+`,
+    variables: JSON.stringify({ query: 'website' }, null, 2),
+  },
+  {
     query: `# Your notifications in this tenant, live over a WebSocket. They come from what other
 # members do, never from your own actions: run this, open the playground in a new browser tab
 # (each tab keeps its own sign-in), sign in there as another member of this tenant, and assign

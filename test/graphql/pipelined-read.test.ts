@@ -57,7 +57,7 @@ describe('a read sent with the context statement', () => {
     // BEGIN + context statement + the planned statement building the response + COMMIT.
     expect(trips).toHaveLength(1);
     expect(trips[0]).toMatch(
-      /^start transaction read only \+ .*set_operation_context.* \+ .*json_build_object.* \+ commit$/s,
+      /^start transaction read only \+ .*set_operation_context.* \+ .*string_agg.* \+ commit$/s,
     );
   });
 

@@ -104,6 +104,43 @@ describe('every statement on a tenant table names the tenant', () => {
     expect(unnamed(statements)).toEqual([]);
   });
 
+  it('node(id:) and nodes(ids:), the table of each id found in one statement', async () => {
+    const statements = await tenantStatements(async () => {
+      const result = await call(
+        `query($id: ID!, $ids: [ID!]!) { node(id: $id) { id } nodes(ids: $ids) { id } }`,
+        { id: a.projectId, ids: [a.taskId, a.commentId] },
+      );
+      expect(result.errors).toBeUndefined();
+    });
+    expect(statements.length).toBeGreaterThanOrEqual(4);
+    expect(unnamed(statements)).toEqual([]);
+  });
+
+  it('search, its count and its highlights', async () => {
+    const statements = await tenantStatements(async () => {
+      const result = await call(
+        `{ search(query: "task") { totalCount edges { highlight { text }
+            node { ... on Task { title } ... on Comment { body } } } } }`,
+      );
+      expect(result.errors).toBeUndefined();
+    });
+    expect(statements.filter((s) => s.includes('ts_rank'))).toHaveLength(2);
+    expect(statements.filter((s) => s.includes('ts_headline'))).toHaveLength(1);
+    expect(unnamed(statements)).toEqual([]);
+  });
+
+  it('every part of Project.taskStats', async () => {
+    const statements = await tenantStatements(async () => {
+      const result = await call(
+        `{ projects { edges { node { taskStats { total overdue byStatus { count }
+            byAssignee { count user { id } } } } } } }`,
+      );
+      expect(result.errors).toBeUndefined();
+    });
+    expect(statements.filter((s) => s.includes('count(*)'))).toHaveLength(4);
+    expect(unnamed(statements)).toEqual([]);
+  });
+
   it('creating, changing and deleting tasks and comments', async () => {
     const inserts: string[] = [];
     const statements = await tenantStatements(async () => {

@@ -17,6 +17,18 @@ import { UUID } from '../../formats.js';
 import type { Keyset } from '../../db/keyset.js';
 import { sql } from 'kysely';
 import { decodeCursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Ordering } from '../connection.js';
+import {
+  arrayAggregate,
+  boolean,
+  escapedString,
+  expression,
+  nullable,
+  object,
+  plainString,
+  stringConstant,
+  toSql,
+  type JsonText,
+} from './json-text.js';
 import { ENTITIES, ROOTS, type Entity, type ScalarColumn } from './relations.js';
 
 /**
@@ -92,10 +104,6 @@ interface Selected {
 }
 
 const TIMESTAMP_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
-
-function literal(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}
 
 class Compiler {
   readonly slots: ArgumentSlot[] = [];
@@ -181,15 +189,13 @@ class Compiler {
   }
 
   /** The JSON object of one row of `entityName` (`row` is its alias) for `selected`. */
-  rowObject(entityName: string, selected: Selected[], row: string): string {
+  rowObject(entityName: string, selected: Selected[], row: string): JsonText {
     const entity = ENTITIES[entityName];
     if (!entity) throw new NotPlannable();
     const type = this.object(entityName);
-    const pairs: string[] = [];
-    for (const one of selected) {
-      pairs.push(literal(one.key), this.rowValue(entityName, entity, type, one, row));
-    }
-    return jsonObject(pairs);
+    return object(
+      selected.map((one) => [one.key, this.rowValue(entityName, entity, type, one, row)] as const),
+    );
   }
 
   rowValue(
@@ -198,8 +204,8 @@ class Compiler {
     type: GraphQLObjectType,
     one: Selected,
     row: string,
-  ): string {
-    if (one.name === '__typename') return literal(entityName);
+  ): JsonText {
+    if (one.name === '__typename') return stringConstant(entityName);
     const scalar = entity.scalars[one.name];
     if (scalar) {
       this.field(type, one.name);
@@ -211,10 +217,12 @@ class Compiler {
       if (!related) throw new NotPlannable();
       this.field(type, one.name, target.entity);
       const other = this.alias();
-      const object = this.rowObject(target.entity, this.below(one, target.entity), other);
+      const rowJson = this.rowObject(target.entity, this.below(one, target.entity), other);
       const where = [`${column(other, 'id')} = ${column(row, target.column)}`];
       if (related.tenantScoped) where.unshift(`${column(other, 'tenant_id')} = ${TENANT}`);
-      return `(select ${object} from ${related.table} ${other} where ${where.join(' and ')})`;
+      return nullable(
+        `(select ${toSql(rowJson)} from ${related.table} ${other} where ${where.join(' and ')})`,
+      );
     }
     const list = entity.lists[one.name];
     if (!list) throw new NotPlannable();
@@ -222,9 +230,9 @@ class Compiler {
     const [node] = one.nodes;
     if (!node) throw new NotPlannable();
     const bind = this.slot(field, node, { first: 'pageSize', after: 'cursor' });
-    return this.connection(list.entity, one, bind, [
-      `${ROWS}."${list.column}" = ${column(row, 'id')}`,
-    ]);
+    return expression(
+      this.connection(list.entity, one, bind, [`${ROWS}."${list.column}" = ${column(row, 'id')}`]),
+    );
   }
 
   /**
@@ -271,38 +279,44 @@ class Compiler {
     // The rows of the page: one more than asked for tells whether more follow (hasNextPage).
     const kept = needsNext ? ` filter (where ${column(page, 'position')} <= ${first})` : '';
     const cursorOf = (direction: string) =>
-      `(array_agg(${column(page, 'cursor')} order by ${order(page, direction)})${kept})[1]`;
-    const pairs: string[] = [];
+      plainString(
+        `(array_agg(${column(page, 'cursor')} order by ${order(page, direction)})${kept})[1]`,
+      );
+    const pairs: (readonly [string, JsonText])[] = [];
     for (const one of fields) {
       if (one.name !== '__typename') this.field(connectionType, one.name);
-      let value: string;
+      let value: JsonText;
       switch (one.name) {
         case '__typename':
-          value = literal(connectionType.name);
+          value = stringConstant(connectionType.name);
           break;
         case 'totalCount': {
           const all = this.alias();
-          value = `(select count(*) from ${entity.table} ${all} where ${conditions(all)})`;
+          value = expression(
+            `(select count(*) from ${entity.table} ${all} where ${conditions(all)})::text`,
+          );
           break;
         }
         case 'pageInfo':
-          value = jsonObject(
-            this.below(one, pageInfoType.name).flatMap((info) => {
+          value = object(
+            this.below(one, pageInfoType.name).map((info) => {
               const before = this.alias();
               switch (info.name) {
                 case '__typename':
-                  return [literal(info.key), literal(pageInfoType.name)];
+                  return [info.key, stringConstant(pageInfoType.name)] as const;
                 case 'hasNextPage':
-                  return [literal(info.key), `count(*) > ${first}`];
+                  return [info.key, boolean(`count(*) > ${first}`)] as const;
                 case 'hasPreviousPage':
                   return [
-                    literal(info.key),
-                    `exists (select from ${entity.table} ${before} where ${conditions(before)} and ${key(before)} <= ${after})`,
-                  ];
+                    info.key,
+                    boolean(
+                      `exists (select from ${entity.table} ${before} where ${conditions(before)} and ${key(before)} <= ${after})`,
+                    ),
+                  ] as const;
                 case 'startCursor':
-                  return [literal(info.key), cursorOf('')];
+                  return [info.key, cursorOf('')] as const;
                 case 'endCursor':
-                  return [literal(info.key), cursorOf(' desc')];
+                  return [info.key, cursorOf(' desc')] as const;
                 default:
                   throw new NotPlannable();
               }
@@ -310,41 +324,41 @@ class Compiler {
           );
           break;
         case 'edges': {
-          const edge = jsonObject(
-            this.below(one, edgeType.name).flatMap((e) => {
+          const edge = object(
+            this.below(one, edgeType.name).map((e) => {
               switch (e.name) {
                 case '__typename':
-                  return [literal(e.key), literal(edgeType.name)];
+                  return [e.key, stringConstant(edgeType.name)] as const;
                 case 'cursor':
-                  return [literal(e.key), column(page, 'cursor')];
+                  return [e.key, plainString(column(page, 'cursor'))] as const;
                 case 'node':
                   return [
-                    literal(e.key),
+                    e.key,
                     this.rowObject(entityName, this.below(e, entityName), page),
-                  ];
+                  ] as const;
                 default:
                   throw new NotPlannable();
               }
             }),
           );
-          value = `coalesce(json_agg(${edge} order by ${order(page)})${kept}, '[]'::json)`;
+          value = arrayAggregate(edge, order(page), kept);
           break;
         }
         default:
           throw new NotPlannable();
       }
-      pairs.push(literal(one.key), value);
+      pairs.push([one.key, value]);
     }
     const position = needsNext
       ? `, row_number() over (order by ${order(inner)}) as "position"`
       : '';
     const cursor = needsCursor ? `, ${cursorSql(inner, sortColumn)} as "cursor"` : '';
     const limit = needsNext ? `${first} + 1` : first;
-    return `(select ${jsonObject(pairs)} from (select ${inner}.*${position}${cursor} from ${entity.table} ${inner} where ${conditions(inner)} and ${key(inner)} > ${after} order by ${order(inner)} limit ${limit}) ${page})`;
+    return `(select ${toSql(object(pairs))} from (select ${inner}.*${position}${cursor} from ${entity.table} ${inner} where ${conditions(inner)} and ${key(inner)} > ${after} order by ${order(inner)} limit ${limit}) ${page})`;
   }
 
-  root(query: GraphQLObjectType, one: Selected): string {
-    if (one.name === '__typename') return literal(query.name);
+  root(query: GraphQLObjectType, one: Selected): JsonText {
+    if (one.name === '__typename') return stringConstant(query.name);
     const root = ROOTS[one.name];
     if (!root) throw new NotPlannable();
     const [node] = one.nodes;
@@ -356,8 +370,10 @@ class Compiler {
       if (isNonNullType(field.type)) throw new NotPlannable();
       const bind = this.slot(field, node, { id: 'uuid' });
       const row = this.alias();
-      const object = this.rowObject(root.entity, this.below(one, root.entity), row);
-      return `(select ${object} from ${entity.table} ${row} where ${column(row, 'tenant_id')} = ${TENANT} and ${column(row, 'id')} = ${bind('id')}::uuid)`;
+      const rowJson = this.rowObject(root.entity, this.below(one, root.entity), row);
+      return nullable(
+        `(select ${toSql(rowJson)} from ${entity.table} ${row} where ${column(row, 'tenant_id')} = ${TENANT} and ${column(row, 'id')} = ${bind('id')}::uuid)`,
+      );
     }
     const field = this.field(query, one.name, `${root.entity}Connection`);
     const bound: Record<string, Rule> = { first: 'pageSize', after: 'cursor' };
@@ -366,7 +382,7 @@ class Compiler {
     const where = Object.entries(root.byArgument).map(
       ([argument, name]) => `${ROWS}."${name}" = ${bind(argument)}::uuid`,
     );
-    return this.connection(root.entity, one, bind, where);
+    return expression(this.connection(root.entity, one, bind, where));
   }
 }
 
@@ -395,23 +411,17 @@ function column(alias: string, name: string): string {
   return `${alias}."${name}"`;
 }
 
-function columnValue(expression: string, { format }: ScalarColumn): string {
+function columnValue(sql: string, { format }: ScalarColumn): JsonText {
   switch (format) {
     case 'plain':
-      return expression;
+      return escapedString(sql);
     case 'timestamp':
-      return `to_char(${expression} at time zone 'UTC', ${TIMESTAMP_FORMAT})`;
+      return plainString(`to_char(${sql} at time zone 'UTC', ${TIMESTAMP_FORMAT})`);
     case 'date':
-      return `to_char(${expression}, 'YYYY-MM-DD')`;
+      return plainString(`to_char(${sql}, 'YYYY-MM-DD')`);
     case 'present':
-      return `${expression} is not null`;
+      return boolean(`${sql} is not null`);
   }
-}
-
-// json_build_object takes at most 100 arguments (PostgreSQL's FUNC_MAX_ARGS).
-function jsonObject(pairs: string[]): string {
-  if (pairs.length > 100) throw new NotPlannable();
-  return `json_build_object(${pairs.join(', ')})`;
 }
 
 /** The operation as one statement, or undefined when any part of it is not plannable. */
@@ -441,9 +451,9 @@ export function compilePlan(
         data: Object.fromEntries(roots.map((one) => [one.key, query.name])),
       };
     }
-    const pairs = roots.flatMap((one) => [literal(one.key), compiler.root(query, one)]);
-    // Text, not json: the response carries it as it is (PlannedData), nothing parses it.
-    body = `select ${jsonObject(pairs)}::text as data`;
+    const data = object(roots.map((one) => [one.key, compiler.root(query, one)] as const));
+    // The response carries the text as it is (PlannedData): nothing parses it.
+    body = `select ${toSql(data)} as data`;
   } catch (error) {
     if (error instanceof NotPlannable) return undefined;
     throw error;

@@ -385,8 +385,9 @@ export async function findExportBatch(
     'columns' in spec
       ? sql`(select ${sql.join(spec.columns.map((c) => sql.ref(c)))} from ${sql.table(table)})`
       : sql.table(table);
+  // The search vectors (sql/0050) are derived from the rows' own text: not exported.
   const { rows } = await sql<ExportRow>`
-    select ${key}::text as key, to_jsonb(x)::text as row
+    select ${key}::text as key, (to_jsonb(x) - 'search_vector')::text as row
       from ${source} x
      where x.tenant_id = ${tenantId}
        and (${after ?? null}::uuid is null or ${key} > ${after ?? null}::uuid)

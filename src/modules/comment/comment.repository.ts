@@ -3,6 +3,7 @@ import { fetchPages, type Page, type PageRequest, type SortKey } from '../../db/
 import { filterExpression, type Condition, type FilterColumn } from '../../db/filter.js';
 import type { TenantKey, Tx } from '../../db/operation.js';
 import { NotFoundError } from '../../errors.js';
+import { anyId } from '../../db/any-id.js';
 
 export type CommentOrderFieldValue = 'CREATED_AT' | 'UPDATED_AT';
 
@@ -39,6 +40,15 @@ export interface CommentRow {
 }
 
 // Every statement names its tenant: see project.repository.ts.
+
+export function findCommentsByIds(
+  trx: Tx,
+  tenantId: TenantKey,
+  ids: readonly string[],
+): Promise<CommentRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return allComments(trx, tenantId).where('id', '=', anyId(ids)).execute();
+}
 
 export function findCommentById(
   trx: Tx,

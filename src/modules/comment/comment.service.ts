@@ -8,6 +8,7 @@ import {
   type RequestedOrder,
 } from '../../graphql/connection.js';
 import { readFilter, rulesFor } from '../../graphql/filter.js';
+import { byKey } from '../../graphql/loaders.js';
 import { requireId, requireText } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
 import { ForbiddenError, NotFoundError } from '../../errors.js';
@@ -23,6 +24,7 @@ import {
   COMMENT_SORT,
   deleteCommentById,
   findCommentPagesByTasks,
+  findCommentsByIds,
   getCommentById,
   insertComment,
   updateCommentById,
@@ -50,6 +52,16 @@ const OLDEST_FIRST: RequestedOrder<CommentOrderFieldValue> = {
   field: 'CREATED_AT',
   direction: 'ASC',
 };
+
+/** Batched comment lookup in the operation's transaction; hidden and missing look the same. */
+export async function loadComment(ctx: GraphQLContext, id: string): Promise<Comment | undefined> {
+  const loader = ctx.loaders.get<string, Comment | undefined>('comment', async (ids) => {
+    const trx = await ctx.db.transaction();
+    const rows = await findCommentsByIds(trx, ctx.db.routingTenant(), ids);
+    return byKey(ids, rows.map(toComment), (c) => c.id);
+  });
+  return loader.load(id);
+}
 
 /**
  * Task.comments, when graphql-js resolves it (the planner answers most reads, see

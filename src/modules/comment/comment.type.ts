@@ -1,7 +1,8 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { ConnectionType } from '../../graphql/connection.js';
+import { Node } from '../node/node.type.js';
 
-@ObjectType({ description: 'A comment on a task.' })
+@ObjectType({ description: 'A comment on a task.', implements: Node })
 export class Comment {
   @Field(() => ID)
   id!: string;

@@ -2,6 +2,7 @@ import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import type { ProjectStatusValue } from '../../db/schema.js';
 import { ConnectionType, type Connection } from '../../graphql/connection.js';
 import type { Task } from '../task/task.type.js';
+import { Node } from '../node/node.type.js';
 
 export const ProjectStatus = {
   DRAFT: 'DRAFT',
@@ -15,7 +16,7 @@ export const ProjectStatus = {
 export type ProjectStatus = ProjectStatusValue;
 registerEnumType(ProjectStatus, { name: 'ProjectStatus' });
 
-@ObjectType({ description: 'A project of the current tenant.' })
+@ObjectType({ description: 'A project of the current tenant.', implements: Node })
 export class Project {
   @Field(() => ID)
   id!: string;

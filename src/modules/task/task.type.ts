@@ -3,6 +3,7 @@ import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import type { TaskPriorityValue, TaskStatusValue } from '../../db/schema.js';
 import { ConnectionType, type Connection } from '../../graphql/connection.js';
 import type { Comment } from '../comment/comment.type.js';
+import { Node } from '../node/node.type.js';
 
 export const TaskStatus = {
   TODO: 'TODO',
@@ -21,7 +22,7 @@ export const TaskPriority = {
 export type TaskPriority = TaskPriorityValue;
 registerEnumType(TaskPriority, { name: 'TaskPriority' });
 
-@ObjectType({ description: 'A task in a project.' })
+@ObjectType({ description: 'A task in a project.', implements: Node })
 export class Task {
   @Field(() => ID)
   id!: string;

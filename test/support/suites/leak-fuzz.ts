@@ -105,7 +105,16 @@ type TenantOp =
   | { kind: 'keyNamingTenant'; tenant: number; from: number; fromRole: number }
   | { kind: 'revokedKey'; tenant: number; role: number }
   // Asks to send another tenant's delivery again: it must look like no delivery at all.
-  | { kind: 'redeliverForeign'; tenant: number; role: number; target: Target };
+  | { kind: 'redeliverForeign'; tenant: number; role: number; target: Target }
+  // Searches for a tenant's label (every text of a tenant starts with it): its own finds all its
+  // rows, another's finds nothing.
+  | { kind: 'search'; tenant: number; role: number; labelOf: number }
+  // Looks up projects, tasks and comments of any tenant by id: only its own come back.
+  | { kind: 'nodes'; tenant: number; role: number; targets: NodeTarget[] };
+interface NodeTarget {
+  type: 'projects' | 'tasks' | 'comments';
+  target: Target;
+}
 /** `viaKey`: the caller sends its role's API key alone (no tenant header) instead of a token. */
 type Op = TenantOp & { viaKey: boolean };
 
@@ -211,6 +220,24 @@ const tenantOpArb: fc.Arbitrary<TenantOp> = fc.oneof(
     tenant: tenantArb,
     role: roleArb,
     target: targetArb,
+  }),
+  fc.record({
+    kind: fc.constant('search' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    labelOf: tenantArb,
+  }),
+  fc.record({
+    kind: fc.constant('nodes' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    targets: fc.array(
+      fc.record({
+        type: fc.constantFrom('projects' as const, 'tasks' as const, 'comments' as const),
+        target: targetArb,
+      }),
+      { minLength: 1, maxLength: 8 },
+    ),
   }),
 );
 const opArb: fc.Arbitrary<Op> = fc
@@ -411,16 +438,22 @@ class Runner {
       }
       case 'readProject': {
         const { id, item } = targetOf((t) => t.projects, op.target);
-        const result = await call<{ project: { projectName: string } | null }>(
+        const result = await call<{
+          project: { projectName: string; taskStats: { total: number } } | null;
+        }>(
           tenant,
           role,
           `query($id: ID!) { project(id: $id) { projectName: name tasks(first: 50) { totalCount
-             edges { node { title comments(first: 50) { edges { node { body } } } } } } } }`,
+             edges { node { title comments(first: 50) { edges { node { body } } } } } }
+             taskStats { total byAssignee { count user { id } } } } }`,
           { id },
         );
         if (!this.expectOk(result, what)) return;
         const got = result.data?.project?.projectName ?? null;
         if (got !== (item?.name ?? null)) this.fail(`${what}: read ${got}, model ${item?.name}`);
+        const total = result.data?.project?.taskStats.total;
+        const want = tenant.tasks.filter((t) => t.projectId === item?.id && !t.deleted).length;
+        if (item && total !== want) this.fail(`${what}: taskStats.total ${total}, model ${want}`);
         return;
       }
       case 'readTask': {
@@ -731,6 +764,9 @@ class Runner {
         this.expectCode(result, ['UNAUTHENTICATED'], what);
         return;
       }
+      case 'search':
+      case 'nodes':
+        return this.lookUp(op, tenant, role, what);
       case 'redeliverForeign': {
         const foreign =
           this.tenants[(op.tenant + 1 + (op.target.tenant % (TENANTS - 1))) % TENANTS];
@@ -764,6 +800,61 @@ class Runner {
         }
         return;
       }
+    }
+  }
+
+  /** search and nodes(ids:): only the caller's tenant's rows, exactly those of the model. */
+  async lookUp(
+    op: Extract<Op, { kind: 'search' | 'nodes' }>,
+    tenant: TenantModel,
+    role: MembershipRoleValue,
+    what: string,
+  ): Promise<void> {
+    const call = <T>(query: string, variables: Record<string, unknown>) =>
+      this.call<T>(tenant, role, query, variables, op.viaKey);
+    const fields = `__typename ... on Node { id } ... on Project { projectName: name } ... on Task { title }
+      ... on Comment { body }`;
+    if (op.kind === 'search') {
+      const label = this.tenants[op.labelOf].label;
+      const result = await call<{
+        search: { totalCount: number; edges: { node: { id: string } }[] };
+      }>(
+        `query($q: String!) { search(query: $q, first: 100) { totalCount edges { node { ${fields} } } } }`,
+        { q: label },
+      );
+      if (!this.expectOk(result, what)) return;
+      const got = (result.data?.search.edges ?? []).map((e) => e.node.id).sort();
+      const live = <T extends { id: string; deleted: boolean }>(list: T[]) =>
+        list.filter((x) => !x.deleted).map((x) => x.id);
+      const want =
+        this.tenants[op.labelOf] === tenant
+          ? [...live(tenant.projects), ...live(tenant.tasks), ...live(tenant.comments)].sort()
+          : [];
+      if (
+        JSON.stringify(got) !== JSON.stringify(want) ||
+        result.data?.search.totalCount !== want.length
+      ) {
+        this.fail(`${what}: searching ${label} found ${got.length} hits, model ${want.length}`);
+      }
+      return;
+    }
+    const asked = op.targets.map(({ type, target }) => {
+      const owner = this.tenants[target.tenant];
+      const item = pick<{ id: string; deleted: boolean }>(owner[type], target.index);
+      return {
+        id: item?.id ?? UNKNOWN_ID,
+        visible: owner === tenant && item !== undefined && !item.deleted,
+      };
+    });
+    const result = await call<{ nodes: ({ id: string } | null)[] }>(
+      `query($ids: [ID!]!) { nodes(ids: $ids) { ${fields} } }`,
+      { ids: asked.map((a) => a.id) },
+    );
+    if (!this.expectOk(result, what)) return;
+    const got = (result.data?.nodes ?? []).map((n) => n?.id ?? null);
+    const want = asked.map((a) => (a.visible ? a.id : null));
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      this.fail(`${what}: nodes ${JSON.stringify(got)}, model ${JSON.stringify(want)}`);
     }
   }
 
