@@ -106,6 +106,45 @@ describe('operationCost on the app schema', () => {
     );
   });
 
+  it('counts last like first, whatever the default of first', () => {
+    const query = `query ($n: Int) { projects(last: $n) { edges { node { id name } } } }`;
+    expect(costOf(schema, query, { n: 7 })).toBe(1 + 7 * (1 + 1 + 2));
+    expect(costOf(schema, query, { n: 100 })).toBe(
+      costOf(
+        schema,
+        `{ projects(first: 100) {
+      edges { node { id name } } } }`,
+      ),
+    );
+    // No last: the default first of 20.
+    expect(costOf(schema, query)).toBe(1 + 20 * (1 + 1 + 2));
+  });
+
+  it('prices each filter condition as one more value on every row of the page', () => {
+    const plain = `{ projects(first: 10) { edges { node { id } } } }`;
+    const filtered = (filter: string) =>
+      costOf(schema, `{ projects(first: 10, filter: ${filter}) { edges { node { id } } } }`);
+    expect(costOf(schema, plain)).toBe(1 + 10 * (1 + 1 + 1));
+    expect(filtered(`{ status: ACTIVE }`)).toBe(1 + 10 * (3 + 1));
+    expect(filtered(`{ name: { contains: "a", startsWith: "b" }, id: { in: ["x", "y"] } }`)).toBe(
+      1 + 10 * (3 + 3),
+    );
+    expect(
+      filtered(`{ or: [{ name: { eq: "a" } }, { not: { key: { eq: "B" } } }], and: [] }`),
+    ).toBe(1 + 10 * (3 + 2));
+    // Nested lists: a condition counts for every row it is tested on.
+    const nested = `query ($f: TaskFilter) { projects(first: 10) { edges { node {
+      tasks(first: 5, filter: $f) { edges { node { id } } } } } } }`;
+    const bare = costOf(schema, nested) ?? 0;
+    expect(
+      costOf(schema, nested, { f: { title: { contains: 'x' }, priority: { gte: 'HIGH' } } }),
+    ).toBe(bare + 10 * 5 * 2);
+    // Members is a bounded list, not a page: its filter counts per member.
+    expect(costOf(schema, `{ members(filter: { role: { eq: OWNER } }) { role } }`)).toBe(
+      1 + (LIST_BOUNDS['Query.members'] ?? 0) * 2,
+    );
+  });
+
   it('counts a list nobody bounded as a full page', () => {
     expect(costOf(schema, `{ myTenants { id } }`)).toBe(1 + 100);
   });

@@ -193,15 +193,28 @@ interface CostWalk {
   memo: Map<SelectionSetNode, Map<string, number>>;
 }
 
-/** Rows a field with a `first` argument fetches, as the resolver will see its arguments. */
-function pageRows(walk: CostWalk, field: GraphQLField<unknown, unknown>, node: FieldNode): number {
-  let first: unknown;
+/** The field's arguments as the resolver will see them; undefined when execution refuses them. */
+function argumentsOf(
+  walk: CostWalk,
+  field: GraphQLField<unknown, unknown>,
+  node: FieldNode,
+): Record<string, unknown> | undefined {
   try {
-    first = getArgumentValues(field, node, walk.variables).first;
+    return getArgumentValues(field, node, walk.variables);
   } catch {
-    // Execution refuses these arguments itself; count the most they could ask for meanwhile.
-    return MAX_PAGE_SIZE;
+    return undefined;
   }
+}
+
+/**
+ * Rows a field with a `first` (or `last`) argument fetches, as the resolver will see its
+ * arguments: `last`, when given, is the page size, as the connections read it.
+ */
+function pageRows(walk: CostWalk, field: GraphQLField<unknown, unknown>, node: FieldNode): number {
+  const args = argumentsOf(walk, field, node);
+  // Execution refuses these arguments itself; count the most they could ask for meanwhile.
+  if (!args) return MAX_PAGE_SIZE;
+  let first = args.last ?? args.first;
   if (first === null || first === undefined) {
     // null asks for the field's default page size.
     const fallback = field.args.find((a) => a.name === 'first')?.defaultValue;
@@ -244,6 +257,32 @@ function rowsOf(
   return MAX_PAGE_SIZE;
 }
 
+/**
+ * Conditions in a filter argument: each operator (or plain shorthand field) counts one, through
+ * and/or/not at any depth; an `in` list counts once, an empty list not at all.
+ */
+export function filterConditions(value: unknown): number {
+  if (value === null || value === undefined) return 0;
+  if (Array.isArray(value) && value.length === 0) return 0;
+  if (Array.isArray(value)) {
+    const nested = value.some((v) => typeof v === 'object' && v !== null && !(v instanceof Date));
+    return nested ? saturate(value.reduce((sum: number, v) => sum + filterConditions(v), 0)) : 1;
+  }
+  if (typeof value === 'object' && !(value instanceof Date)) {
+    return saturate(Object.values(value).reduce((sum: number, v) => sum + filterConditions(v), 0));
+  }
+  return 1;
+}
+
+/**
+ * A filter makes the database test rows it does not return: each condition counts like one more
+ * field selected on every row of the page.
+ */
+function filterCost(walk: CostWalk, field: GraphQLField<unknown, unknown>, node: FieldNode) {
+  if (!field.args.some((a) => a.name === 'filter')) return 0;
+  return filterConditions(argumentsOf(walk, field, node)?.filter);
+}
+
 function fieldCost(walk: CostWalk, parent: GraphQLCompositeType, node: FieldNode): number {
   // __typename costs one; __schema and __type are bounded by the schema, not by anyone's data.
   if (node.name.value.startsWith('__') || isUnionType(parent)) return 1;
@@ -253,7 +292,8 @@ function fieldCost(walk: CostWalk, parent: GraphQLCompositeType, node: FieldNode
   if (!field) return own;
   const type = getNamedType(field.type);
   if (!isCompositeType(type)) return own;
-  return saturate(own + rowsOf(walk, parent, field, node) * setCost(walk, node.selectionSet, type));
+  const perRow = setCost(walk, node.selectionSet, type) + filterCost(walk, field, node);
+  return saturate(own + rowsOf(walk, parent, field, node) * perRow);
 }
 
 /** Whether a fragment on `condition` selects anything for an object of `type`. */

@@ -24,6 +24,32 @@ query ProjectsWithTasks {
 `,
   },
   {
+    query: `# A filtered, sorted list: the most urgent open tasks of every project, nobody's yet
+# or due soon, highest priority first and then the earliest due date (no date last).
+query Triage {
+  projects(first: 10, filter: { statusIs: { notIn: [ARCHIVED, COMPLETED] } }) {
+    edges {
+      node {
+        key
+        name
+        tasks(
+          first: 5
+          filter: {
+            statusIs: { ne: DONE }
+            or: [{ assignee: { isNull: true } }, { dueDate: { lt: "2027-01-01" } }]
+          }
+          sort: [{ field: PRIORITY, direction: DESC }, { field: DUE_DATE }]
+        ) {
+          totalCount
+          edges { node { title priority dueDate assignee { name } } }
+        }
+      }
+    }
+  }
+}
+`,
+  },
+  {
     query: `query Me {
   me { id email name }
 }

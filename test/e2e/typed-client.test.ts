@@ -16,6 +16,7 @@ import {
   ProjectDocument,
   ProjectsDocument,
   TaskDocument,
+  TasksDocument,
   UpdateTaskDocument,
   CurrentTenantDocument,
   LoginDocument,
@@ -158,6 +159,18 @@ describe('the typed client over HTTP, as users call the API', () => {
     expect(
       (await acme.request(ProjectsDocument, {})).projects.edges.map((e) => e.node.key),
     ).toEqual(['WEB']);
+    // Filtered, sorted and read from the end, with the generated input types.
+    await acme.request(CreateTaskDocument, {
+      input: { projectId: createProject.id, title: 'Check links', priority: 'LOW' },
+    });
+    const { tasks } = await acme.request(TasksDocument, {
+      projectId: createProject.id,
+      filter: { priority: { gte: 'MEDIUM' }, assignee: { isNull: true } },
+      sort: [{ field: 'PRIORITY', direction: 'DESC' }, { field: 'DUE_DATE' }],
+      last: 5,
+    });
+    expect(tasks.edges.map((e) => e.node.title)).toEqual(['Write copy']);
+    expect(tasks.pageInfo).toMatchObject({ hasPreviousPage: false, hasNextPage: false });
 
     // The other tenant sees none of it, by list or by id, and cannot write into it.
     expect((await globex.request(ProjectsDocument, {})).projects.totalCount).toBe(0);

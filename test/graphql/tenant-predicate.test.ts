@@ -24,6 +24,17 @@ const LISTS = `query($projectId: ID!) {
     tasks(first: 5) { totalCount edges { node { title } } } } } }
   tasks(projectId: $projectId) { totalCount edges { node { title comments { edges { node { body } } } } } }
 }`;
+// Filters, several keys and backward pages: the statements the resolvers build for them.
+const FILTERED = `query($projectId: ID!) {
+  projects(last: 5, sort: [{ field: NAME, direction: DESC }], filter: { or: [
+    { name: { contains: "project" } }, { not: { createdBy: { isNull: true } } }] }) {
+    totalCount pageInfo { hasPreviousPage } edges { node { name
+      tasks(last: 3, filter: { priority: { gte: LOW } }, sort: [{ field: DUE_DATE }]) { totalCount
+        edges { node { title comments(last: 2, filter: { body: { contains: "c" } }) {
+          totalCount edges { node { body } } } } } } } } }
+  tasks(projectId: $projectId, filter: { assignee: { isNull: false } }, last: 2) {
+    totalCount edges { node { title } } }
+}`;
 const BY_ID = `query($id: ID!) { task(id: $id) { title project { name } comments { totalCount } } }`;
 
 let db: TestDatabase;
@@ -78,10 +89,11 @@ describe('every statement on a tenant table names the tenant', () => {
     expect(unnamed(statements)).toEqual([]);
   });
 
-  it('the projects and tasks lists, nested pages loaded per parent, task(id)', async () => {
+  it('the projects and tasks lists, filtered, sorted and backward, nested pages, task(id)', async () => {
     const statements = await tenantStatements(async () => {
       for (const [query, variables] of [
         [LISTS, { projectId: a.projectId }],
+        [FILTERED, { projectId: a.projectId }],
         [BY_ID, { id: a.taskId }],
       ] as const) {
         const result = await call(query, variables);

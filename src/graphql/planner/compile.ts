@@ -15,7 +15,8 @@ import {
 } from 'graphql';
 import { UUID } from '../../formats.js';
 import type { Keyset } from '../../db/keyset.js';
-import { decodeCursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../connection.js';
+import { sql } from 'kysely';
+import { decodeCursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type Ordering } from '../connection.js';
 import {
   arrayAggregate,
   boolean,
@@ -385,6 +386,12 @@ class Compiler {
   }
 }
 
+/** The default ordering of the lists the planner answers, as the services tag it. */
+const CREATED_AT_ORDER: Ordering = {
+  tag: 'CREATED_AT',
+  keys: [{ sort: { expression: sql.ref('created_at'), type: 'timestamptz' }, direction: 'ASC' }],
+};
+
 /** Precedes every uuid: with '-infinity', the keyset bound of a page without a cursor. */
 const NO_ID = '00000000-0000-0000-0000-000000000000';
 
@@ -512,11 +519,11 @@ function checkArguments(
       // A cursor of another list or order, or a forged one: the field's own BAD_USER_INPUT.
       let keyset: Keyset | undefined;
       try {
-        keyset = decodeCursor(value as string | null | undefined, 'CREATED_AT', 'timestamptz');
+        keyset = decodeCursor(value as string | null | undefined, CREATED_AT_ORDER);
       } catch {
         return undefined;
       }
-      checked['after.value'] = keyset?.value ?? null;
+      checked['after.value'] = keyset?.values[0] ?? null;
       checked['after.id'] = keyset?.id ?? null;
     } else if (value !== null && value !== undefined) {
       // Filters, orderings, anything new: graphql-js and the services decide.

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { fetchPage, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
-import type { Tx } from '../../db/operation.js';
+import { filterExpression, type Condition, type FilterColumn } from '../../db/filter.js';
+import type { TenantKey, Tx } from '../../db/operation.js';
 
 export const ACTIVITY_SORT: SortKey = {
   expression: sql.ref('created_at'),
@@ -19,12 +20,17 @@ export interface ActivityRow {
   created_at: Date;
 }
 
-export interface ActivityRowFilter {
-  entityType: string | null;
-  action: string | null;
-  actorId: string | null;
-  entityId: string | null;
-}
+/** What an activity filter's fields compare (filter names, see activity.service.ts). */
+export const ACTIVITY_FILTER = {
+  id: { column: 'id', type: 'uuid' },
+  entityType: { column: 'entity_type', type: 'text' },
+  entity: { column: 'entity_id', type: 'uuid' },
+  action: { column: 'action', type: 'text' },
+  actor: { column: 'actor_id', type: 'uuid', nullable: true },
+  apiKey: { column: 'api_key_id', type: 'uuid', nullable: true },
+  label: { column: 'label', type: 'text', nullable: true },
+  createdAt: { column: 'created_at', type: 'timestamptz' },
+} as const satisfies Record<string, FilterColumn>;
 
 const COLUMNS = [
   'id',
@@ -38,16 +44,20 @@ const COLUMNS = [
   'created_at',
 ] as const;
 
-/** The current tenant's activity (RLS shows it to owners and admins only). */
+/**
+ * The current tenant's activity (RLS shows it to owners and admins only). The tenant is named
+ * for the (tenant_id, created_at, id) index, as in project.repository.ts.
+ */
 export function findActivityPage(
   trx: Tx,
-  filter: ActivityRowFilter,
+  tenantId: TenantKey,
+  filter: Condition | undefined,
   page: PageRequest,
 ): Promise<Page<ActivityRow>> {
-  let base = trx.selectFrom('app.activity').select(COLUMNS);
-  if (filter.entityType) base = base.where('entity_type', '=', filter.entityType);
-  if (filter.action) base = base.where('action', '=', filter.action);
-  if (filter.actorId) base = base.where('actor_id', '=', filter.actorId);
-  if (filter.entityId) base = base.where('entity_id', '=', filter.entityId);
-  return fetchPage(trx, base, page);
+  const base = trx.selectFrom('app.activity').select(COLUMNS).where('tenant_id', '=', tenantId);
+  return fetchPage(
+    trx,
+    filter ? base.where((eb) => filterExpression(eb, filter, ACTIVITY_FILTER)) : base,
+    page,
+  );
 }

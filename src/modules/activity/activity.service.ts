@@ -1,12 +1,33 @@
-import { pageArgs, toConnection, type Connection } from '../../graphql/connection.js';
+import {
+  pageArgs,
+  toConnection,
+  type Connection,
+  type Ordering,
+} from '../../graphql/connection.js';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { optionalId } from '../../graphql/validate.js';
+import { readFilter, rulesFor, type FilterRule } from '../../graphql/filter.js';
 import { requireTenantAdmin } from '../../tenancy/permissions.js';
 import type { ActivityArgs } from './activity.args.js';
-import { ACTIVITY_SORT, findActivityPage, type ActivityRow } from './activity.repository.js';
+import {
+  ACTIVITY_FILTER,
+  ACTIVITY_SORT,
+  findActivityPage,
+  type ActivityRow,
+} from './activity.repository.js';
 import type { Activity, ActivityAction, ActivityEntityType } from './activity.type.js';
 
-const ORDER = 'NEWEST';
+const ORDER: Ordering = { tag: 'NEWEST', keys: [{ sort: ACTIVITY_SORT, direction: 'DESC' }] };
+
+/** The fields of ActivityFilter: operator inputs by their names, the older plain ones as `eq`. */
+const ACTIVITY_FILTER_RULES: Readonly<Record<string, FilterRule>> = {
+  ...rulesFor(ACTIVITY_FILTER),
+  entityType: { field: 'entityType', column: ACTIVITY_FILTER.entityType, shorthand: true },
+  entityTypeIs: { field: 'entityType', column: ACTIVITY_FILTER.entityType },
+  action: { field: 'action', column: ACTIVITY_FILTER.action, shorthand: true },
+  actionIs: { field: 'action', column: ACTIVITY_FILTER.action },
+  actorId: { field: 'actor', column: ACTIVITY_FILTER.actor, shorthand: true },
+  entityId: { field: 'entity', column: ACTIVITY_FILTER.entity, shorthand: true },
+};
 
 /** The triggers store column names; clients know the API's camelCase field names. */
 function camelCase(column: string): string {
@@ -33,17 +54,11 @@ export async function listActivity(
   args: ActivityArgs,
 ): Promise<Connection<Activity>> {
   await requireTenantAdmin(ctx.db);
-  const { first, after } = pageArgs(args, ORDER, ACTIVITY_SORT.type);
-  const filter = args.filter;
   const page = await findActivityPage(
     await ctx.db.transaction(),
-    {
-      entityType: filter?.entityType ?? null,
-      action: filter?.action ?? null,
-      actorId: optionalId('filter.actorId', filter?.actorId),
-      entityId: optionalId('filter.entityId', filter?.entityId),
-    },
-    { sort: ACTIVITY_SORT, direction: 'DESC', first, after },
+    ctx.db.routingTenant(),
+    readFilter(args.filter, ACTIVITY_FILTER_RULES),
+    pageArgs(args, ORDER),
   );
   return toConnection(page, ORDER, toActivity);
 }

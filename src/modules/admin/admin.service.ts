@@ -8,7 +8,12 @@ import {
 } from '../../db/admin.js';
 import type { PlanValue, TenantStatusValue } from '../../db/schema.js';
 import { BadUserInputError, ForbiddenError, NotFoundError } from '../../errors.js';
-import { pageArgs, toConnection, type Connection } from '../../graphql/connection.js';
+import {
+  pageArgs,
+  toConnection,
+  type Connection,
+  type Ordering,
+} from '../../graphql/connection.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { requireId, requireText } from '../../graphql/validate.js';
 import {
@@ -62,9 +67,16 @@ const NAME = { min: 1, max: 200 };
 const REASON = { min: 1, max: 2000 };
 const SEARCH = { min: 1, max: 200 };
 const ACTION = { min: 1, max: 100 };
-const TENANT_ORDER = 'CREATED_AT';
-const AUDIT_ORDER = 'CREATED_AT_DESC';
 const CREATED_AT = { expression: sql.ref('created_at'), type: 'timestamptz' } as const;
+const TENANT_ORDER: Ordering = {
+  tag: 'CREATED_AT',
+  keys: [{ sort: CREATED_AT, direction: 'ASC' }],
+};
+// Newest first: operators usually want what just happened.
+const AUDIT_ORDER: Ordering = {
+  tag: 'CREATED_AT_DESC',
+  keys: [{ sort: CREATED_AT, direction: 'DESC' }],
+};
 
 function usageOf(row: TenantSummaryRow): TenantUsage {
   return {
@@ -199,7 +211,7 @@ export async function listTenants(
   args: AdminTenantsArgs,
 ): Promise<Connection<AdminTenant>> {
   await operator(ctx);
-  const { first, after } = pageArgs(args, TENANT_ORDER, 'timestamptz');
+  const page = pageArgs(args, TENANT_ORDER);
   const search = args.filter?.search?.trim()
     ? requireText('search', args.filter.search, SEARCH)
     : undefined;
@@ -208,12 +220,13 @@ export async function listTenants(
     plan: args.filter?.plan ?? undefined,
     search,
   };
-  const page = await audited(
+  const size = page.backward ? { last: page.size } : { first: page.size };
+  const found = await audited(
     ctx,
-    { action: 'tenants.list', tenantId: null, reason: 'read', details: { filter, first } },
-    (trx) => findTenantPage(trx, filter, { sort: CREATED_AT, direction: 'ASC', first, after }),
+    { action: 'tenants.list', tenantId: null, reason: 'read', details: { filter, ...size } },
+    (trx) => findTenantPage(trx, filter, page),
   );
-  return toConnection(page, TENANT_ORDER, toAdminTenant);
+  return toConnection(found, TENANT_ORDER, toAdminTenant);
 }
 
 export async function tenantDetail(
@@ -232,7 +245,7 @@ export async function auditLog(
   args: AuditLogArgs,
 ): Promise<Connection<AuditEntry>> {
   await operator(ctx);
-  const { first, after } = pageArgs(args, AUDIT_ORDER, 'timestamptz');
+  const page = pageArgs(args, AUDIT_ORDER);
   const f = args.filter;
   if (f?.since && f.until && f.since >= f.until) {
     throw new BadUserInputError('filter.until', 'until must be later than since.');
@@ -244,13 +257,12 @@ export async function auditLog(
     since: f?.since ?? undefined,
     until: f?.until ?? undefined,
   };
-  const page = await audited(
+  const found = await audited(
     ctx,
     { action: 'audit_log.read', tenantId: filter.tenantId ?? null, reason: 'read', details: {} },
-    // Newest first: operators usually want what just happened.
-    (trx) => findAuditPage(trx, filter, { sort: CREATED_AT, direction: 'DESC', first, after }),
+    (trx) => findAuditPage(trx, filter, page),
   );
-  return toConnection(page, AUDIT_ORDER, toAuditEntry);
+  return toConnection(found, AUDIT_ORDER, toAuditEntry);
 }
 
 function searchArgs(rawText: string, rawFirst: number | null | undefined) {

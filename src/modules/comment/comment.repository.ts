@@ -1,10 +1,25 @@
 import { sql } from 'kysely';
 import { fetchPages, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
+import { filterExpression, type Condition, type FilterColumn } from '../../db/filter.js';
 import type { TenantKey, Tx } from '../../db/operation.js';
 import { NotFoundError } from '../../errors.js';
 import { anyId } from '../../db/any-id.js';
 
-export const COMMENT_SORT: SortKey = { expression: sql.ref('created_at'), type: 'timestamptz' };
+export type CommentOrderFieldValue = 'CREATED_AT' | 'UPDATED_AT';
+
+export const COMMENT_SORT: Record<CommentOrderFieldValue, SortKey> = {
+  CREATED_AT: { expression: sql.ref('created_at'), type: 'timestamptz' },
+  UPDATED_AT: { expression: sql.ref('updated_at'), type: 'timestamptz' },
+};
+
+/** What a comment filter's fields compare (CommentFilter's field names). */
+export const COMMENT_FILTER = {
+  id: { column: 'id', type: 'uuid' },
+  author: { column: 'author_id', type: 'uuid', nullable: true },
+  body: { column: 'body', type: 'text' },
+  createdAt: { column: 'created_at', type: 'timestamptz' },
+  updatedAt: { column: 'updated_at', type: 'timestamptz' },
+} as const satisfies Record<string, FilterColumn>;
 
 export const COMMENT_COLUMNS = [
   'id',
@@ -62,9 +77,16 @@ export function findCommentPagesByTasks(
   trx: Tx,
   tenantId: TenantKey,
   taskIds: readonly string[],
+  filter: Condition | undefined,
   page: PageRequest,
 ): Promise<Page<CommentRow>[]> {
-  return fetchPages(trx, allComments(trx, tenantId), page, { column: 'task_id', ids: taskIds });
+  const base = allComments(trx, tenantId);
+  return fetchPages(
+    trx,
+    filter ? base.where((eb) => filterExpression(eb, filter, COMMENT_FILTER)) : base,
+    page,
+    { column: 'task_id', ids: taskIds },
+  );
 }
 
 /** The author is always the caller: author_id defaults to app.current_user_id(). */

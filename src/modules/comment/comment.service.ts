@@ -1,11 +1,13 @@
 import type { TenantContext } from '../../db/operation.js';
 import type { GraphQLContext } from '../../graphql/context.js';
 import {
+  orderingOf,
   pageArgs,
   toConnection,
   type Connection,
-  type ConnectionArgs,
+  type RequestedOrder,
 } from '../../graphql/connection.js';
+import { readFilter, rulesFor } from '../../graphql/filter.js';
 import { byKey } from '../../graphql/loaders.js';
 import { requireId, requireText } from '../../graphql/validate.js';
 import type { TextRule } from '../../graphql/validate.js';
@@ -15,8 +17,10 @@ import { loadTask } from '../task/task.service.js';
 import type { Task } from '../task/task.type.js';
 import { loadUser } from '../user/user.service.js';
 import type { User } from '../user/user.type.js';
+import type { TaskCommentsArgs } from './comment.args.js';
 import type { AddCommentInput } from './comment.input.js';
 import {
+  COMMENT_FILTER,
   COMMENT_SORT,
   deleteCommentById,
   findCommentPagesByTasks,
@@ -24,6 +28,7 @@ import {
   getCommentById,
   insertComment,
   updateCommentById,
+  type CommentOrderFieldValue,
   type CommentRow,
 } from './comment.repository.js';
 import type { Comment } from './comment.type.js';
@@ -41,6 +46,13 @@ export function toComment(row: CommentRow): Comment {
   };
 }
 
+const COMMENT_FILTER_RULES = rulesFor(COMMENT_FILTER);
+
+const OLDEST_FIRST: RequestedOrder<CommentOrderFieldValue> = {
+  field: 'CREATED_AT',
+  direction: 'ASC',
+};
+
 /** Batched comment lookup in the operation's transaction; hidden and missing look the same. */
 export async function loadComment(ctx: GraphQLContext, id: string): Promise<Comment | undefined> {
   const loader = ctx.loaders.get<string, Comment | undefined>('comment', async (ids) => {
@@ -51,10 +63,6 @@ export async function loadComment(ctx: GraphQLContext, id: string): Promise<Comm
   return loader.load(id);
 }
 
-/** Which page of a task's comments a Task.comments field asks for. */
-const commentPageOf = (args: { first?: number | null; after?: string | null }) =>
-  pageArgs(args, 'CREATED_AT', COMMENT_SORT.type);
-
 /**
  * Task.comments, when graphql-js resolves it (the planner answers most reads, see
  * graphql/planner): every task in the operation asking for the same page shares one query, a
@@ -63,20 +71,24 @@ const commentPageOf = (args: { first?: number | null; after?: string | null }) =
 export async function taskComments(
   ctx: GraphQLContext,
   task: Task,
-  args: ConnectionArgs,
+  args: TaskCommentsArgs,
 ): Promise<Connection<Comment>> {
-  const { first, after, key } = commentPageOf(args);
+  const order = orderingOf(COMMENT_SORT, args, OLDEST_FIRST);
+  const page = pageArgs(args, order);
+  const filter = readFilter(args.filter, COMMENT_FILTER_RULES);
+  // Fields asking for the same page under the same filter share a loader, so one statement.
   const loader = ctx.loaders.get<string, Connection<Comment>>(
-    `task.comments:${key}`,
+    `task.comments:${page.key}:${JSON.stringify(filter ?? null)}`,
     async (taskIds) => {
       const trx = await ctx.db.transaction();
-      const pages = await findCommentPagesByTasks(trx, ctx.db.routingTenant(), taskIds, {
-        sort: COMMENT_SORT,
-        direction: 'ASC',
-        first,
-        after,
-      });
-      return pages.map((page) => toConnection(page, 'CREATED_AT', toComment));
+      const pages = await findCommentPagesByTasks(
+        trx,
+        ctx.db.routingTenant(),
+        taskIds,
+        filter,
+        page,
+      );
+      return pages.map((one) => toConnection(one, order, toComment));
     },
   );
   return loader.load(task.id);

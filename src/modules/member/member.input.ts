@@ -1,4 +1,5 @@
 import { Field, InputType } from 'type-graphql';
+import { COMBINATORS, DateTimeFilter, EnumFilter, IDFilter } from '../../graphql/filter.js';
 import { MembershipRole } from './member.type.js';
 
 @InputType({
@@ -11,4 +12,27 @@ export class AddMemberInput {
 
   @Field(() => MembershipRole)
   role!: MembershipRole;
+}
+
+const MembershipRoleFilter = EnumFilter('MembershipRole', MembershipRole);
+
+@InputType({ description: 'Every given condition must hold; omitted or null ones match anything.' })
+export class MemberFilter {
+  @Field(() => IDFilter, { nullable: true, description: "The member's user id." })
+  user?: IDFilter | null;
+
+  @Field(() => MembershipRoleFilter, { nullable: true })
+  role?: InstanceType<typeof MembershipRoleFilter> | null;
+
+  @Field(() => DateTimeFilter, { nullable: true })
+  joinedAt?: DateTimeFilter | null;
+
+  @Field(() => [MemberFilter], { nullable: true, description: COMBINATORS.and })
+  and?: MemberFilter[] | null;
+
+  @Field(() => [MemberFilter], { nullable: true, description: COMBINATORS.or })
+  or?: MemberFilter[] | null;
+
+  @Field(() => MemberFilter, { nullable: true, description: COMBINATORS.not })
+  not?: MemberFilter | null;
 }

@@ -1,3 +1,4 @@
+import { filterExpression, type Condition, type FilterColumn } from '../../db/filter.js';
 import type { Tx } from '../../db/operation.js';
 import type { MembershipRoleValue } from '../../db/schema.js';
 
@@ -9,11 +10,23 @@ export interface MembershipRow {
 
 const MEMBERSHIP_COLUMNS = ['user_id', 'role', 'created_at'] as const;
 
-export function findMemberships(trx: Tx, tenantId: string): Promise<MembershipRow[]> {
-  return trx
+/** What a member filter's fields compare (MemberFilter's field names). */
+export const MEMBER_FILTER = {
+  user: { column: 'user_id', type: 'uuid' },
+  role: { column: 'role', type: 'text' },
+  joinedAt: { column: 'created_at', type: 'timestamptz' },
+} as const satisfies Record<string, FilterColumn>;
+
+export function findMemberships(
+  trx: Tx,
+  tenantId: string,
+  filter?: Condition,
+): Promise<MembershipRow[]> {
+  const base = trx
     .selectFrom('app.memberships')
     .select(MEMBERSHIP_COLUMNS)
-    .where('tenant_id', '=', tenantId)
+    .where('tenant_id', '=', tenantId);
+  return (filter ? base.where((eb) => filterExpression(eb, filter, MEMBER_FILTER)) : base)
     .orderBy('created_at')
     .orderBy('user_id')
     .execute();

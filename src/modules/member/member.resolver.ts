@@ -1,16 +1,19 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context.js';
 import { User } from '../user/user.type.js';
-import { AddMemberInput } from './member.input.js';
+import { AddMemberInput, MemberFilter } from './member.input.js';
 import { inviteAsMember } from '../invitation/invitation.service.js';
 import { changeMemberRole, listMembers, memberUser, removeMember } from './member.service.js';
 import { Member, MembershipRole } from './member.type.js';
 
 @Resolver(() => Member)
 export class MemberResolver {
-  @Query(() => [Member], { description: 'Members of the current tenant.' })
-  members(@Ctx() ctx: GraphQLContext): Promise<Member[]> {
-    return listMembers(ctx);
+  @Query(() => [Member], { description: 'Members of the current tenant, longest-standing first.' })
+  members(
+    @Arg('filter', () => MemberFilter, { nullable: true }) filter: MemberFilter | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Member[]> {
+    return listMembers(ctx, filter);
   }
 
   @FieldResolver(() => User)

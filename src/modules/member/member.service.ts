@@ -4,7 +4,10 @@ import { BadUserInputError, ConflictError, ForbiddenError, NotFoundError } from 
 import type { GraphQLContext } from '../../graphql/context.js';
 import { loadUser } from '../user/user.service.js';
 import type { User } from '../user/user.type.js';
+import { readFilter, rulesFor } from '../../graphql/filter.js';
+import type { MemberFilter } from './member.input.js';
 import {
+  MEMBER_FILTER,
   deleteMembership,
   findMembership,
   findMemberships,
@@ -82,9 +85,15 @@ async function findTarget(
   return { target, otherOwners: owners.filter((id) => id !== userId).length };
 }
 
-export async function listMembers(ctx: GraphQLContext): Promise<Member[]> {
+const MEMBER_FILTER_RULES = rulesFor(MEMBER_FILTER);
+
+export async function listMembers(
+  ctx: GraphQLContext,
+  filter: MemberFilter | null | undefined,
+): Promise<Member[]> {
   const tenant = await ctx.db.tenant();
-  const rows = await findMemberships(await ctx.db.transaction(), tenant.tenantId);
+  const condition = readFilter(filter, MEMBER_FILTER_RULES);
+  const rows = await findMemberships(await ctx.db.transaction(), tenant.tenantId, condition);
   return rows.map(toMember);
 }
 

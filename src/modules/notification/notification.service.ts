@@ -4,7 +4,12 @@ import type { DeliveryStatusValue } from '../../db/schema.js';
 import { generateWebhookSecret } from '../../delivery/signature.js';
 import { MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from '../../delivery/url-policy.js';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { pageArgs, toConnection, type Connection } from '../../graphql/connection.js';
+import {
+  pageArgs,
+  toConnection,
+  type Connection,
+  type Ordering,
+} from '../../graphql/connection.js';
 import { requireId, requireText, updatedValue } from '../../graphql/validate.js';
 import { BadUserInputError, NotFoundError } from '../../errors.js';
 import { memberRead, requireMember, requireTenantAdmin } from '../../tenancy/permissions.js';
@@ -36,7 +41,7 @@ import {
   type UpdateNotificationSettingsPayload,
 } from './notification.type.js';
 
-const ORDER = 'NEWEST';
+const ORDER: Ordering = { tag: 'NEWEST', keys: [{ sort: NOTIFICATION_SORT, direction: 'DESC' }] };
 const MAX_IDS = 500;
 
 function text(payload: Record<string, unknown>, key: string): string {
@@ -80,11 +85,10 @@ export async function listNotifications(
   args: NotificationsArgs,
 ): Promise<Connection<Notification>> {
   const page = await memberRead(ctx.db, async () => {
-    const { first, after } = pageArgs(args, ORDER, NOTIFICATION_SORT.type);
     return findNotificationPage(
       await ctx.db.transaction(),
       { unreadOnly: args.unreadOnly },
-      { sort: NOTIFICATION_SORT, direction: 'DESC', first, after },
+      pageArgs(args, ORDER),
     );
   });
   return toConnection(page, ORDER, toNotification);
@@ -119,7 +123,10 @@ export async function markNotificationsRead(
 }
 
 const ALL_KINDS = Object.values(NotificationKind);
-const DELIVERY_ORDER = 'NEWEST';
+const DELIVERY_ORDER: Ordering = {
+  tag: 'NEWEST',
+  keys: [{ sort: DELIVERY_SORT, direction: 'DESC' }],
+};
 
 function toSettings(rows: ChannelState[], config: Config): NotificationSettings {
   const webhook = rows.find((r) => r.channel === 'WEBHOOK');
@@ -321,15 +328,15 @@ export async function listNotificationDeliveries(
   args: NotificationDeliveriesArgs,
 ): Promise<Connection<NotificationDelivery>> {
   await requireTenantAdmin(ctx.db);
-  const { first, after } = pageArgs(args, DELIVERY_ORDER, DELIVERY_SORT.type);
+  const page = pageArgs(args, DELIVERY_ORDER);
   const status = updatedValue('status', args.status);
-  const page = await findDeliveryPage(
+  const found = await findDeliveryPage(
     await ctx.db.transaction(),
     {
       status: status && (status.toLowerCase() as DeliveryStatusValue),
       channel: updatedValue('channel', args.channel),
     },
-    { sort: DELIVERY_SORT, direction: 'DESC', first, after },
+    page,
   );
-  return toConnection(page, DELIVERY_ORDER, toDelivery);
+  return toConnection(found, DELIVERY_ORDER, toDelivery);
 }

@@ -1,5 +1,5 @@
 import { ArgsType, Field } from 'type-graphql';
-import { ConnectionArgs } from '../../graphql/connection.js';
+import { ConnectionArgs, SORT_DESCRIPTION } from '../../graphql/connection.js';
 import { ProjectFilter, ProjectOrder } from './project.input.js';
 
 @ArgsType()
@@ -9,7 +9,10 @@ export class ProjectsArgs extends ConnectionArgs {
 
   @Field(() => ProjectOrder, {
     nullable: true,
-    description: 'Defaults to oldest first (CREATED_AT ASC).',
+    description: 'One key; see sort for several. Defaults to oldest first (CREATED_AT ASC).',
   })
   orderBy?: ProjectOrder | null;
+
+  @Field(() => [ProjectOrder], { nullable: true, description: SORT_DESCRIPTION })
+  sort?: ProjectOrder[] | null;
 }

@@ -1,14 +1,16 @@
 import { sql } from 'kysely';
 import { fetchPage, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
+import { filterExpression, type Condition, type FilterColumn } from '../../db/filter.js';
 import type { TenantKey, Tx } from '../../db/operation.js';
 import type { ProjectStatusValue } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
 import { anyId } from '../../db/any-id.js';
 
-export type ProjectOrderFieldValue = 'CREATED_AT' | 'NAME' | 'KEY';
+export type ProjectOrderFieldValue = 'CREATED_AT' | 'UPDATED_AT' | 'NAME' | 'KEY';
 
 export const PROJECT_SORT: Record<ProjectOrderFieldValue, SortKey> = {
   CREATED_AT: { expression: sql.ref('created_at'), type: 'timestamptz' },
+  UPDATED_AT: { expression: sql.ref('updated_at'), type: 'timestamptz' },
   NAME: { expression: sql.ref('name'), type: 'text' },
   KEY: { expression: sql.ref('key'), type: 'text' },
 };
@@ -35,14 +37,17 @@ export interface ProjectRow {
   updated_at: Date;
 }
 
-export interface ProjectListFilter {
-  status?: ProjectStatusValue | undefined;
-  search?: string | undefined;
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
+/** What a project filter's fields compare (filter names, see project.service.ts). */
+export const PROJECT_FILTER = {
+  id: { column: 'id', type: 'uuid' },
+  status: { column: 'status', type: 'text' },
+  key: { column: 'key', type: 'text' },
+  name: { column: 'name', type: 'text' },
+  description: { column: 'description', type: 'text' },
+  createdBy: { column: 'created_by', type: 'uuid', nullable: true },
+  createdAt: { column: 'created_at', type: 'timestamptz' },
+  updatedAt: { column: 'updated_at', type: 'timestamptz' },
+} as const satisfies Record<string, FilterColumn>;
 
 // Every statement names its tenant (`tenant_id = $n`, see OperationDatabase.routingTenant): for
 // the (tenant_id, …) indexes, and so that Citus sends it to the one shard holding that tenant.
@@ -88,19 +93,18 @@ export async function getProjectById(
 export function findProjectPage(
   trx: Tx,
   tenantId: TenantKey,
-  filter: ProjectListFilter,
+  filter: Condition | undefined,
   page: PageRequest,
 ): Promise<Page<ProjectRow>> {
-  let base = trx
+  const base = trx
     .selectFrom('app.projects')
     .select(PROJECT_COLUMNS)
     .where('tenant_id', '=', tenantId);
-  if (filter.status) base = base.where('status', '=', filter.status);
-  if (filter.search) {
-    const pattern = `%${escapeLike(filter.search)}%`;
-    base = base.where((eb) => eb.or([eb('name', 'ilike', pattern), eb('key', 'ilike', pattern)]));
-  }
-  return fetchPage(trx, base, page);
+  return fetchPage(
+    trx,
+    filter ? base.where((eb) => filterExpression(eb, filter, PROJECT_FILTER)) : base,
+    page,
+  );
 }
 
 export function insertProject(

@@ -1,6 +1,7 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { ConnectionArgs, type Connection } from '../../graphql/connection.js';
+import type { Connection } from '../../graphql/connection.js';
+import { ProjectTasksArgs } from '../task/task.args.js';
 import { projectTasks } from '../task/task.service.js';
 import { Task, TaskConnection } from '../task/task.type.js';
 import { loadUser } from '../user/user.service.js';
@@ -61,7 +62,7 @@ export class ProjectResolver {
   @FieldResolver(() => TaskConnection)
   tasks(
     @Root() project: Project,
-    @Args(() => ConnectionArgs) args: ConnectionArgs,
+    @Args(() => ProjectTasksArgs) args: ProjectTasksArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<Connection<Task>> {
     return projectTasks(ctx, project, args);

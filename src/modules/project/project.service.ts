@@ -1,5 +1,12 @@
 import type { GraphQLContext } from '../../graphql/context.js';
-import { pageArgs, toConnection, type Connection } from '../../graphql/connection.js';
+import {
+  orderingOf,
+  pageArgs,
+  toConnection,
+  type Connection,
+  type RequestedOrder,
+} from '../../graphql/connection.js';
+import { readFilter, rulesFor, type FilterRule } from '../../graphql/filter.js';
 import { byKey } from '../../graphql/loaders.js';
 import {
   definedOnly,
@@ -15,12 +22,14 @@ import { memberRead, requireTenantAdmin, requireWriter } from '../../tenancy/per
 import type { ProjectsArgs } from './project.args.js';
 import type { CreateProjectInput, UpdateProjectInput } from './project.input.js';
 import {
+  PROJECT_FILTER,
   PROJECT_SORT,
   deleteProjectById,
   findProjectPage,
   findProjectsByIds,
   insertProject,
   updateProjectById,
+  type ProjectOrderFieldValue,
   type ProjectRow,
 } from './project.repository.js';
 import { transitionProject } from '../workflow/workflow.service.js';
@@ -30,6 +39,32 @@ const PROJECT_KEY = /^[A-Z][A-Z0-9]{1,9}$/;
 const NAME = { min: 1, max: 200 };
 const DESCRIPTION: TextRule = { min: 0, max: 10_000, keepWhitespace: true };
 const SEARCH = { min: 1, max: 200 };
+
+/** The fields of ProjectFilter: operator inputs by their names, the older plain ones as before. */
+const PROJECT_FILTER_RULES: Readonly<Record<string, FilterRule>> = {
+  ...rulesFor(PROJECT_FILTER),
+  status: { field: 'status', column: PROJECT_FILTER.status, shorthand: true },
+  statusIs: { field: 'status', column: PROJECT_FILTER.status },
+  search: {
+    // A blank search is no search, so clients can bind a text box straight to it.
+    read: (value, path) => {
+      if (typeof value !== 'string' || !value.trim()) return undefined;
+      const text = requireText(path === 'filter.search' ? 'search' : path, value, SEARCH);
+      return {
+        kind: 'or',
+        of: [
+          { kind: 'value', field: 'name', op: 'contains', value: text },
+          { kind: 'value', field: 'key', op: 'contains', value: text },
+        ],
+      };
+    },
+  },
+};
+
+const OLDEST_FIRST: RequestedOrder<ProjectOrderFieldValue> = {
+  field: 'CREATED_AT',
+  direction: 'ASC',
+};
 
 export function toProject(row: ProjectRow): Project {
   return {
@@ -75,18 +110,12 @@ export async function listProjects(
   args: ProjectsArgs,
 ): Promise<Connection<Project>> {
   return memberRead(ctx.db, async () => {
-    const order = args.orderBy?.field ?? 'CREATED_AT';
-    const sort = PROJECT_SORT[order];
-    const { first, after } = pageArgs(args, order, sort.type);
-    // A blank search is no search, so clients can bind a text box straight to it.
-    const search = args.filter?.search?.trim()
-      ? requireText('search', args.filter.search, SEARCH)
-      : undefined;
+    const order = orderingOf(PROJECT_SORT, args, OLDEST_FIRST);
     const page = await findProjectPage(
       await ctx.db.transaction(),
       ctx.db.routingTenant(),
-      { status: args.filter?.status ?? undefined, search },
-      { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
+      readFilter(args.filter, PROJECT_FILTER_RULES),
+      pageArgs(args, order),
     );
     return toConnection(page, order, toProject);
   });

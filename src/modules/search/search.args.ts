@@ -1,9 +1,10 @@
 import { ArgsType, Field } from 'type-graphql';
-import { ConnectionArgs } from '../../graphql/connection.js';
+import { ForwardConnectionArgs } from '../../graphql/connection.js';
 import { SearchableType } from './search.type.js';
 
+/** Forward pages only: a search's ranks are computed per request, so it has no end to read from. */
 @ArgsType()
-export class SearchArgs extends ConnectionArgs {
+export class SearchArgs extends ForwardConnectionArgs {
   @Field(() => String, {
     description:
       'Words to find (1–200 characters), web-search style: "quoted phrase", or, -excluded.',

@@ -1,5 +1,5 @@
 import { ArgsType, Field, ID } from 'type-graphql';
-import { ConnectionArgs } from '../../graphql/connection.js';
+import { ConnectionArgs, SORT_DESCRIPTION } from '../../graphql/connection.js';
 import { TaskFilter, TaskOrder } from './task.input.js';
 
 @ArgsType()
@@ -12,7 +12,20 @@ export class TasksArgs extends ConnectionArgs {
 
   @Field(() => TaskOrder, {
     nullable: true,
-    description: 'Defaults to oldest first (CREATED_AT ASC).',
+    description: 'One key; see sort for several. Defaults to oldest first (CREATED_AT ASC).',
   })
   orderBy?: TaskOrder | null;
+
+  @Field(() => [TaskOrder], { nullable: true, description: SORT_DESCRIPTION })
+  sort?: TaskOrder[] | null;
+}
+
+/** Project.tasks: the same filter and orderings as `tasks`. */
+@ArgsType()
+export class ProjectTasksArgs extends ConnectionArgs {
+  @Field(() => TaskFilter, { nullable: true })
+  filter?: TaskFilter | null;
+
+  @Field(() => [TaskOrder], { nullable: true, description: SORT_DESCRIPTION })
+  sort?: TaskOrder[] | null;
 }

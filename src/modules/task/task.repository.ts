@@ -6,19 +6,42 @@ import {
   type PageRequest,
   type SortKey,
 } from '../../db/keyset.js';
+import { filterExpression, type Condition, type FilterColumn } from '../../db/filter.js';
 import type { TenantKey, Tx } from '../../db/operation.js';
 import type { TaskPriorityValue, TaskStatusValue } from '../../db/schema.js';
 import { NotFoundError } from '../../errors.js';
 import { anyId } from '../../db/any-id.js';
 
-export type TaskOrderFieldValue = 'CREATED_AT' | 'TITLE' | 'DUE_DATE';
+export type TaskOrderFieldValue = 'CREATED_AT' | 'UPDATED_AT' | 'TITLE' | 'DUE_DATE' | 'PRIORITY';
+
+/** Priorities from lowest to highest, as they sort and compare. */
+export const TASK_PRIORITIES: readonly TaskPriorityValue[] = ['LOW', 'MEDIUM', 'HIGH', 'URGENT'];
 
 export const TASK_SORT: Record<TaskOrderFieldValue, SortKey> = {
   CREATED_AT: { expression: sql.ref('created_at'), type: 'timestamptz' },
+  UPDATED_AT: { expression: sql.ref('updated_at'), type: 'timestamptz' },
   TITLE: { expression: sql.ref('title'), type: 'text' },
-  // NOTE: keyset comparison needs a total order, so a missing due date sorts as 'infinity'.
+  // NOTE: keyset comparison needs a total order, so a missing due date sorts as 'infinity':
+  // last going up, first going down, where PostgreSQL puts nulls by default.
   DUE_DATE: { expression: sql`coalesce(due_date, 'infinity'::date)`, type: 'date' },
+  PRIORITY: {
+    expression: sql`array_position(array['LOW', 'MEDIUM', 'HIGH', 'URGENT'], priority)`,
+    type: 'integer',
+  },
 };
+
+/** What a task filter's fields compare (filter names, see task.service.ts). */
+export const TASK_FILTER = {
+  id: { column: 'id', type: 'uuid' },
+  status: { column: 'status', type: 'text' },
+  priority: { column: 'priority', type: 'text', ranks: TASK_PRIORITIES },
+  title: { column: 'title', type: 'text' },
+  description: { column: 'description', type: 'text' },
+  assignee: { column: 'assignee_id', type: 'uuid', nullable: true },
+  dueDate: { column: 'due_date', type: 'date', nullable: true },
+  createdAt: { column: 'created_at', type: 'timestamptz' },
+  updatedAt: { column: 'updated_at', type: 'timestamptz' },
+} as const satisfies Record<string, FilterColumn>;
 
 export const TASK_COLUMNS = [
   'id',
@@ -44,11 +67,6 @@ export interface TaskRow {
   due_date: string | null;
   created_at: Date;
   updated_at: Date;
-}
-
-export interface TaskListFilter {
-  status?: TaskStatusValue | undefined;
-  assigneeId?: string | undefined;
 }
 
 export interface TaskValues {
@@ -93,12 +111,10 @@ export function findTaskPage(
   trx: Tx,
   tenantId: TenantKey,
   projectId: string,
-  filter: TaskListFilter,
+  filter: Condition | undefined,
   page: PageRequest,
 ): Promise<Page<TaskRow>> {
-  let base = allTasks(trx, tenantId).where('project_id', '=', projectId);
-  if (filter.status) base = base.where('status', '=', filter.status);
-  if (filter.assigneeId) base = base.where('assignee_id', '=', filter.assigneeId);
+  const base = filteredTasks(trx, tenantId, filter).where('project_id', '=', projectId);
   return fetchPage(trx, base, page);
 }
 
@@ -106,15 +122,21 @@ function allTasks(trx: Tx, tenantId: TenantKey) {
   return trx.selectFrom('app.tasks').select(TASK_COLUMNS).where('tenant_id', '=', tenantId);
 }
 
+function filteredTasks(trx: Tx, tenantId: TenantKey, filter: Condition | undefined) {
+  const base = allTasks(trx, tenantId);
+  return filter ? base.where((eb) => filterExpression(eb, filter, TASK_FILTER)) : base;
+}
+
 /** The same page of tasks for each of several projects, in one query (Project.tasks). */
 export function findTaskPagesByProjects(
   trx: Tx,
   tenantId: TenantKey,
   projectIds: readonly string[],
+  filter: Condition | undefined,
   page: PageRequest,
 ): Promise<Page<TaskRow>[]> {
   const parents = { column: 'project_id', ids: projectIds };
-  return fetchPages(trx, allTasks(trx, tenantId), page, parents);
+  return fetchPages(trx, filteredTasks(trx, tenantId, filter), page, parents);
 }
 
 export function insertTask(trx: Tx, tenantId: string, values: TaskValues): Promise<TaskRow> {

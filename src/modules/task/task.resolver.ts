@@ -1,6 +1,7 @@
 import { Arg, Args, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphQLContext } from '../../graphql/context.js';
-import { ConnectionArgs, type Connection } from '../../graphql/connection.js';
+import type { Connection } from '../../graphql/connection.js';
+import { TaskCommentsArgs } from '../comment/comment.args.js';
 import { taskComments } from '../comment/comment.service.js';
 import { Comment, CommentConnection } from '../comment/comment.type.js';
 import { Project } from '../project/project.type.js';
@@ -68,7 +69,7 @@ export class TaskResolver {
   @FieldResolver(() => CommentConnection)
   comments(
     @Root() task: Task,
-    @Args(() => ConnectionArgs) args: ConnectionArgs,
+    @Args(() => TaskCommentsArgs) args: TaskCommentsArgs,
     @Ctx() ctx: GraphQLContext,
   ): Promise<Connection<Comment>> {
     return taskComments(ctx, task, args);

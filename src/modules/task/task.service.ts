@@ -1,10 +1,13 @@
 import type { GraphQLContext } from '../../graphql/context.js';
 import {
+  orderingOf,
   pageArgs,
   toConnection,
   type Connection,
-  type ConnectionArgs,
+  type RequestedOrder,
 } from '../../graphql/connection.js';
+import type { Condition } from '../../db/filter.js';
+import { readFilter, rulesFor, type FilterRule } from '../../graphql/filter.js';
 import { byKey } from '../../graphql/loaders.js';
 import {
   definedOnly,
@@ -22,9 +25,10 @@ import { loadProject } from '../project/project.service.js';
 import type { Project } from '../project/project.type.js';
 import { loadUser } from '../user/user.service.js';
 import type { User } from '../user/user.type.js';
-import type { TasksArgs } from './task.args.js';
-import type { CreateTaskInput, UpdateTaskInput } from './task.input.js';
+import type { ProjectTasksArgs, TasksArgs } from './task.args.js';
+import type { CreateTaskInput, TaskFilter, UpdateTaskInput } from './task.input.js';
 import {
+  TASK_FILTER,
   TASK_SORT,
   deleteTaskById,
   findTaskPage,
@@ -32,11 +36,27 @@ import {
   findTasksByIds,
   insertTask,
   updateTaskById,
+  type TaskOrderFieldValue,
   type TaskRow,
 } from './task.repository.js';
 import type { Task } from './task.type.js';
 
 const TITLE = { min: 1, max: 300 };
+
+/** The fields of TaskFilter: operator inputs by their names, the older plain ones as `eq`. */
+const TASK_FILTER_RULES: Readonly<Record<string, FilterRule>> = {
+  ...rulesFor(TASK_FILTER),
+  status: { field: 'status', column: TASK_FILTER.status, shorthand: true },
+  statusIs: { field: 'status', column: TASK_FILTER.status },
+  assigneeId: { field: 'assignee', column: TASK_FILTER.assignee, shorthand: true },
+};
+
+const OLDEST_FIRST: RequestedOrder<TaskOrderFieldValue> = { field: 'CREATED_AT', direction: 'ASC' };
+
+/** A task filter as conditions, every value checked (BAD_USER_INPUT otherwise). */
+export function taskCondition(filter: TaskFilter | null | undefined): Condition | undefined {
+  return readFilter(filter, TASK_FILTER_RULES);
+}
 const DESCRIPTION: TextRule = { min: 0, max: 20_000, keepWhitespace: true };
 
 export function toTask(row: TaskRow): Task {
@@ -72,27 +92,17 @@ export async function findTask(ctx: GraphQLContext, id: string): Promise<Task | 
 export async function listTasks(ctx: GraphQLContext, args: TasksArgs): Promise<Connection<Task>> {
   return memberRead(ctx.db, async () => {
     const projectId = requireId('projectId', args.projectId);
-    const order = args.orderBy?.field ?? 'CREATED_AT';
-    const sort = TASK_SORT[order];
-    const { first, after } = pageArgs(args, order, sort.type);
-    const filter = {
-      status: args.filter?.status ?? undefined,
-      assigneeId: optionalId('assigneeId', args.filter?.assigneeId) ?? undefined,
-    };
+    const order = orderingOf(TASK_SORT, args, OLDEST_FIRST);
     const page = await findTaskPage(
       await ctx.db.transaction(),
       ctx.db.routingTenant(),
       projectId,
-      filter,
-      { sort, direction: args.orderBy?.direction ?? 'ASC', first, after },
+      taskCondition(args.filter),
+      pageArgs(args, order),
     );
     return toConnection(page, order, toTask);
   });
 }
-
-/** Which page of a project's tasks a Project.tasks field asks for. */
-const projectTaskPageOf = (args: { first?: number | null; after?: string | null }) =>
-  pageArgs(args, 'CREATED_AT', TASK_SORT.CREATED_AT.type);
 
 /**
  * Project.tasks, when graphql-js resolves it (the planner answers most reads, see
@@ -102,19 +112,23 @@ const projectTaskPageOf = (args: { first?: number | null; after?: string | null 
 export async function projectTasks(
   ctx: GraphQLContext,
   project: Project,
-  args: ConnectionArgs,
+  args: ProjectTasksArgs,
 ): Promise<Connection<Task>> {
-  const { first, after, key } = projectTaskPageOf(args);
+  const order = orderingOf(TASK_SORT, args, OLDEST_FIRST);
+  const page = pageArgs(args, order);
+  const filter = taskCondition(args.filter);
+  // Fields asking for the same page under the same filter share a loader, so one statement.
   const loader = ctx.loaders.get<string, Connection<Task>>(
-    `project.tasks:${key}`,
+    `project.tasks:${page.key}:${JSON.stringify(filter ?? null)}`,
     async (projectIds) => {
       const pages = await findTaskPagesByProjects(
         await ctx.db.transaction(),
         ctx.db.routingTenant(),
         projectIds,
-        { sort: TASK_SORT.CREATED_AT, direction: 'ASC', first, after },
+        filter,
+        page,
       );
-      return pages.map((page) => toConnection(page, 'CREATED_AT', toTask));
+      return pages.map((one) => toConnection(one, order, toTask));
     },
   );
   return loader.load(project.id);

@@ -79,6 +79,8 @@ type TenantOp =
   | { kind: 'createProject'; tenant: number; role: number; key: number }
   | { kind: 'readProject'; tenant: number; role: number; target: Target }
   | { kind: 'list'; tenant: number; role: number }
+  // Filters naming rows of any tenant, sorted, read backward: only this tenant's rows come back.
+  | { kind: 'filteredList'; tenant: number; role: number; targets: Target[] }
   | { kind: 'updateProject'; tenant: number; role: number; target: Target }
   | { kind: 'deleteProject'; tenant: number; role: number; target: Target }
   | { kind: 'createTask'; tenant: number; role: number; target: Target }
@@ -133,6 +135,12 @@ const tenantOpArb: fc.Arbitrary<TenantOp> = fc.oneof(
     target: targetArb,
   }),
   fc.record({ kind: fc.constant('list' as const), tenant: tenantArb, role: roleArb }),
+  fc.record({
+    kind: fc.constant('filteredList' as const),
+    tenant: tenantArb,
+    role: roleArb,
+    targets: fc.array(targetArb, { minLength: 1, maxLength: 4 }),
+  }),
   fc.record({
     kind: fc.constant('updateProject' as const),
     tenant: tenantArb,
@@ -479,6 +487,45 @@ class Runner {
           .sort();
         if (JSON.stringify(got) !== JSON.stringify(want)) {
           this.fail(`${what}: listed ${got.length} projects, model ${want.length}`);
+        }
+        return;
+      }
+      case 'filteredList': {
+        const ids = op.targets.map(
+          (t) => pick(this.tenants[t.tenant].projects, t.index)?.id ?? UNKNOWN_ID,
+        );
+        const users = op.targets.map((t) => this.tenants[t.tenant].users[ROLES[t.index % 4]]);
+        const result = await call<{
+          projects: { edges: { node: { id: string } }[] };
+          members: { user: { id: string } }[];
+        }>(
+          tenant,
+          role,
+          `query($ids: [ID!], $users: [ID!]) {
+             projects(last: 50, sort: [{ field: NAME, direction: DESC }],
+                      filter: { id: { in: $ids }, not: { name: { eq: "" } } }) { edges { node { id
+               projectName: name
+               tasks(last: 20, sort: [{ field: PRIORITY, direction: DESC }, { field: DUE_DATE }],
+                     filter: { or: [{ title: { contains: " " } }, { assignee: { isNull: true } }] }) {
+                 edges { node { title comments(last: 10, filter: { body: { startsWith: "" } }) {
+                   edges { node { body } } } } } } } } }
+             members(filter: { user: { in: $users } }) { user { id } }
+           }`,
+          { ids, users },
+        );
+        if (!this.expectOk(result, what)) return;
+        const got = (result.data?.projects.edges ?? []).map((e) => e.node.id).sort();
+        const want = tenant.projects
+          .filter((p) => !p.deleted && ids.includes(p.id))
+          .map((p) => p.id)
+          .sort();
+        if (JSON.stringify(got) !== JSON.stringify(want)) {
+          this.fail(`${what}: filtered ${got.join(',')}, model ${want.join(',')}`);
+        }
+        const members = (result.data?.members ?? []).map((m) => m.user.id).sort();
+        const wantMembers = [...new Set(users)].filter((u) => tenant.members.has(u)).sort();
+        if (JSON.stringify(members) !== JSON.stringify(wantMembers)) {
+          this.fail(`${what}: members ${members.join(',')}, model ${wantMembers.join(',')}`);
         }
         return;
       }
