@@ -1,8 +1,7 @@
 import { LocalDateResolver } from 'graphql-scalars';
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import type { TaskPriorityValue, TaskStatusValue } from '../../db/schema.js';
-import { ConnectionType, type Connection } from '../../graphql/connection.js';
-import type { Comment } from '../comment/comment.type.js';
+import { ConnectionType } from '../../graphql/connection.js';
 import { Node } from '../node/node.type.js';
 
 export const TaskStatus = {
@@ -53,9 +52,6 @@ export class Task {
 
   /** Resolved to `assignee` through the user loader. */
   assigneeId!: string | null;
-
-  /** Task.comments pages fetched with the task's own page, by page (see commentsAhead). */
-  commentPages?: Map<string, Connection<Comment>>;
 }
 
 @ObjectType('TaskConnection')
