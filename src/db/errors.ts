@@ -12,6 +12,7 @@ interface PgError {
   constraint?: string;
   table?: string;
   column?: string;
+  message?: string;
 }
 
 function isPgError(error: unknown): error is Error & PgError {
@@ -63,6 +64,25 @@ export const CONSTRAINT_ERRORS: Record<string, { field: string; message: string 
   comments_body_length: { field: 'body', message: 'A comment is 1–10,000 characters.' },
 };
 
+const CONSTRAINT_CODES = new Set(['23505', '23503', '23514', '23502']);
+
+/**
+ * The name of the constraint an error names, as CONSTRAINT_ERRORS keys it. PostgreSQL sends it in
+ * its own field. A Citus coordinator relaying a worker's error sends only SQLSTATE, message and
+ * detail, and the worker named its shard's copy (`projects_key_unique_102057`, checks keep their
+ * name): there the name is the message's word that, without a shard id suffix, is a known
+ * constraint. Looking for known names keeps it independent of the worker's message language.
+ */
+function constraintOf(error: PgError): string | undefined {
+  if (error.constraint) return error.constraint;
+  if (!CONSTRAINT_CODES.has(error.code ?? '') || !error.message) return undefined;
+  for (const word of error.message.match(/[a-z][a-z0-9_]*/g) ?? []) {
+    const name = word.replace(/_\d+$/, '');
+    if (Object.hasOwn(CONSTRAINT_ERRORS, name)) return name;
+  }
+  return undefined;
+}
+
 // 25P03: the server ended a session idle in its transaction too long (see OperationScope).
 const UNAVAILABLE_CODES = new Set([
   '57P01',
@@ -105,7 +125,7 @@ export function toAppError(error: unknown): AppError | undefined {
   if (!isPgError(error)) return undefined;
   const code = error.code ?? '';
   if (NETWORK_CODES.has(code) || UNAVAILABLE_CODES.has(code)) return new ServiceUnavailableError();
-  const known = error.constraint ? CONSTRAINT_ERRORS[error.constraint] : undefined;
+  const known = CONSTRAINT_ERRORS[constraintOf(error) ?? ''];
   switch (code) {
     case '23505':
       return new ConflictError(known?.message ?? 'That value is already taken.', known?.field);

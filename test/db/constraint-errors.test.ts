@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONSTRAINT_ERRORS } from '../../src/db/errors.js';
+import { CONSTRAINT_ERRORS, toAppError } from '../../src/db/errors.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let db: TestDatabase;
@@ -35,5 +35,44 @@ describe('the constraint → error table', () => {
           and not (contype = 'f' and confrelid in ('app.tenants'::regclass, 'app.users'::regclass))`,
     );
     expect(rows.map((r) => r.conname).filter((name) => !(name in CONSTRAINT_ERRORS))).toEqual([]);
+  });
+});
+
+describe('an error a Citus coordinator relays from a worker', () => {
+  // Citus passes on SQLSTATE, message and detail only; the worker names its shard's constraint.
+  const relayed = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+  it('maps to the field by the constraint the message names, without the shard id', () => {
+    const duplicate = toAppError(
+      relayed(
+        '23505',
+        'duplicate key value violates unique constraint "projects_key_unique_102057"',
+      ),
+    );
+    expect(duplicate?.extensions).toMatchObject({ code: 'CONFLICT', field: 'key' });
+    const reference = toAppError(
+      relayed(
+        '23503',
+        'insert or update on table "tasks_102089" violates foreign key constraint "tasks_project_fk_102089"',
+      ),
+    );
+    expect(reference?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'projectId' });
+    const check = toAppError(
+      relayed(
+        '23514',
+        'new row for relation "projects_102057" violates check constraint "projects_key_format"',
+      ),
+    );
+    expect(check?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'key' });
+  });
+
+  it('names no field for a constraint the table does not know', () => {
+    const other = toAppError(
+      relayed(
+        '23503',
+        'insert or update on table "tasks_102089" violates foreign key constraint "tasks_created_by_fkey_102089"',
+      ),
+    );
+    expect(other?.extensions).toMatchObject({ code: 'NOT_FOUND' });
   });
 });

@@ -181,6 +181,20 @@ describe('the schema stays acceptable to Citus', () => {
     expect(withSubLinks.map((p) => p.name)).toEqual([]);
   });
 
+  it('has no restrictive policy (Citus copies them to shards and workers as permissive)', async () => {
+    // Seen with Citus 13.2: a restrictive policy narrowing the API role's inserts became, on
+    // every shard, one more way to pass (sql/0043).
+    const restrictive = await ownerQuery<{ name: string }>(
+      db.ownerUrl,
+      `select c.relname || '.' || p.polname as name
+         from pg_policy p join pg_class c on c.oid = p.polrelid
+         join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'app' and not p.polpermissive
+        order by 1`,
+    );
+    expect(restrictive.map((p) => p.name)).toEqual([]);
+  });
+
   it('has no SET NULL or SET DEFAULT action on a foreign key that includes tenant_id', async () => {
     const keys = await ownerQuery<{ name: string }>(
       db.ownerUrl,
