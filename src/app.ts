@@ -132,12 +132,15 @@ export async function startApp({
   };
   const tracing = config.tracing.enabled ? await startTracing(config.tracing, log) : undefined;
   const schema = await buildAppSchema();
+  // Set before the API listens, once the live-event poller has asked the database.
+  let onCitus = false;
   const apollo = createApolloServer(schema, {
     log,
     production: config.production,
     introspection: config.introspection,
     limits: config.queryLimits,
     queryPlanner: config.queryPlanner,
+    onCitus: () => onCitus,
     plugins: [
       operationLogPlugin(metrics, log),
       ...(tracing ? [tracing.plugin] : []),
@@ -181,7 +184,10 @@ export async function startApp({
       else log.warn('live poller ignored a malformed event');
     },
   });
-  if (await poller.start()) log.info('live events: polling app.live_events (Citus cluster)');
+  if (await poller.start()) {
+    onCitus = true;
+    log.info('live events: polling app.live_events (Citus cluster)');
+  }
   const live = createLiveServer({
     schema,
     createContext,

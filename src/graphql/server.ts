@@ -31,6 +31,8 @@ export function createApolloServer(
     plugins?: ApolloServerPlugin<GraphQLContext>[];
     /** Answer the read operations it covers with one planned statement (on unless false). */
     queryPlanner?: boolean;
+    /** Whether the database is a Citus cluster, known once the API has asked (see the planner). */
+    onCitus?: () => boolean;
   },
 ): ApolloServer<GraphQLContext> {
   const limits = options.limits ?? QUERY_LIMITS;
@@ -60,7 +62,7 @@ export function createApolloServer(
       queryLimitsPlugin(limits),
       operationTransactionPlugin(options.log),
       ...(options.plugins ?? []),
-      ...(options.queryPlanner === false ? [] : [queryPlannerPlugin(options.log)]),
+      ...(options.queryPlanner === false ? [] : [queryPlannerPlugin(options.log, options.onCitus)]),
     ],
     logger: {
       debug: (m) => options.log.debug(m),

@@ -18,7 +18,16 @@ const PLAN_CACHE_SIZE = 1000;
  * tenant the fields would refuse, goes through graphql-js as before, which then gives the
  * field's own answer or error.
  */
-export function queryPlannerPlugin(log: Logger): ApolloServerPlugin<GraphQLContext> {
+export function queryPlannerPlugin(
+  log: Logger,
+  /**
+   * Whether the database is a Citus cluster. There a statement that reads the tenant from the
+   * context setting (app.current_tenant_id(), when the caller's tenant is not known before the
+   * round trip: an API key, a tenant named by slug) cannot be routed to one shard and is refused
+   * ("complex joins"), so only statements naming the tenant as a parameter are planned.
+   */
+  onCitus: () => boolean = () => false,
+): ApolloServerPlugin<GraphQLContext> {
   const plans = new Map<string, Plan | null>();
   const formatError = createFormatError(log);
 
@@ -62,6 +71,7 @@ export function queryPlannerPlugin(log: Logger): ApolloServerPlugin<GraphQLConte
 
           const tenant = db.routingTenant();
           const known = typeof tenant === 'string';
+          if (!known && onCitus()) return null;
           let rows: { data: string }[];
           try {
             // One round trip: BEGIN, the context statement, this statement and COMMIT.
