@@ -16,10 +16,11 @@ let callA: Call;
 let callB: Call;
 let owner: pg.Client;
 
-const SEARCH = `query($q: String!, $first: Int, $after: String, $types: [SearchableType!]) {
-  search(query: $q, first: $first, after: $after, types: $types) {
+const SEARCH = `query($q: String!, $first: Int, $after: String, $last: Int, $before: String,
+                       $types: [SearchableType!]) {
+  search(query: $q, first: $first, after: $after, last: $last, before: $before, types: $types) {
     totalCount
-    pageInfo { hasNextPage hasPreviousPage endCursor }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor rank exactMatch node { __typename
       ... on Project { id name } ... on Task { id title } ... on Comment { id body } } }
   }
@@ -35,7 +36,12 @@ interface Hit {
 interface SearchResult {
   search: {
     totalCount: number;
-    pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string | null };
+    pageInfo: {
+      hasNextPage: boolean;
+      hasPreviousPage: boolean;
+      startCursor: string | null;
+      endCursor: string | null;
+    };
     edges: { cursor: string; rank: number; exactMatch: boolean; node: Hit }[];
   };
 }
@@ -100,6 +106,25 @@ async function searchAll(call: Call, q: string, first: number, types?: string[])
   throw new Error('too many pages');
 }
 
+/** Every hit, read backward from the end with `last`/`before`, in list order. */
+async function searchAllBackward(call: Call, q: string, last: number): Promise<Hit[]> {
+  const pages: Hit[][] = [];
+  let before: string | null = null;
+  for (let page = 0; page < 100; page++) {
+    const result: Awaited<ReturnType<typeof call<SearchResult>>> = await call<SearchResult>(
+      SEARCH,
+      { q, last, before },
+    );
+    expect(result.errors).toBeUndefined();
+    const { edges, pageInfo } = result.data!.search;
+    expect(pageInfo.hasNextPage).toBe(before !== null);
+    pages.unshift(edges.map((e) => e.node));
+    if (!pageInfo.hasPreviousPage) return pages.flat();
+    before = pageInfo.startCursor;
+  }
+  throw new Error('too many pages');
+}
+
 describe('search', () => {
   it("finds the current tenant's projects, tasks and comments, never the other's", async () => {
     for (const [call, tenant] of [
@@ -151,6 +176,27 @@ describe('search', () => {
     expect(all).toHaveLength(23);
     for (const size of [1, 4, 7, 22]) {
       expect(await searchAll(callA, 'alpha', size)).toEqual(all);
+      expect(await searchAllBackward(callA, 'alpha', size)).toEqual(all);
+    }
+    // A page between two cursors, read either way, is the hits strictly between them.
+    const ends = await callA<SearchResult>(SEARCH, { q: 'alpha', first: 23 });
+    const cursors = ends.data!.search.edges.map((e) => e.cursor);
+    for (const [name, size] of [
+      ['first', 30],
+      ['last', 30],
+      ['last', 3],
+    ] as const) {
+      const between = await callA<SearchResult>(SEARCH, {
+        q: 'alpha',
+        [name]: size,
+        after: cursors[5],
+        before: cursors[15],
+      });
+      expect(between.errors).toBeUndefined();
+      const want = all.slice(6, 15);
+      expect(between.data!.search.edges.map((e) => e.node)).toEqual(
+        size >= want.length ? want : want.slice(-size),
+      );
     }
   });
 
@@ -237,7 +283,7 @@ describe('search', () => {
     }
   });
 
-  it('refuses a cursor of another search, or a forged one, with BAD_USER_INPUT on after', async () => {
+  it('refuses a cursor of another search, or a forged one, with BAD_USER_INPUT on after or before', async () => {
     const first = await callA<SearchResult>(SEARCH, { q: 'alpha', first: 2 });
     const cursor = first.data!.search.pageInfo.endCursor;
     const forged = Buffer.from(
@@ -251,6 +297,9 @@ describe('search', () => {
       const result = await callA(SEARCH, { q, after });
       expect(errorCode(result)).toBe('BAD_USER_INPUT');
       expect(errorField(result)).toBe('after');
+      const backward = await callA(SEARCH, { q, last: 2, before: after });
+      expect(errorCode(backward)).toBe('BAD_USER_INPUT');
+      expect(errorField(backward)).toBe('before');
     }
   });
 

@@ -1,10 +1,10 @@
 import { ArgsType, Field } from 'type-graphql';
-import { ForwardConnectionArgs } from '../../graphql/connection.js';
+import { ConnectionArgs } from '../../graphql/connection.js';
 import { SearchableType } from './search.type.js';
 
-/** Forward pages only: a search's ranks are computed per request, so it has no end to read from. */
+/** Pages both ways from a cursor; `last` without `before` is the last hits of the search. */
 @ArgsType()
-export class SearchArgs extends ForwardConnectionArgs {
+export class SearchArgs extends ConnectionArgs {
   @Field(() => String, {
     description:
       'Words to find (1–200 characters), web-search style: "quoted phrase", or, -excluded.',

@@ -42,24 +42,41 @@ function hits(types: readonly NodeTypeName[], tenantId: TenantKey, text: string)
   );
 }
 
-/** One page of hits after `after`, best first, one more than asked for to tell if more follow. */
+/** Where a page lies: after and/or before a hit, read forward (best first) or backward. */
+export interface SearchWindow {
+  after: SearchPosition | undefined;
+  before: SearchPosition | undefined;
+  backward: boolean;
+}
+
+const position = (p: SearchPosition) => sql`(${p.exact}::boolean, ${p.rank}::real, ${p.id}::uuid)`;
+
+/**
+ * One page of hits in the window, one more than asked for to tell whether more follow (going
+ * forward) or precede (going backward), in the order read: best first forward, worst first
+ * backward. The list's order is (exact, rank, id) descending, so hits after a cursor compare
+ * below it and hits before it above.
+ */
 export async function findSearchHits(
   trx: Tx,
   tenantId: TenantKey,
   text: string,
   types: readonly NodeTypeName[],
-  first: number,
-  after: SearchPosition | undefined,
+  size: number,
+  window: SearchWindow,
 ): Promise<SearchHitRow[]> {
-  const isAfter = after
-    ? sql`(h.exact, h.rank, h.id) < (${after.exact}::boolean, ${after.rank}::real, ${after.id}::uuid)`
-    : sql`true`;
+  const bounds = [
+    ...(window.after ? [sql`(h.exact, h.rank, h.id) < ${position(window.after)}`] : []),
+    ...(window.before ? [sql`(h.exact, h.rank, h.id) > ${position(window.before)}`] : []),
+  ];
+  const where = bounds.length > 0 ? sql.join(bounds, sql` and `) : sql`true`;
+  const direction = window.backward ? sql`asc` : sql`desc`;
   const { rows } = await sql<SearchHitRow>`
     select h.typename, h.id, h.exact, h.rank::text as rank
       from (${hits(types, tenantId, text)}) h
-     where ${isAfter}
-     order by h.exact desc, h.rank desc, h.id desc
-     limit ${first + 1}`.execute(trx);
+     where ${where}
+     order by h.exact ${direction}, h.rank ${direction}, h.id ${direction}
+     limit ${size + 1}`.execute(trx);
   return rows;
 }
 

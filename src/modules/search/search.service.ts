@@ -49,12 +49,16 @@ function encodeCursor(tag: string, position: SearchPosition): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-function decodeCursor(after: string | null | undefined, tag: string): SearchPosition | undefined {
-  if (after === null || after === undefined) return undefined;
-  const refuse = () => new BadUserInputError('after', 'after is not a cursor of this search.');
+function decodeCursor(
+  cursor: string | null | undefined,
+  tag: string,
+  field: 'after' | 'before',
+): SearchPosition | undefined {
+  if (cursor === null || cursor === undefined) return undefined;
+  const refuse = () => new BadUserInputError(field, `${field} is not a cursor of this search.`);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(after, 'base64url').toString('utf8'));
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     throw refuse();
   }
@@ -92,14 +96,23 @@ export function search(ctx: GraphQLContext, args: SearchArgs): Promise<SearchCon
   return memberRead(ctx.db, async () => {
     const text = requireText('query', args.query, QUERY);
     const types = searchedTypes(args.types);
-    const first = pageSize(args.first);
+    // As the lists page (pageArgs): `last` reads from the end, and then `first` is ignored.
+    const backward = args.last !== null && args.last !== undefined;
+    const size = backward ? pageSize(args.last, 'last') : pageSize(args.first, 'first');
     const tag = searchTag(text, types);
-    const after = decodeCursor(args.after, tag);
-    if (types.length === 0) return connection([], false, Boolean(after), () => 0);
+    const after = decodeCursor(args.after, tag, 'after');
+    const before = decodeCursor(args.before, tag, 'before');
+    // Relay: beyond a cursor of this search lie hits; beyond the page read, whatever the extra row says.
+    const more = (read: number) => ({
+      hasNextPage: backward ? Boolean(before) : read > size,
+      hasPreviousPage: backward ? read > size : Boolean(after),
+    });
+    if (types.length === 0) return connection([], more(0), () => 0);
     const trx = await ctx.db.transaction();
     const tenant = ctx.db.routingTenant();
-    const rows = await findSearchHits(trx, tenant, text, types, first, after);
-    const page = rows.slice(0, first);
+    const rows = await findSearchHits(trx, tenant, text, types, size, { after, before, backward });
+    const page = rows.slice(0, size);
+    if (backward) page.reverse();
     const nodes = await Promise.all(page.map((hit) => loadHit(ctx, hit)));
     const edges: SearchEdge[] = [];
     for (const [i, hit] of page.entries()) {
@@ -118,8 +131,7 @@ export function search(ctx: GraphQLContext, args: SearchArgs): Promise<SearchCon
     let counted: Promise<number> | undefined;
     return connection(
       edges,
-      rows.length > first,
-      Boolean(after),
+      more(rows.length),
       () => (counted ??= countSearchHits(trx, tenant, text, types)),
     );
   });
@@ -127,13 +139,11 @@ export function search(ctx: GraphQLContext, args: SearchArgs): Promise<SearchCon
 
 function connection(
   edges: SearchEdge[],
-  hasNextPage: boolean,
-  hasPreviousPage: boolean,
+  { hasNextPage, hasPreviousPage }: { hasNextPage: boolean; hasPreviousPage: boolean },
   count: () => number | Promise<number>,
 ): SearchConnection {
   const pageInfo: PageInfo = {
     hasNextPage,
-    // A cursor is a hit of this search, so hits precede it.
     hasPreviousPage,
     startCursor: edges[0]?.cursor ?? null,
     endCursor: edges.at(-1)?.cursor ?? null,
