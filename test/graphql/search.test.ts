@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { callerFor, errorCode, errorField, type Call } from '../support/callers.js';
+import { CITUS_TEST_URL } from '../support/citus.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { roundTrips } from '../support/round-trips.js';
 import { migrate, MigrationError } from '../../src/db/migrate.js';
@@ -227,32 +228,38 @@ describe('search', () => {
     expect(statements.filter((s) => s.includes('ts_headline'))).toEqual([]);
   });
 
-  it("reads the tenant's matches through the GIN index leading with tenant_id", async () => {
-    await owner.query('begin');
-    try {
-      // Thousands of other tasks in both tenants, in a transaction rolled back afterwards.
-      for (const tenant of [a, b]) {
-        await owner.query(
-          `insert into app.tasks (tenant_id, project_id, title)
+  // On a Citus cluster the rows and the ANALYZE of this uncommitted transaction are not in the
+  // shard's statistics, so its plan says nothing about the index (the search itself is routed to
+  // one shard: test/citus checks router plans).
+  it.skipIf(CITUS_TEST_URL)(
+    "reads the tenant's matches through the GIN index leading with tenant_id",
+    async () => {
+      await owner.query('begin');
+      try {
+        // Thousands of other tasks in both tenants, in a transaction rolled back afterwards.
+        for (const tenant of [a, b]) {
+          await owner.query(
+            `insert into app.tasks (tenant_id, project_id, title)
            select $1, $2, 'filler ' || i from generate_series(1, 3000) i`,
-          [tenant.id, tenant.projectId],
-        );
-      }
-      // As autovacuum would have by then: the new entries out of GIN's pending list.
-      await owner.query(`select gin_clean_pending_list('app.tasks_search_idx')`);
-      await owner.query('analyze app.tasks');
-      const { rows } = await owner.query<{ 'QUERY PLAN': string }>(
-        `explain select id from app.tasks
+            [tenant.id, tenant.projectId],
+          );
+        }
+        // As autovacuum would have by then: the new entries out of GIN's pending list.
+        await owner.query(`select gin_clean_pending_list('app.tasks_search_idx')`);
+        await owner.query('analyze app.tasks');
+        const { rows } = await owner.query<{ 'QUERY PLAN': string }>(
+          `explain select id from app.tasks
           where tenant_id = $1 and search_vector @@ websearch_to_tsquery('app.search', 'invoice')`,
-        [a.id],
-      );
-      const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
-      expect(plan).toContain('tasks_search_idx');
-      expect(plan).toMatch(/Index Cond: \(\(tenant_id = .*search_vector @@/s);
-    } finally {
-      await owner.query('rollback');
-    }
-  });
+          [a.id],
+        );
+        const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(plan).toContain('tasks_search_idx');
+        expect(plan).toMatch(/Index Cond: \(\(tenant_id = .*search_vector @@/s);
+      } finally {
+        await owner.query('rollback');
+      }
+    },
+  );
 
   it('highlights the matching words only when asked', async () => {
     const result = await callA<{
