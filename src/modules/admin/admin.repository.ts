@@ -6,7 +6,7 @@ import type { MembershipRoleValue, PlanValue, TenantStatusValue } from '../../db
 // Every function here runs on the bypass role: no policy narrows what it sees, so each one names
 // the tenant it means explicitly.
 
-export interface TenantSummaryRow {
+interface TenantRow {
   id: string;
   slug: string;
   name: string;
@@ -22,6 +22,9 @@ export interface TenantSummaryRow {
   plan_max_projects: number | null;
   plan_max_tasks: number | null;
   plan_requests_per_minute: number | null;
+}
+
+interface TenantUsageColumns {
   member_count: string;
   project_count: string;
   task_count: string;
@@ -29,6 +32,8 @@ export interface TenantSummaryRow {
   storage_bytes: string;
   last_activity_at: Date | null;
 }
+
+export type TenantSummaryRow = TenantRow & TenantUsageColumns;
 
 export interface TenantListFilter {
   status?: TenantStatusValue | undefined;
@@ -74,47 +79,77 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-const USAGE_COLUMNS = [
-  sql<string>`count(*)`.as('n'),
-  sql<string>`coalesce(sum(pg_column_size(x.*)), 0)`.as('bytes'),
-  sql<Date | null>`max(x.updated_at)`.as('last_at'),
-];
+/** Usage of one tenant, per table (absent: no rows). */
+interface UsageRow {
+  tenant_id: string;
+  n: string;
+  bytes: string;
+  last_at: Date | null;
+}
+
+/** The tables whose rows count as a tenant's usage, and whether they count towards storage. */
+const USAGE_TABLES = ['memberships', 'projects', 'tasks', 'comments'] as const;
 
 /**
- * Tenants with their plan's limits and their usage, one row each. One lateral aggregate per table
- * (count, approximate bytes, latest change), each using the (tenant_id, …) indexes.
+ * Each listed tenant's usage of one table: count, approximate bytes, latest change. Grouped by
+ * tenant_id and filtered by it, so plain PostgreSQL uses the (tenant_id, …) indexes and a Citus
+ * cluster runs it on the shards holding those tenants. (A lateral aggregate per tenant row, or a
+ * correlated count, joins a reference table to distributed ones in a way Citus refuses.)
  */
-function tenantSummaries(trx: AdminTx) {
+function usageByTenant(
+  trx: AdminTx,
+  table: (typeof USAGE_TABLES)[number],
+  tenantIds: readonly string[],
+): Promise<UsageRow[]> {
+  const lastAt = table === 'memberships' ? sql`max(x.created_at)` : sql`max(x.updated_at)`;
+  return sql<UsageRow>`select x.tenant_id, count(*) as n,
+      coalesce(sum(pg_column_size(x.*)), 0) as bytes, ${lastAt} as last_at
+    from ${sql.table(`app.${table}`)} x
+   where x.tenant_id = any(${tenantIds}::uuid[])
+   group by x.tenant_id`
+    .execute(trx)
+    .then(({ rows }) => rows);
+}
+
+/** Adds each tenant's usage (one statement per table, for all the given tenants at once). */
+async function withUsage<R extends TenantRow>(
+  trx: AdminTx,
+  rows: R[],
+): Promise<(R & TenantUsageColumns)[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((row) => row.id);
+  const usage = new Map<string, Map<string, UsageRow>>();
+  for (const table of USAGE_TABLES) {
+    for (const row of await usageByTenant(trx, table, ids)) {
+      const byTable = usage.get(row.tenant_id) ?? new Map<string, UsageRow>();
+      byTable.set(table, row);
+      usage.set(row.tenant_id, byTable);
+    }
+  }
+  return rows.map((row) => {
+    const of = (table: string) => usage.get(row.id)?.get(table);
+    const stored = ['projects', 'tasks', 'comments'].map(of);
+    const latest = stored
+      .map((u) => u?.last_at)
+      .reduce<Date>((a, b) => (b && b > a ? b : a), row.updated_at);
+    return {
+      ...row,
+      member_count: of('memberships')?.n ?? '0',
+      project_count: of('projects')?.n ?? '0',
+      task_count: of('tasks')?.n ?? '0',
+      comment_count: of('comments')?.n ?? '0',
+      storage_bytes: String(stored.reduce((sum, u) => sum + Number(u?.bytes ?? 0), 0)),
+      // A tenant without projects still has its own updated_at.
+      last_activity_at: latest,
+    };
+  });
+}
+
+/** Tenants with their plan's limits, one row each (both reference tables on a cluster). */
+function tenantRows(trx: AdminTx) {
   return trx
     .selectFrom('app.tenants as t')
     .innerJoin('app.plans as p', 'p.plan', 't.plan')
-    .innerJoinLateral(
-      (eb) =>
-        eb
-          .selectFrom('app.projects as x')
-          .whereRef('x.tenant_id', '=', 't.id')
-          .select(USAGE_COLUMNS)
-          .as('pu'),
-      (join) => join.onTrue(),
-    )
-    .innerJoinLateral(
-      (eb) =>
-        eb
-          .selectFrom('app.tasks as x')
-          .whereRef('x.tenant_id', '=', 't.id')
-          .select(USAGE_COLUMNS)
-          .as('tu'),
-      (join) => join.onTrue(),
-    )
-    .innerJoinLateral(
-      (eb) =>
-        eb
-          .selectFrom('app.comments as x')
-          .whereRef('x.tenant_id', '=', 't.id')
-          .select(USAGE_COLUMNS)
-          .as('cu'),
-      (join) => join.onTrue(),
-    )
     .select([
       't.id',
       't.slug',
@@ -131,24 +166,15 @@ function tenantSummaries(trx: AdminTx) {
       'p.max_projects as plan_max_projects',
       'p.max_tasks as plan_max_tasks',
       'p.requests_per_minute as plan_requests_per_minute',
-      sql<string>`(select count(*) from app.memberships m where m.tenant_id = t.id)`.as(
-        'member_count',
-      ),
-      'pu.n as project_count',
-      'tu.n as task_count',
-      'cu.n as comment_count',
-      sql<string>`pu.bytes + tu.bytes + cu.bytes`.as('storage_bytes'),
-      // greatest() skips NULLs: a tenant without projects still has its own updated_at.
-      sql<Date>`greatest(t.updated_at, pu.last_at, tu.last_at, cu.last_at)`.as('last_activity_at'),
     ]);
 }
 
-export function findTenantPage(
+export async function findTenantPage(
   trx: AdminTx,
   filter: TenantListFilter,
   page: PageRequest,
 ): Promise<Page<TenantSummaryRow>> {
-  let base = tenantSummaries(trx);
+  let base = tenantRows(trx);
   if (filter.status) base = base.where('t.status', '=', filter.status);
   if (filter.plan) base = base.where('t.plan', '=', filter.plan);
   if (filter.search) {
@@ -157,14 +183,16 @@ export function findTenantPage(
       eb.or([eb('t.slug', 'ilike', pattern), eb('t.name', 'ilike', pattern)]),
     );
   }
-  return fetchPage(trx, base, page, { countNow: true });
+  const found = await fetchPage(trx, base, page, { countNow: true });
+  return { ...found, rows: await withUsage(trx, found.rows) };
 }
 
-export function findTenantSummary(
+export async function findTenantSummary(
   trx: AdminTx,
   tenantId: string,
 ): Promise<TenantSummaryRow | undefined> {
-  return tenantSummaries(trx).where('t.id', '=', tenantId).executeTakeFirst();
+  const row = await tenantRows(trx).where('t.id', '=', tenantId).executeTakeFirst();
+  return row && (await withUsage(trx, [row]))[0];
 }
 
 /** Locks the tenant row until the admin transaction ends, so two operators take turns. */
@@ -439,23 +467,40 @@ export interface UserHitRow {
   memberships: { tenant_id: string; tenant_slug: string; role: MembershipRoleValue }[];
 }
 
-/** Accounts whose email or name contains the text, with the tenants they belong to. */
+/**
+ * Accounts whose email or name contains the text, with the tenants they belong to. Two
+ * statements: a correlated subquery from users (a reference table on a cluster) into memberships
+ * (distributed) is refused by Citus.
+ */
 export async function searchUsers(
   trx: AdminTx,
   text: string,
   limit: number,
 ): Promise<UserHitRow[]> {
   const pattern = `%${escapeLike(text)}%`;
-  const { rows } = await sql<UserHitRow>`
-    select u.id, u.email, u.name, u.is_platform_admin,
-           coalesce((select jsonb_agg(jsonb_build_object('tenant_id', m.tenant_id,
-                                                         'tenant_slug', t.slug, 'role', m.role)
-                                      order by t.slug)
-                       from app.memberships m join app.tenants t on t.id = m.tenant_id
-                      where m.user_id = u.id), '[]') as memberships
-      from app.users u
-     where u.email ilike ${pattern} or u.name ilike ${pattern}
-     order by u.email
-     limit ${limit}`.execute(trx);
-  return rows;
+  const users = await trx
+    .selectFrom('app.users as u')
+    .select(['u.id', 'u.email', 'u.name', 'u.is_platform_admin'])
+    .where((eb) => eb.or([eb('u.email', 'ilike', pattern), eb('u.name', 'ilike', pattern)]))
+    .orderBy('u.email')
+    .limit(limit)
+    .execute();
+  if (users.length === 0) return [];
+  const memberships = await trx
+    .selectFrom('app.memberships as m')
+    .innerJoin('app.tenants as t', 't.id', 'm.tenant_id')
+    .select(['m.user_id', 'm.tenant_id', 't.slug as tenant_slug', 'm.role'])
+    .where(
+      'm.user_id',
+      'in',
+      users.map((u) => u.id),
+    )
+    .orderBy('t.slug')
+    .execute();
+  return users.map((user) => ({
+    ...user,
+    memberships: memberships
+      .filter((m) => m.user_id === user.id)
+      .map(({ tenant_id, tenant_slug, role }) => ({ tenant_id, tenant_slug, role })),
+  }));
 }
