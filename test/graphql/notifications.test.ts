@@ -91,7 +91,7 @@ describe('notifications', () => {
     await as.owner(`mutation ($t: ID!) { addComment(input: {taskId: $t, body: "Nice"}) { id } }`, {
       t: a.taskId,
     });
-    // The fixture task was created by the owner and is assigned to the member.
+    // The fixture task was created by the member and is assigned to them: told once, not twice.
     const member = await inbox(as.member);
     expect(member.notifications.edges.map((e) => e.node.kind)).toEqual(['TASK_COMMENTED']);
     expect((await inbox(as.owner)).unreadNotificationCount).toBe(0);
