@@ -179,11 +179,22 @@ export async function requestPasswordReset(
               ${request.expiresAt}::timestamptz, ${request.subject}, ${request.body})`.execute(trx);
 }
 
-/** Spends a reset token and its account's other ones; the account's id, or undefined. */
-export async function spendPasswordResetToken(trx: Tx, hash: Buffer): Promise<string | undefined> {
-  const { rows } = await sql<{ id: string | null }>`
-    select app.consume_password_reset(${hash}) as id`.execute(trx);
-  return rows[0]?.id ?? undefined;
+/**
+ * Spends a reset token (and its account's other ones), verifies the address it was mailed to,
+ * sets the new password hash and refuses access tokens issued before `tokensValidAfter`, in one
+ * definer function (sql/0045: one role writes the users row). The account, or undefined when the
+ * token is invalid, spent or expired.
+ */
+export async function resetPasswordWithToken(
+  trx: Tx,
+  reset: { tokenHash: Buffer; passwordHash: string; tokensValidAfter: Date },
+): Promise<{ userId: string; email: string } | undefined> {
+  const { rows } = await sql<{ reset_user_id: string; reset_email: string }>`
+    select reset_user_id, reset_email
+      from app.reset_password(${reset.tokenHash}, ${reset.passwordHash},
+                              ${reset.tokensValidAfter}::timestamptz)`.execute(trx);
+  const [row] = rows;
+  return row && { userId: row.reset_user_id, email: row.reset_email };
 }
 
 /** The current user's unspent reset tokens stop working (after a password change). */

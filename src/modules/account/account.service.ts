@@ -32,7 +32,7 @@ import {
   revokeAllRefreshFamilies,
   revokeRefreshFamily,
   spendPasswordResets,
-  spendPasswordResetToken,
+  resetPasswordWithToken,
   spendVerificationToken,
   updatePasswordHash,
 } from './account.repository.js';
@@ -288,17 +288,16 @@ export async function resetPassword(
   );
   if (!isOneTimeTokenShape(input.token)) throw invalid;
   const passwordHash = await ctx.passwords.hash(input.newPassword);
-  const userId = await spendPasswordResetToken(
-    await ctx.db.actAs(undefined),
-    hashOneTimeToken(input.token),
-  );
-  if (!userId) throw invalid;
-  const trx = await ctx.db.actAs(userId);
-  const user = await findUserById(trx, userId);
-  if (!user) throw invalid;
-  checkPassword(input.newPassword, user.email, 'newPassword');
-  await updatePasswordHash(trx, userId, passwordHash);
-  await signOutAll(trx, userId);
+  const reset = await resetPasswordWithToken(await ctx.db.actAs(undefined), {
+    tokenHash: hashOneTimeToken(input.token),
+    passwordHash,
+    tokensValidAfter: new Date(),
+  });
+  if (!reset) throw invalid;
+  // A refused password fails the operation, which rolls the reset back: the token still works.
+  checkPassword(input.newPassword, reset.email, 'newPassword');
+  // Signed out everywhere: access tokens by the function above, refresh tokens here.
+  await revokeAllRefreshFamilies(await ctx.db.actAs(reset.userId), reset.userId);
   return true;
 }
 
