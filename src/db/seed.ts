@@ -95,33 +95,40 @@ export async function seedDemo(
     const id = randomUUID();
     userIds.set(account.email, id);
     const hash = await passwords.hash(account.password);
+    // Demo addresses are verified the way any account is (a token, spent), so invitations
+    // between the demo accounts work at once; nobody reads mail at *.test.
+    const { hash: tokenHash } = oneTimeToken();
     await db.transaction().execute(async (trx) => {
-      await sql`select set_config('app.user_id', ${id}, true)`.execute(trx);
+      await sql`select app.set_context_value('app.user_id', ${id})`.execute(trx);
       await trx
         .insertInto('app.users')
         .values({ id, email: account.email, name: account.name, password_hash: hash })
         .execute();
-      // Demo addresses are verified the way any account is (a token, spent), so invitations
-      // between the demo accounts work at once; nobody reads mail at *.test.
-      const { hash: tokenHash } = oneTimeToken();
       await insertVerificationToken(trx, {
         hash: tokenHash,
         userId: id,
         email: account.email,
         expiresAt: new Date(Date.now() + 60_000),
       });
-      await spendVerificationToken(trx, tokenHash);
     });
+    // Spent in a transaction of its own: app.verify_email writes the users row as its definer,
+    // and on a Citus cluster two roles writing one reference-table row in one transaction
+    // deadlock (each reaches the workers over connections of its own).
+    await db.transaction().execute((trx) => spendVerificationToken(trx, tokenHash));
     onProgress?.(++done, total, `account ${account.email}`);
   }
   for (const tenant of DEMO_TENANTS) {
     const ownerId = userIds.get(tenant.owner) as string;
-    await db.transaction().execute(async (trx) => {
-      await sql`select set_config('app.user_id', ${ownerId}, true)`.execute(trx);
+    const tenantId = await db.transaction().execute(async (trx) => {
+      await sql`select app.set_context_value('app.user_id', ${ownerId})`.execute(trx);
       const { rows } = await sql<{
         id: string;
       }>`select app.create_tenant(${tenant.slug}, ${tenant.name}) as id`.execute(trx);
-      const tenantId = rows[0]?.id ?? '';
+      return rows[0]?.id ?? '';
+    });
+    // Its content in a transaction of its own: on a Citus cluster the context function (run as
+    // its definer) may not read rows this role wrote in the same transaction.
+    await db.transaction().execute(async (trx) => {
       await sql`select * from app.set_operation_context(${ownerId}::uuid, ${tenantId}::uuid, null)`.execute(
         trx,
       );
