@@ -63,6 +63,11 @@ export class LiveEventPoller {
       return false;
     }
     this.#after = row.now;
+    // Events already committed happened before any subscription of this instance: remembered
+    // as seen, never delivered (the first poll looks back too, and would deliver them).
+    await this.#read().catch((error: unknown) =>
+      this.options.log.warn({ err: error }, 'live poller could not read the recent events'),
+    );
     this.#lastPurge = Date.now();
     this.#schedule();
     return true;
@@ -85,20 +90,28 @@ export class LiveEventPoller {
     }, this.options.intervalMs ?? 200);
   }
 
-  async #poll(): Promise<void> {
-    const lookback = this.options.lookbackMs ?? 10_000;
-    const since = new Date(this.#after.getTime() - lookback);
+  /** The events of the look-back window not seen yet, now marked as seen. */
+  async #read(): Promise<{ payload: string }[]> {
+    const since = new Date(this.#after.getTime() - this.#lookback);
     const { rows } = await this.#pool.query<{ id: string; created_at: Date; payload: string }>(
       'select id, created_at, payload from app.live_events_after($1, $2)',
       [since, BATCH],
     );
-    for (const row of rows) {
-      if (this.#seen.has(row.id)) continue;
+    const fresh = rows.filter((row) => !this.#seen.has(row.id));
+    for (const row of fresh) {
       this.#seen.set(row.id, row.created_at.getTime());
       if (row.created_at > this.#after) this.#after = row.created_at;
-      this.options.onPayload(row.payload);
     }
-    const forget = this.#after.getTime() - 2 * lookback;
+    return fresh;
+  }
+
+  get #lookback(): number {
+    return this.options.lookbackMs ?? 10_000;
+  }
+
+  async #poll(): Promise<void> {
+    for (const { payload } of await this.#read()) this.options.onPayload(payload);
+    const forget = this.#after.getTime() - 2 * this.#lookback;
     for (const [id, at] of this.#seen) if (at < forget) this.#seen.delete(id);
     if (Date.now() - this.#lastPurge > PURGE_EVERY_MS) {
       this.#lastPurge = Date.now();
