@@ -6,6 +6,7 @@ import type { DeliveryWorker } from '../../src/delivery/worker.js';
 import { createKysely, createPool } from '../../src/db/pool.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { callersOf, ownerQuery, type Call } from '../support/callers.js';
+import { CITUS_TEST_URL } from '../support/citus.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
   deliveriesOf,
@@ -140,18 +141,23 @@ describe('the delivery worker', () => {
     ]);
   });
 
-  it('wakes on the commit (LISTEN) rather than waiting for the next poll', async () => {
-    const hooks = await receiver();
-    await webhookTo(hooks.url);
-    const idle = worker({ DELIVERY_POLL_INTERVAL_MS: '60000' });
-    idle.start();
-    await new Promise((resolve) => setTimeout(resolve, 300)); // listening and asleep
-    const committed = Date.now();
-    await notifyMany(db, a.id, a.users.member, 1);
-    await waitFor('the webhook', () => hooks.received.length === 1, 3_000);
-    // Measured about 55 ms on a busy two-core machine; the next poll would be a minute away.
-    expect((hooks.received[0]?.at ?? 0) - committed).toBeLessThan(2_000);
-  });
+  // On a Citus cluster shard triggers cannot NOTIFY the worker; it polls there
+  // (docs/operations.md, "Scaling out"), which the other tests here cover.
+  it.skipIf(CITUS_TEST_URL)(
+    'wakes on the commit (LISTEN) rather than waiting for the next poll',
+    async () => {
+      const hooks = await receiver();
+      await webhookTo(hooks.url);
+      const idle = worker({ DELIVERY_POLL_INTERVAL_MS: '60000' });
+      idle.start();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // listening and asleep
+      const committed = Date.now();
+      await notifyMany(db, a.id, a.users.member, 1);
+      await waitFor('the webhook', () => hooks.received.length === 1, 3_000);
+      // Measured about 55 ms on a busy two-core machine; the next poll would be a minute away.
+      expect((hooks.received[0]?.at ?? 0) - committed).toBeLessThan(2_000);
+    },
+  );
 
   it('retries a 500 with backoff and delivers once', async () => {
     const hooks = await receiver((_id, seenBefore) => (seenBefore === 0 ? 500 : 200));
