@@ -167,6 +167,9 @@ describe('taskChanged', () => {
 
   it('stops delivering to a member removed mid-subscription', async () => {
     const t = await seedTenant(db.ownerUrl, 'LiveRemoved');
+    // The fixture's own task was created before the subscription: let its event pass first (on
+    // a Citus cluster instances read events every 200 ms, so it could otherwise arrive after).
+    await sleep(500);
     const viewer = await connect(api1, t.users.viewer, { 'x-tenant-id': t.id });
     const received = await subscribed(api1, () =>
       viewer.subscribe<TaskChangedData>(TASK_CHANGED, { projectId: t.projectId }),
