@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { callerFor, ownerQuery } from '../support/callers.js';
+import { CITUS_TEST_URL } from '../support/citus.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 // Prepared statements only pay off when PostgreSQL settles on a generic plan for them. On a
@@ -16,7 +17,12 @@ const REFERENCE = `query($id: ID!) { project(id: $id) { tasks(first: 20) {
 let db: TestDatabase;
 let api: TestApp;
 
+// One server's plan cache: a Citus coordinator plans every router statement for its parameters
+// (to pick the shard), so there are no generic plans to look for there.
+const ONE_SERVER = !CITUS_TEST_URL;
+
 beforeAll(async () => {
+  if (!ONE_SERVER) return;
   db = await createTestDatabase();
   // Set-based, as the migrator (RLS does not apply): each row names its tenant. Triggers are
   // off: 50,000 live-event notifications land in the cluster-wide NOTIFY queue every listener
@@ -46,33 +52,36 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await api?.close();
-  await db.drop();
+  await db?.drop();
 });
 
-it('runs the reference operation on a generic plan however many tenants there are', async () => {
-  const [target] = await ownerQuery<{ tenant: string; owner: string; project: string }>(
-    db.ownerUrl,
-    `select md5('t' || 500)::uuid as tenant, md5('u' || 500)::uuid as owner,
+it.skipIf(!ONE_SERVER)(
+  'runs the reference operation on a generic plan however many tenants there are',
+  async () => {
+    const [target] = await ownerQuery<{ tenant: string; owner: string; project: string }>(
+      db.ownerUrl,
+      `select md5('t' || 500)::uuid as tenant, md5('u' || 500)::uuid as owner,
             md5('p' || 500 || '.' || 1)::uuid as project`,
-  );
-  if (!target) throw new Error('The seed has no tenant 500.');
-  const { tenant, owner, project } = target;
-  const call = await callerFor(api, tenant, owner);
-  for (let i = 0; i < 12; i++) {
-    const result = await call(REFERENCE, { id: project });
-    expect(result.errors).toBeUndefined();
-  }
-  const { rows: plans } = await sql<{
-    statement: string;
-    generic_plans: string;
-    custom_plans: string;
-  }>`select statement, generic_plans, custom_plans from pg_prepared_statements`.execute(
-    api.app.deps.db,
-  );
-  const reference = plans.filter((p) => p.statement.includes('from "app"."projects"'));
-  expect(reference).toHaveLength(1);
-  const [{ custom_plans, generic_plans }] = reference as [(typeof reference)[number]];
-  // PostgreSQL plans a statement's first five executions for their parameters.
-  expect(Number(custom_plans)).toBeLessThanOrEqual(5);
-  expect(Number(generic_plans)).toBeGreaterThan(0);
-});
+    );
+    if (!target) throw new Error('The seed has no tenant 500.');
+    const { tenant, owner, project } = target;
+    const call = await callerFor(api, tenant, owner);
+    for (let i = 0; i < 12; i++) {
+      const result = await call(REFERENCE, { id: project });
+      expect(result.errors).toBeUndefined();
+    }
+    const { rows: plans } = await sql<{
+      statement: string;
+      generic_plans: string;
+      custom_plans: string;
+    }>`select statement, generic_plans, custom_plans from pg_prepared_statements`.execute(
+      api.app.deps.db,
+    );
+    const reference = plans.filter((p) => p.statement.includes('from "app"."projects"'));
+    expect(reference).toHaveLength(1);
+    const [{ custom_plans, generic_plans }] = reference as [(typeof reference)[number]];
+    // PostgreSQL plans a statement's first five executions for their parameters.
+    expect(Number(custom_plans)).toBeLessThanOrEqual(5);
+    expect(Number(generic_plans)).toBeGreaterThan(0);
+  },
+);
