@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
 import { callersOf, errorCode } from '../support/callers.js';
+import { CITUS_TEST_URL } from '../support/citus.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
 import { waitFor } from '../support/wait.js';
@@ -42,8 +43,10 @@ async function waitingOnLock(): Promise<number> {
   const client = new pg.Client({ connectionString: db.ownerUrl });
   await client.connect();
   try {
+    // On a Citus cluster the renames wait on the worker holding A's shard: citus_stat_activity
+    // shows every node's sessions.
     const { rows } = await client.query<{ n: number }>(
-      `select count(*)::int as n from pg_stat_activity
+      `select count(*)::int as n from ${CITUS_TEST_URL ? 'citus_stat_activity' : 'pg_stat_activity'}
         where wait_event_type = 'Lock' and datname = current_database()`,
     );
     return rows[0]?.n ?? 0;
