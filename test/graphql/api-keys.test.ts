@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRoleValue } from '../../src/db/schema.js';
 import { startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
 import { callersOf, errorCode, ownerQuery, texts, type Call } from '../support/callers.js';
+import { CITUS_TEST_URL } from '../support/citus.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
 import { roundTrips } from '../support/round-trips.js';
@@ -323,6 +324,14 @@ describe('requests made with an API key', () => {
     });
     // The batched last-use write may fall in the window; it is no part of the operation.
     trips = trips.filter((t) => !t.includes('record_api_key_use'));
+    if (CITUS_TEST_URL) {
+      // A Citus cluster cannot route a planned read whose tenant only the key names, so
+      // graphql-js reads: the key's context still travels with the first read; COMMIT follows.
+      expect(trips).toHaveLength(2);
+      expect(trips[0]).toMatch(/^start transaction read only \+ .*set_api_key_context.* \+ /s);
+      expect(trips[1]).toBe('commit');
+      return;
+    }
     // BEGIN + the key's context statement + the planned read + COMMIT.
     expect(trips).toHaveLength(1);
     expect(trips[0]).toMatch(
