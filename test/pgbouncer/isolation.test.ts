@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MembershipRoleValue } from '../../src/db/schema.js';
 import type { GraphQLResult } from '../support/app.js';
+import { CITUS_TEST_URL } from '../support/citus.js';
 import { callersOf, errorCode, ownerQuery, texts, type Call } from '../support/callers.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
@@ -46,7 +47,13 @@ describe.skipIf(!installed('pgbouncer', 'the PgBouncer tests'))('through PgBounc
         for (const [i, client] of clients.entries()) {
           const tenant = tenants[i].seed;
           await client.query('begin');
-          await client.query(`select set_config('app.tenant_id', $1, true)`, [tenant.id]);
+          // On a Citus cluster through app.set_context_value, whose SET LOCAL reaches the workers.
+          await client.query(
+            CITUS_TEST_URL
+              ? `select app.set_context_value('app.tenant_id', $1)`
+              : `select set_config('app.tenant_id', $1, true)`,
+            [tenant.id],
+          );
           const { rows } = await client.query<{ pid: number; n: string }>(
             'select pg_backend_pid() as pid, count(*) as n from app.projects',
           );
