@@ -217,9 +217,9 @@ describe('the delivery worker', () => {
 
   it('two workers at once send each delivery exactly once', async () => {
     // Slow enough that one worker cannot send all 60 (ten at a time) before the other has
-    // started, on a loaded machine too.
+    // started, on a loaded machine too (60 ms each was not, once, in a CI run).
     const hooks = await receiver(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 60));
+      await new Promise((resolve) => setTimeout(resolve, 250));
       return 200;
     });
     await webhookTo(hooks.url);
