@@ -4,6 +4,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { callerFor, ownerQuery } from '../support/callers.js';
 import { CITUS_TEST_URL } from '../support/citus.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { recordTrips, type SentStatement } from '../support/round-trips.js';
 
 // Filtered, sorted and backward list reads on a database of many tenants: PostgreSQL must reach
 // one tenant's rows through an index that leads with tenant_id, never by reading a whole tenant
@@ -73,32 +74,9 @@ afterAll(async () => {
   await db?.drop();
 });
 
-interface Statement {
-  text: string;
-  values: unknown[];
-}
-
 /** The statements on tenant tables the API sends while `run` runs, with their parameters. */
-async function statementsOf(run: () => Promise<unknown>): Promise<Statement[]> {
-  const seen: Statement[] = [];
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- restored as is, called with apply
-  const original = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const [first] = args;
-    if (first && typeof first === 'object' && 'text' in first) {
-      // Statements sent ahead in the same round trip (src/db/pool.ts), then the query itself.
-      const query = first as { text: string; values?: unknown[]; ahead?: Statement[] };
-      for (const { text, values } of [...(query.ahead ?? []), query]) {
-        seen.push({ text, values: values ?? [] });
-      }
-    }
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    await run();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
+async function statementsOf(run: () => Promise<unknown>): Promise<SentStatement[]> {
+  const seen = (await recordTrips(run)).flat();
   const table = new RegExp(`"app"\\."(${TENANT_TABLES.join('|')})"`);
   return seen.filter((s) => s.text.trim().startsWith('select') && table.test(s.text));
 }
@@ -152,7 +130,7 @@ it.skipIf(!ONE_SERVER)(
       ],
       [`{ members(filter: { role: { in: [OWNER, ADMIN] } }) { role } }`, {}],
     ];
-    const statements: Statement[] = [];
+    const statements: SentStatement[] = [];
     for (const [query, variables] of operations) {
       statements.push(
         ...(await statementsOf(async () => {

@@ -5,6 +5,7 @@ import type { GraphQLResult, TestApp } from '../app.js';
 import { callersOf, errorCode, ownerQuery, texts, type Call } from '../callers.js';
 import { createTestDatabase, type TestDatabase } from '../database.js';
 import { seedTenant, type SeededTenant } from '../fixtures.js';
+import { BACKGROUND_SESSIONS } from '../round-trips.js';
 import type { Route, RoutedApi } from './route.js';
 
 const TENANTS = 20;
@@ -185,7 +186,8 @@ export function poolLeakSuite(route: Route): void {
         db.ownerUrl,
         `select count(*)::int as n from pg_stat_activity
           where usename = 'tenantql_api' and datname = current_database()
-            and application_name not in ('tenantql-listener', 'tenantql-live-poller')`,
+            and application_name <> all($1::text[])`,
+        [BACKGROUND_SESSIONS],
       );
       expect(servers.n).toBeGreaterThan(0);
       expect(servers.n).toBeLessThanOrEqual(routed.serverConnections);
