@@ -117,6 +117,7 @@ export class LiveHub {
   readonly #subscribers = new Set<Subscriber>();
   readonly #slots: FairShare;
   #closed = false;
+  #started = 0;
 
   constructor(private readonly options: LiveHubOptions) {
     const capacity = Math.max(1, options.concurrency);
@@ -130,6 +131,14 @@ export class LiveHub {
   /** Subscriptions past their start checks, receiving events. */
   get subscriberCount(): number {
     return this.#subscribers.size;
+  }
+
+  /**
+   * Subscriptions that passed their start checks since the hub began. Grows with each start
+   * even while others end, so waiting for one more start cannot be fooled by an end in between.
+   */
+  get startedCount(): number {
+    return this.#started;
   }
 
   dispatch(event: LiveEvent): void {
@@ -200,6 +209,7 @@ export class LiveHub {
       const tenantId = ctx.db.stats.tenantId;
       const turn = tenantId ? `tenant:${tenantId}` : `user:${ctx.session?.userId ?? ''}`;
       this.#subscribers.add(subscriber);
+      this.#started += 1;
       while (!signal.aborted) {
         const events = await subscriber.queue.take(this.options.batchSize ?? BATCH_SIZE);
         if (events.length === 0) continue;

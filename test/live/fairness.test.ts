@@ -82,7 +82,7 @@ function pause(ws: WebSocket): void {
 
 describe('live updates are shared fairly', () => {
   it('subscribers of A that stop reading delay none of B’s events, and are cut after the send bound', async () => {
-    const before = api.app.live.hub.subscriberCount;
+    const before = api.app.live.hub.startedCount;
     const stalled = await Promise.all(
       [a.users.owner, a.users.admin, a.users.member, a.users.viewer].map((u) =>
         stalledSubscriber(a, u),
@@ -94,7 +94,7 @@ describe('live updates are shared fairly', () => {
       TASK_CHANGED,
       { projectId: b.projectId },
     );
-    await until(() => api.app.live.hub.subscriberCount === before + 5, 'all subscriptions');
+    await until(() => api.app.live.hub.startedCount === before + 5, 'all subscriptions');
     const connections = api.app.live.server.connections;
     for (const ws of stalled) pause(ws);
 

@@ -34,9 +34,9 @@ async function subscribe(api: TestApp) {
   const token = await api.app.deps.tokens.signAccess(t.users.member, undefined);
   const client = liveClient(api, { authorization: `Bearer ${token}`, 'x-tenant-id': t.id });
   clients.push(client);
-  const before = api.app.live.hub.subscriberCount;
+  const before = api.app.live.hub.startedCount;
   const received = client.subscribe(TASK_CHANGED, { projectId: t.projectId });
-  await until(() => api.app.live.hub.subscriberCount > before, 'the subscription to start');
+  await until(() => api.app.live.hub.startedCount > before, 'the subscription to start');
   return received;
 }
 

@@ -65,10 +65,11 @@ async function connect(api: TestApp, userId: string, tenant: Record<string, stri
 
 /** Subscribes and waits until the subscription receives events (its start checks passed). */
 async function subscribed<T>(api: TestApp, subscribe: () => Received<T>): Promise<Received<T>> {
-  const before = api.app.live.hub.subscriberCount;
+  // Counted as started, not as current: a subscription of the previous test may end meanwhile.
+  const before = api.app.live.hub.startedCount;
   const received = subscribe();
   await until(
-    () => api.app.live.hub.subscriberCount > before || received.errors !== undefined,
+    () => api.app.live.hub.startedCount > before || received.errors !== undefined,
     'the subscription to start',
   );
   return received;
