@@ -14,6 +14,7 @@ export default defineConfig({
     server: { deps: { inline: ['graphql-ws'] } },
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/tenant-predicate-audit.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,

@@ -30,6 +30,13 @@ export type TenantKey = string | RawBuilder<string>;
 
 const CURRENT_TENANT = sql<string>`app.current_tenant_id()`;
 
+/**
+ * Ends a statement that reads across the caller's tenants by design (their memberships, for
+ * myTenants and sign-in): it names no one tenant, so Citus sends it to every shard. The test
+ * suite refuses statements on tenant tables without a tenant predicate unless marked so.
+ */
+export const ACROSS_TENANTS = sql`/* across tenants */`;
+
 export interface TenantSelector {
   id?: string;
   slug?: string;

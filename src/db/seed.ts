@@ -151,7 +151,12 @@ export async function seedDemo(
       for (const project of DEMO_PROJECTS[tenant.slug] ?? []) {
         const { id: projectId } = await trx
           .insertInto('app.projects')
-          .values({ key: project.key, name: project.name, description: `${project.name} (demo)` })
+          .values({
+            tenant_id: tenantId,
+            key: project.key,
+            name: project.name,
+            description: `${project.name} (demo)`,
+          })
           .returning('id')
           .executeTakeFirstOrThrow();
         for (const [index, [title, status]] of project.tasks.entries()) {
@@ -159,6 +164,7 @@ export async function seedDemo(
           const { id: taskId } = await trx
             .insertInto('app.tasks')
             .values({
+              tenant_id: tenantId,
               project_id: projectId,
               title,
               status,
@@ -168,7 +174,7 @@ export async function seedDemo(
             .executeTakeFirstOrThrow();
           await trx
             .insertInto('app.comments')
-            .values({ task_id: taskId, body: `Kick-off note for "${title}".` })
+            .values({ tenant_id: tenantId, task_id: taskId, body: `Kick-off note for "${title}".` })
             .execute();
         }
       }

@@ -189,12 +189,14 @@ describe('a read sent with the context statement', () => {
       tenantHint: '',
       allowlist: [open.slug],
     });
-    // Without the gate's plugin: what RLS alone lets this read, sent with the context statement, see.
+    // Without the gate's plugin: what RLS alone lets this read of the named tenant, sent with the
+    // context statement, see.
     const raw = (await op.transaction()).withoutPlugins();
     const trips = await roundTrips(async () => {
       const { rows } = await sql<{ tenant: string; projects: number }>`
         select current_setting('app.tenant_id', true) as tenant,
-               (select count(*) from app.projects)::int as projects`.execute(raw);
+               (select count(*) from app.projects
+                 where tenant_id = ${unlisted.id}::uuid)::int as projects`.execute(raw);
       expect(rows).toEqual([{ tenant: '', projects: 0 }]);
     });
     expect(trips[0]).toMatch(/set_operation_context.* \+ /s);

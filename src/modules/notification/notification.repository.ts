@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { fetchPage, type Page, type PageRequest, type SortKey } from '../../db/keyset.js';
-import type { Tx } from '../../db/operation.js';
+import type { TenantKey, Tx } from '../../db/operation.js';
 import type { DeliveryStatusValue, NotificationChannelValue } from '../../db/schema.js';
 
 export const NOTIFICATION_SORT: SortKey = {
@@ -33,10 +33,11 @@ const COLUMNS = [
 /** The caller's notifications (RLS shows a recipient only their own), newest first. */
 export function findNotificationPage(
   trx: Tx,
+  tenantId: TenantKey,
   filter: { unreadOnly: boolean },
   page: PageRequest,
 ): Promise<Page<NotificationRow>> {
-  let base = trx.selectFrom('app.notifications').select(COLUMNS);
+  let base = trx.selectFrom('app.notifications').select(COLUMNS).where('tenant_id', '=', tenantId);
   if (filter.unreadOnly) base = base.where('read_at', 'is', null);
   return fetchPage(trx, base, page);
 }
@@ -44,26 +45,38 @@ export function findNotificationPage(
 /** These notifications, of those RLS shows the caller. */
 export function findNotificationsByIds(
   trx: Tx,
+  tenantId: TenantKey,
   ids: readonly string[],
 ): Promise<NotificationRow[]> {
   if (ids.length === 0) return Promise.resolve([]);
-  return trx.selectFrom('app.notifications').select(COLUMNS).where('id', 'in', ids).execute();
+  return trx
+    .selectFrom('app.notifications')
+    .select(COLUMNS)
+    .where('tenant_id', '=', tenantId)
+    .where('id', 'in', ids)
+    .execute();
 }
 
-export async function countUnread(trx: Tx): Promise<number> {
+export async function countUnread(trx: Tx, tenantId: TenantKey): Promise<number> {
   const row = await trx
     .selectFrom('app.notifications')
     .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('tenant_id', '=', tenantId)
     .where('read_at', 'is', null)
     .executeTakeFirst();
   return Number(row?.n ?? 0);
 }
 
 /** Marks the given (or, with no ids, all) unread notifications read; returns how many. */
-export async function markRead(trx: Tx, ids: readonly string[] | undefined): Promise<number> {
+export async function markRead(
+  trx: Tx,
+  tenantId: TenantKey,
+  ids: readonly string[] | undefined,
+): Promise<number> {
   let query = trx
     .updateTable('app.notifications')
     .set({ read_at: sql<Date>`now()` })
+    .where('tenant_id', '=', tenantId)
     .where('read_at', 'is', null);
   if (ids) query = query.where('id', 'in', ids);
   const result = await query.executeTakeFirst();
@@ -82,21 +95,24 @@ export interface ChannelState extends ChannelRow {
 }
 
 /** The current tenant's channel rows (RLS shows them to its owners and admins only). */
-export function findChannels(trx: Tx): Promise<ChannelState[]> {
+export function findChannels(trx: Tx, tenantId: TenantKey): Promise<ChannelState[]> {
   return trx
     .selectFrom('app.notification_channels')
     .select(['channel', 'enabled', 'kinds', 'url', 'previous_secret_expires_at'])
+    .where('tenant_id', '=', tenantId)
     .execute();
 }
 
 /** Creates a channel row in the current tenant; `secret` is write-only (no column grant reads it). */
 export async function insertChannel(
   trx: Tx,
+  tenantId: string,
   row: ChannelRow & { secret: string | undefined },
 ): Promise<void> {
   await trx
     .insertInto('app.notification_channels')
     .values({
+      tenant_id: tenantId,
       channel: row.channel,
       enabled: row.enabled,
       kinds: row.kinds,
@@ -108,6 +124,7 @@ export async function insertChannel(
 
 export async function updateChannel(
   trx: Tx,
+  tenantId: TenantKey,
   channel: NotificationChannelValue,
   changes: {
     enabled?: boolean;
@@ -120,6 +137,7 @@ export async function updateChannel(
   await trx
     .updateTable('app.notification_channels')
     .set(changes)
+    .where('tenant_id', '=', tenantId)
     .where('channel', '=', channel)
     .execute();
 }
@@ -147,6 +165,7 @@ export interface DeliveryRow {
 /** The delivery log of the current tenant (RLS: owners and admins), newest first. */
 export function findDeliveryPage(
   trx: Tx,
+  tenantId: TenantKey,
   filter: {
     status: DeliveryStatusValue | undefined;
     channel: NotificationChannelValue | undefined;
@@ -168,7 +187,8 @@ export function findDeliveryPage(
       'last_http_status',
       'delivered_at',
       'created_at',
-    ]);
+    ])
+    .where('tenant_id', '=', tenantId);
   if (filter.status) base = base.where('status', '=', filter.status);
   if (filter.channel) base = base.where('channel', '=', filter.channel);
   return fetchPage(trx, base, page);

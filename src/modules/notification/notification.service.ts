@@ -87,6 +87,7 @@ export async function listNotifications(
   const page = await memberRead(ctx.db, async () => {
     return findNotificationPage(
       await ctx.db.transaction(),
+      ctx.db.routingTenant(),
       { unreadOnly: args.unreadOnly },
       pageArgs(args, ORDER),
     );
@@ -100,13 +101,15 @@ export async function notificationsByIds(
   ids: readonly string[],
 ): Promise<Notification[]> {
   const rows = await memberRead(ctx.db, async () =>
-    findNotificationsByIds(await ctx.db.transaction(), ids),
+    findNotificationsByIds(await ctx.db.transaction(), ctx.db.routingTenant(), ids),
   );
   return rows.map(toNotification);
 }
 
 export async function unreadNotificationCount(ctx: GraphQLContext): Promise<number> {
-  return memberRead(ctx.db, async () => countUnread(await ctx.db.transaction()));
+  return memberRead(ctx.db, async () =>
+    countUnread(await ctx.db.transaction(), ctx.db.routingTenant()),
+  );
 }
 
 /** Viewers may mark their own notifications read: reading is not writing tenant data. */
@@ -114,12 +117,12 @@ export async function markNotificationsRead(
   ctx: GraphQLContext,
   ids: readonly string[] | null | undefined,
 ): Promise<number> {
-  await requireMember(ctx.db);
+  const { tenantId } = await requireMember(ctx.db);
   if (ids && ids.length > MAX_IDS) {
     throw new BadUserInputError('ids', `Mark at most ${MAX_IDS} notifications at a time.`);
   }
   const checked = ids?.map((id) => requireId('ids', id));
-  return markRead(await ctx.db.transaction(), checked);
+  return markRead(await ctx.db.transaction(), tenantId, checked);
 }
 
 const ALL_KINDS = Object.values(NotificationKind);
@@ -176,14 +179,18 @@ function checkedUrl(field: string, url: string | null | undefined, config: Confi
   return trimmed;
 }
 
-async function readSettings(ctx: GraphQLContext, trx: Tx): Promise<NotificationSettings> {
-  return toSettings(await findChannels(trx), ctx.config);
+async function readSettings(
+  ctx: GraphQLContext,
+  trx: Tx,
+  tenantId: string,
+): Promise<NotificationSettings> {
+  return toSettings(await findChannels(trx, tenantId), ctx.config);
 }
 
 /** Channel settings of the current tenant: owners and admins only. */
 export async function getNotificationSettings(ctx: GraphQLContext): Promise<NotificationSettings> {
-  await requireTenantAdmin(ctx.db);
-  return readSettings(ctx, await ctx.db.transaction());
+  const { tenantId } = await requireTenantAdmin(ctx.db);
+  return readSettings(ctx, await ctx.db.transaction(), tenantId);
 }
 
 /**
@@ -194,7 +201,7 @@ export async function updateNotificationSettings(
   ctx: GraphQLContext,
   input: UpdateNotificationSettingsInput,
 ): Promise<UpdateNotificationSettingsPayload> {
-  await requireTenantAdmin(ctx.db);
+  const { tenantId } = await requireTenantAdmin(ctx.db);
   const webhookInput = updatedValue('webhook', input.webhook);
   const emailInput = updatedValue('email', input.email);
   const webhook = webhookInput && {
@@ -207,7 +214,7 @@ export async function updateNotificationSettings(
     kinds: checkedKinds('email.kinds', emailInput.kinds),
   };
   const trx = await ctx.db.transaction();
-  const current = await findChannels(trx);
+  const current = await findChannels(trx, tenantId);
   let webhookSecret: string | null = null;
   if (webhook) {
     const existing = current.find((r) => r.channel === 'WEBHOOK');
@@ -217,10 +224,14 @@ export async function updateNotificationSettings(
       throw new BadUserInputError('webhook.url', 'webhook.url is required to enable the webhook.');
     }
     if (existing) {
-      await updateChannel(trx, 'WEBHOOK', { enabled, url, kinds: webhook.kinds ?? existing.kinds });
+      await updateChannel(trx, tenantId, 'WEBHOOK', {
+        enabled,
+        url,
+        kinds: webhook.kinds ?? existing.kinds,
+      });
     } else {
       webhookSecret = generateWebhookSecret();
-      await insertChannel(trx, {
+      await insertChannel(trx, tenantId, {
         channel: 'WEBHOOK',
         enabled,
         url,
@@ -233,9 +244,12 @@ export async function updateNotificationSettings(
     const existing = current.find((r) => r.channel === 'EMAIL');
     const enabled = email.enabled ?? existing?.enabled ?? false;
     if (existing) {
-      await updateChannel(trx, 'EMAIL', { enabled, kinds: email.kinds ?? existing.kinds });
+      await updateChannel(trx, tenantId, 'EMAIL', {
+        enabled,
+        kinds: email.kinds ?? existing.kinds,
+      });
     } else {
-      await insertChannel(trx, {
+      await insertChannel(trx, tenantId, {
         channel: 'EMAIL',
         enabled,
         url: null,
@@ -244,7 +258,7 @@ export async function updateNotificationSettings(
       });
     }
   }
-  return { settings: await readSettings(ctx, trx), webhookSecret };
+  return { settings: await readSettings(ctx, trx, tenantId), webhookSecret };
 }
 
 const MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 60 * 60;
@@ -258,7 +272,7 @@ export async function rotateWebhookSecret(
   ctx: GraphQLContext,
   overlapSeconds: number | null | undefined,
 ): Promise<RotateWebhookSecretPayload> {
-  await requireTenantAdmin(ctx.db);
+  const { tenantId } = await requireTenantAdmin(ctx.db);
   const overlap = overlapSeconds ?? ctx.config.delivery.webhookSecretOverlapSeconds;
   if (!Number.isInteger(overlap) || overlap < 0 || overlap > MAX_SECRET_OVERLAP_SECONDS) {
     throw new BadUserInputError(
@@ -268,14 +282,14 @@ export async function rotateWebhookSecret(
   }
   const trx = await ctx.db.transaction();
   const webhookSecret = generateWebhookSecret();
-  const exists = (await findChannels(trx)).some((r) => r.channel === 'WEBHOOK');
+  const exists = (await findChannels(trx, tenantId)).some((r) => r.channel === 'WEBHOOK');
   if (exists) {
-    await updateChannel(trx, 'WEBHOOK', {
+    await updateChannel(trx, tenantId, 'WEBHOOK', {
       secret: webhookSecret,
       previous_secret_expires_at: new Date(Date.now() + overlap * 1000),
     });
   } else {
-    await insertChannel(trx, {
+    await insertChannel(trx, tenantId, {
       channel: 'WEBHOOK',
       enabled: false,
       url: null,
@@ -283,7 +297,7 @@ export async function rotateWebhookSecret(
       secret: webhookSecret,
     });
   }
-  return { settings: await readSettings(ctx, trx), webhookSecret };
+  return { settings: await readSettings(ctx, trx, tenantId), webhookSecret };
 }
 
 /**
@@ -327,11 +341,12 @@ export async function listNotificationDeliveries(
   ctx: GraphQLContext,
   args: NotificationDeliveriesArgs,
 ): Promise<Connection<NotificationDelivery>> {
-  await requireTenantAdmin(ctx.db);
+  const { tenantId } = await requireTenantAdmin(ctx.db);
   const page = pageArgs(args, DELIVERY_ORDER);
   const status = updatedValue('status', args.status);
   const found = await findDeliveryPage(
     await ctx.db.transaction(),
+    tenantId,
     {
       status: status && (status.toLowerCase() as DeliveryStatusValue),
       channel: updatedValue('channel', args.channel),

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { anyId } from '../../db/any-id.js';
-import type { Tx } from '../../db/operation.js';
+import { ACROSS_TENANTS, type Tx } from '../../db/operation.js';
 import type { MembershipRoleValue, PlanValue, TenantStatusValue } from '../../db/schema.js';
 
 export interface MyTenantRow {
@@ -26,7 +26,10 @@ async function myTenants(trx: Tx, userId: string, tenantId?: string): Promise<My
     .selectFrom('app.memberships as m')
     .select(['m.tenant_id', 'm.role'])
     .where('m.user_id', '=', userId);
-  if (tenantId !== undefined) memberships = memberships.where('m.tenant_id', '=', tenantId);
+  memberships =
+    tenantId === undefined
+      ? memberships.modifyEnd(ACROSS_TENANTS)
+      : memberships.where('m.tenant_id', '=', tenantId);
   const roles = new Map((await memberships.execute()).map((m) => [m.tenant_id, m.role]));
   if (roles.size === 0) return [];
   const tenants = await trx

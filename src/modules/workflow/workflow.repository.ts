@@ -1,4 +1,4 @@
-import type { Tx } from '../../db/operation.js';
+import type { TenantKey, Tx } from '../../db/operation.js';
 import type { MembershipRoleValue, ProjectStatusValue } from '../../db/schema.js';
 import { anyId } from '../../db/any-id.js';
 
@@ -46,11 +46,13 @@ export async function lockProjectStatus(
 
 export async function recordTransition(
   trx: Tx,
+  tenantId: string,
   values: { projectId: string; from: ProjectStatusValue; to: ProjectStatusValue; comment: string },
 ): Promise<void> {
   await trx
     .insertInto('app.project_transitions')
     .values({
+      tenant_id: tenantId,
       project_id: values.projectId,
       from_status: values.from,
       to_status: values.to,
@@ -66,6 +68,7 @@ export async function recordTransition(
  */
 export function findTransitionsOfProjects(
   trx: Tx,
+  tenantId: TenantKey,
   projectIds: readonly string[],
   page: { first: number; after: string | null },
 ): Promise<TransitionRow[]> {
@@ -79,6 +82,7 @@ export function findTransitionsOfProjects(
         .over((ob) => ob.partitionBy('project_id').orderBy('created_at').orderBy('id'))
         .as('n'),
     )
+    .where('t.tenant_id', '=', tenantId)
     .where('project_id', '=', anyId(projectIds))
     .$if(after !== null, (qb) =>
       qb.where(
@@ -88,6 +92,7 @@ export function findTransitionsOfProjects(
           eb
             .selectFrom('app.project_transitions as a')
             .select(['a.created_at', 'a.id'])
+            .where('a.tenant_id', '=', tenantId)
             .where('a.id', '=', after ?? '')
             .$asTuple('created_at', 'id'),
       ),

@@ -81,7 +81,7 @@ export async function transitionProject(
   }
   const row = await updateProjectById(trx, tenantId, projectId, { status: to });
   if (!row) throw new NotFoundError('Project', projectId);
-  await recordTransition(trx, { projectId, from, to, comment: note });
+  await recordTransition(trx, tenantId, { projectId, from, to, comment: note });
   return toProject(row);
 }
 
@@ -100,7 +100,10 @@ export async function projectTransitions(
   const name = `projectTransitions:${first}:${after ?? ''}`;
   const loader = ctx.loaders.get<string, ProjectTransition[]>(name, async (ids) => {
     const trx = await ctx.db.transaction();
-    const rows = await findTransitionsOfProjects(trx, ids, { first, after });
+    const rows = await findTransitionsOfProjects(trx, ctx.db.routingTenant(), ids, {
+      first,
+      after,
+    });
     const transitions = rows.map((r) => ({
       projectId: r.project_id,
       id: r.id,
