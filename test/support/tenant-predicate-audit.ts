@@ -29,35 +29,53 @@ export function namesItsTenant(statement: string): boolean {
   return (statement.match(TENANT_PREDICATE)?.length ?? 0) >= tables;
 }
 
-const unnamed = new Map<string, string>();
-let currentTest = 'the file’s setup';
+interface Audit {
+  /** Each statement without a tenant predicate, with the test that sent it first. */
+  unnamed: Map<string, string>;
+  currentTest: string;
+}
 
-// eslint-disable-next-line @typescript-eslint/unbound-method -- called with apply below
-const query = pg.Client.prototype.query;
-pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-  const session = (this as { connectionParameters?: { application_name?: string } })
-    .connectionParameters?.application_name;
-  if (session !== undefined && AUDITED_SESSIONS.has(session)) {
-    const [first] = args;
-    const sent = first as { text?: string; ahead?: { text: string }[] } | undefined;
-    const texts =
-      typeof first === 'string'
-        ? [first]
-        : [...(sent?.ahead ?? []).map((a) => a.text), sent?.text ?? ''];
-    for (const text of texts) {
-      if (!unnamed.has(text) && !namesItsTenant(text)) unnamed.set(text, currentTest);
+/**
+ * Installed once per process: a worker that runs several test files (vitest's `isolate: false`)
+ * loads pg once, and wrapping its query method again for each file would stack the wrappers.
+ */
+function install(): Audit {
+  const audit: Audit = { unnamed: new Map(), currentTest: '' };
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with apply below
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const session = (this as { connectionParameters?: { application_name?: string } })
+      .connectionParameters?.application_name;
+    if (session !== undefined && AUDITED_SESSIONS.has(session)) {
+      const [first] = args;
+      const sent = first as { text?: string; ahead?: { text: string }[] } | undefined;
+      const texts =
+        typeof first === 'string'
+          ? [first]
+          : [...(sent?.ahead ?? []).map((a) => a.text), sent?.text ?? ''];
+      for (const text of texts) {
+        if (!audit.unnamed.has(text) && !namesItsTenant(text)) {
+          audit.unnamed.set(text, audit.currentTest);
+        }
+      }
     }
-  }
-  return (query as (...a: unknown[]) => unknown).apply(this, args);
-} as typeof query;
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  return audit;
+}
+
+const INSTALLED = Symbol.for('tenantql.tenantPredicateAudit');
+const audit = ((globalThis as { [INSTALLED]?: Audit })[INSTALLED] ??= install());
+audit.unnamed.clear();
+audit.currentTest = 'the file’s setup';
 
 beforeEach((context) => {
-  currentTest = context.task.name;
+  audit.currentTest = context.task.name;
 });
 
 afterAll(() => {
-  const found = [...unnamed];
-  unnamed.clear();
+  const found = [...audit.unnamed];
+  audit.unnamed.clear();
   if (found.length === 0) return;
   // The first line names one statement: CI's summary shows a failed file's first line only.
   throw new Error(
