@@ -19,7 +19,7 @@ import {
 import { traceTransaction, type TransactionSpan } from '../observability/tracing.js';
 import { toAppError } from './errors.js';
 import type { FairShare } from './fair-share.js';
-import { HOLD, heldResult } from './pool.js';
+import { HOLD, heldResult, holdsStatements } from './pool.js';
 import type { Database, MembershipRoleValue } from './schema.js';
 
 /** The transaction handle repositories receive. */
@@ -337,13 +337,74 @@ export class OperationDatabase {
   }
 
   /**
-   * Runs a read-only operation's one and only statement and ends the transaction with it: BEGIN,
-   * the context statement, `text` and COMMIT go to PostgreSQL in one round trip. Its rows are
-   * handed out only when the context statement accepted the tenant; otherwise its error (the
-   * operation's fields would have given it). Parameters are text or null (held statements).
+   * Runs a read-only operation's one and only statement. Its rows are handed out only when the
+   * context statement accepted the tenant; otherwise its error (the operation's fields would
+   * have given it). Parameters are text or null (held statements).
+   *
+   * When the operation has not touched the database yet, the context statement and `text` go to
+   * PostgreSQL as one batch without BEGIN and COMMIT: the extended protocol runs the statements
+   * up to its Sync as one transaction (read only: the context statement sets
+   * transaction_read_only, which may be turned on at any point of a transaction), whose settings
+   * end with it and which an error rolls back. Two statements where a transaction block takes
+   * four. `transactionBlock` keeps BEGIN … COMMIT: a Citus coordinator replays the context's
+   * SET LOCAL on its workers only inside a transaction block.
    */
-  async soleRead<R>(text: string, parameters: readonly (string | null)[]): Promise<R[]> {
+  async soleRead<R>(
+    text: string,
+    parameters: readonly (string | null)[],
+    { transactionBlock = false }: { transactionBlock?: boolean } = {},
+  ): Promise<R[]> {
     if (!this.#readOnly) throw new Error('soleRead runs read-only operations only');
+    // A pool that runs statements at once would run the context statement as a transaction of
+    // its own, whose settings the read would not see.
+    if (this.#opened || this.#finished || transactionBlock || !holdsStatements(this.db)) {
+      return this.#soleReadInTransaction(text, parameters);
+    }
+    this.#finished = true;
+    this.#span = traceTransaction(true);
+    const started = performance.now();
+    const { fairShare } = this.scope;
+    let release: (() => void) | undefined;
+    try {
+      release = await fairShare?.gate.acquire(fairShare.key());
+      const [context, read] = await this.db.connection().execute(async (connection) => {
+        const contextSent = await this.#contextStatement(
+          sql`, set_config('transaction_read_only', 'on', true)`,
+        ).execute(connection);
+        const readSent = await connection.executeQuery<R>(
+          CompiledQuery.raw(`${HOLD}${text}`, [...parameters]),
+        );
+        const contextHeld = heldResult(contextSent.rows);
+        const readHeld = heldResult(readSent.rows);
+        if (!contextHeld || !readHeld)
+          throw new Error('The pool did not hold the statements back.');
+        readHeld.flush();
+        return Promise.all([
+          contextHeld.result as Promise<{ rows: ContextRow[] }>,
+          readHeld.result as Promise<{ rows: R[] }>,
+        ]);
+      });
+      this.stats.queries += 2;
+      this.stats.outcome = 'committed';
+      const { tenantError } = this.#decide(context.rows[0]);
+      if (tenantError) throw tenantError;
+      return read.rows;
+    } catch (error) {
+      if (this.stats.outcome === 'none') this.stats.outcome = 'rolled back';
+      throw toAppError(error) ?? error;
+    } finally {
+      release?.();
+      this.stats.dbTimeMs += performance.now() - started;
+      this.#span?.end(this.stats);
+      this.#settle();
+    }
+  }
+
+  /** soleRead inside the operation's transaction: its COMMIT takes BEGIN and the rest along. */
+  async #soleReadInTransaction<R>(
+    text: string,
+    parameters: readonly (string | null)[],
+  ): Promise<R[]> {
     const opened = await this.#open();
     const sent = await opened.trx.executeQuery<R>(
       CompiledQuery.raw(`${HOLD}${text}`, [...parameters]),
@@ -443,47 +504,7 @@ export class OperationDatabase {
       // Acquiring the connection and BEGIN happen outside the query timer.
       this.stats.dbTimeMs += performance.now() - started;
     }
-    const { userId, tenant, allowlist, statementTimeoutMs, idleInTransactionTimeoutMs } =
-      this.scope;
-    const issuedAt =
-      this.scope.tokenIssuedAtMs === undefined
-        ? null
-        : new Date(this.scope.tokenIssuedAtMs).toISOString();
-    const statementTimeout = statementTimeoutMs
-      ? sql`, set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`
-      : sql``;
-    const idleTimeout = idleInTransactionTimeoutMs
-      ? sql`, set_config('idle_in_transaction_session_timeout', ${String(idleInTransactionTimeoutMs)}, true)`
-      : sql``;
-    // A tenant this API does not serve is no longer current once this statement ends, so no
-    // statement sent along with it (a read, see TenantGate) can see its rows: RLS keeps it out.
-    const served = allowlist?.join(',') ?? null;
-    const outsideAllowlist = allowlist
-      ? sql`, case when c.tenant_id is not null
-                    and not (c.tenant_id::text = any(string_to_array(${served}::text, ','))
-                             or c.tenant_slug = any(string_to_array(${served}::text, ',')))
-               then app.set_context_value('app.tenant_id', '') || app.set_context_value('app.role', '')
-               end as outside_allowlist`
-      : sql``;
-    const settings = sql`${statementTimeout}${idleTimeout}${outsideAllowlist}`;
-    // NOTE: held statements take text parameters only (see asText in pool.ts): the key's hash
-    // goes as bytea's hex text form.
-    // Our pool (createKysely) holds it back (HOLD) and sends it with the operation's next
-    // statement, like BEGIN; another pool runs it at once. An API key's context statement is
-    // sent the same way, so a key costs no extra round trip either.
-    const context = (
-      this.scope.apiKey
-        ? sql<ContextRow>`${sql.raw(HOLD)}select c.tenant_id, c.tenant_slug,
-             c.member_role, c.tenant_status, c.session_revoked, c.user_id, c.api_key_id,
-             c.tenant_refused${settings}
-        from app.set_api_key_context(${`\\x${this.scope.apiKey.hash.toString('hex')}`}::bytea, ${tenant?.id ?? null}::uuid,
-                                     ${tenant?.slug ?? null}::text) c`
-        : sql<ContextRow>`${sql.raw(HOLD)}select c.tenant_id, c.tenant_slug,
-             c.member_role, c.tenant_status, c.session_revoked${settings}
-        from app.set_operation_context(${userId ?? null}::uuid, ${tenant?.id ?? null}::uuid,
-                                       ${tenant?.slug ?? null}::text, ${issuedAt}::timestamptz,
-                                       ${this.scope.sessionId ?? null}::uuid) c`
-    )
+    const context = this.#contextStatement(sql``)
       .execute(trx)
       .catch(async (error: unknown) => {
         await trx
@@ -506,6 +527,53 @@ export class OperationDatabase {
     // their own statements, which travelled in the same batch.
     verdict.catch(() => undefined);
     return { trx, gated: trx.withPlugin(new TenantGate(verdict)), verdict, flush: held.flush };
+  }
+
+  /**
+   * The context statement: app.set_operation_context (or, for an API key,
+   * app.set_api_key_context) verifies the membership and sets the operation's user, tenant and
+   * role transaction-locally, with the operation's timeouts and `extra` settings. Marked HOLD:
+   * our pool (createKysely) sends it with the operation's next statement, like BEGIN; another
+   * pool runs it at once.
+   */
+  #contextStatement(extra: RawBuilder<unknown>): RawBuilder<ContextRow> {
+    const { userId, tenant, allowlist, statementTimeoutMs, idleInTransactionTimeoutMs } =
+      this.scope;
+    const issuedAt =
+      this.scope.tokenIssuedAtMs === undefined
+        ? null
+        : new Date(this.scope.tokenIssuedAtMs).toISOString();
+    const statementTimeout = statementTimeoutMs
+      ? sql`, set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`
+      : sql``;
+    const idleTimeout = idleInTransactionTimeoutMs
+      ? sql`, set_config('idle_in_transaction_session_timeout', ${String(idleInTransactionTimeoutMs)}, true)`
+      : sql``;
+    // A tenant this API does not serve is no longer current once this statement ends, so no
+    // statement sent along with it (a read, see TenantGate) can see its rows: RLS keeps it out.
+    const served = allowlist?.join(',') ?? null;
+    const outsideAllowlist = allowlist
+      ? sql`, case when c.tenant_id is not null
+                    and not (c.tenant_id::text = any(string_to_array(${served}::text, ','))
+                             or c.tenant_slug = any(string_to_array(${served}::text, ',')))
+               then app.set_context_value('app.tenant_id', '') || app.set_context_value('app.role', '')
+               end as outside_allowlist`
+      : sql``;
+    const settings = sql`${statementTimeout}${idleTimeout}${outsideAllowlist}${extra}`;
+    // NOTE: held statements take text parameters only (see asText in pool.ts): the key's hash
+    // goes as bytea's hex text form. An API key's context statement is held the same way, so a
+    // key costs no extra round trip either.
+    return this.scope.apiKey
+      ? sql<ContextRow>`${sql.raw(HOLD)}select c.tenant_id, c.tenant_slug,
+             c.member_role, c.tenant_status, c.session_revoked, c.user_id, c.api_key_id,
+             c.tenant_refused${settings}
+        from app.set_api_key_context(${`\\x${this.scope.apiKey.hash.toString('hex')}`}::bytea, ${tenant?.id ?? null}::uuid,
+                                     ${tenant?.slug ?? null}::text) c`
+      : sql<ContextRow>`${sql.raw(HOLD)}select c.tenant_id, c.tenant_slug,
+             c.member_role, c.tenant_status, c.session_revoked${settings}
+        from app.set_operation_context(${userId ?? null}::uuid, ${tenant?.id ?? null}::uuid,
+                                       ${tenant?.slug ?? null}::text, ${issuedAt}::timestamptz,
+                                       ${this.scope.sessionId ?? null}::uuid) c`;
   }
 
   #decide(row: ContextRow | undefined): Verdict {

@@ -283,8 +283,17 @@ function kyselyPool(pool: pg.Pool, prepare: boolean): PostgresPool {
   };
 }
 
+const holding = new WeakSet<Kysely<Database>>();
+
+/** Whether `db` holds back BEGIN and HOLD statements (made by createKysely). */
+export function holdsStatements(db: Kysely<Database>): boolean {
+  return holding.has(db);
+}
+
 export function createKysely(pool: pg.Pool, options: { prepare?: boolean } = {}): Kysely<Database> {
-  return new Kysely<Database>({
+  const db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool: kyselyPool(pool, options.prepare ?? false) }),
   });
+  holding.add(db);
+  return db;
 }

@@ -74,10 +74,11 @@ export function queryPlannerPlugin(
           if (!known && onCitus()) return null;
           let rows: { data: string }[];
           try {
-            // One round trip: BEGIN, the context statement, this statement and COMMIT.
+            // One round trip: the context statement and this statement (see soleRead).
             rows = await db.soleRead<{ data: string }>(
               plan.text(known),
               known ? [tenant, ...parameters] : parameters,
+              { transactionBlock: onCitus() },
             );
           } catch (error) {
             return failed(plan, error);
