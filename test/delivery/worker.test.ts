@@ -216,17 +216,35 @@ describe('the delivery worker', () => {
   });
 
   it('two workers at once send each delivery exactly once', async () => {
-    // Slow enough that one worker cannot send all 60 (ten at a time) before the other has
-    // started, on a loaded machine too (60 ms each was not, once, in a CI run).
+    // No answer until 6 webhooks are in flight at once, more than one worker sends (five at a
+    // time: DELIVERY_CONCURRENCY 6 keeps one slot for account emails): both have claimed
+    // deliveries by then, however late one of them started on a loaded machine (a fixed delay
+    // per webhook let one worker send all 60 in two CI runs). Bounded, so a worker that never
+    // takes part fails the assertions below, not a timeout.
+    let inFlight = 0;
+    let bothSending!: () => void;
+    const barrier = new Promise<void>((resolve) => {
+      bothSending = resolve;
+      setTimeout(resolve, 20_000).unref();
+    });
     const hooks = await receiver(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      inFlight += 1;
+      if (inFlight > 5) bothSending();
+      await barrier;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      inFlight -= 1;
       return 200;
     });
     await webhookTo(hooks.url);
     await notifyMany(db, a.id, a.users.member, 60);
-    // One tenant: its allowance must exceed one worker's claim for both to take part.
-    const one = worker({ DELIVERY_BATCH_SIZE: '5', DELIVERY_TENANT_CONCURRENCY: '10' });
-    const two = worker({ DELIVERY_BATCH_SIZE: '5', DELIVERY_TENANT_CONCURRENCY: '10' });
+    // One tenant: its allowance must exceed one worker's share for both to take part.
+    const settings = {
+      DELIVERY_BATCH_SIZE: '5',
+      DELIVERY_CONCURRENCY: '6',
+      DELIVERY_TENANT_CONCURRENCY: '10',
+    };
+    const one = worker(settings);
+    const two = worker(settings);
     one.start();
     two.start();
     await waitFor('every delivery', () => allDelivered(60));
