@@ -7,6 +7,7 @@ import {
   type TestDatabase,
 } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { metricSample } from '../support/metrics.js';
 
 let db: TestDatabase;
 let api: TestApp;
@@ -90,7 +91,19 @@ describe('connections go back to the pool', () => {
         where usename = 'tenantql_api' and datname = current_database()
           and state like '%in transaction%'`,
       );
-      expect(open, JSON.stringify(open)).toEqual([]);
+      // And whether the pool still lends that connection out (an operation that never ended) or
+      // has it back, idle, with its transaction open (released without COMMIT or ROLLBACK).
+      let pool = {};
+      if (open.length > 0) {
+        const metrics = await (await fetch(new URL('/metrics', api.url))).text();
+        pool = Object.fromEntries(
+          ['total', 'idle', 'waiting'].map((state) => [
+            state,
+            metricSample(metrics, 'tenantql_db_pool_connections', { pool: 'api', state }),
+          ]),
+        );
+      }
+      expect(open, JSON.stringify({ open, pool })).toEqual([]);
     },
   );
 });
