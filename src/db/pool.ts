@@ -36,6 +36,7 @@ const MAX_PREPARED_PER_CONNECTION = 256;
 
 const BEGIN = /^\s*(begin|start transaction)\b/i;
 const END = /^\s*(commit|rollback)\s*$/i;
+const ROLLBACK = /^\s*rollback\s*$/i;
 
 /** What queryAfterAhead uses of pg's Query and Connection beyond their published types. */
 interface WireConnection {
@@ -248,6 +249,24 @@ function kyselyPool(pool: pg.Pool, prepare: boolean): PostgresPool {
                 flush: () => entry && ahead.includes(entry) && flush(),
               });
               return Promise.resolve(answer);
+            }
+            // Statements still held when the transaction ends in ROLLBACK never run: sent ahead
+            // of it in one batch, one that failed would make the server skip the ROLLBACK, and
+            // the connection would go back to the pool inside an aborted transaction (the next
+            // operation on it, any tenant's, failing). Held with its BEGIN, there is no
+            // transaction on the server to end either.
+            if (values.length === 0 && ROLLBACK.test(text) && ahead.length > 0) {
+              const unsent = ahead;
+              ahead = [];
+              for (const statement of unsent) {
+                statement.settle?.(
+                  new Error('The transaction was rolled back before this statement ran.'),
+                );
+              }
+              const [first] = unsent;
+              if (first && !first.settle && BEGIN.test(first.text)) {
+                return Promise.resolve(empty('ROLLBACK'));
+              }
             }
             // A transaction that never ran a statement has nothing to end on the server.
             if (ahead.length === 1 && !ahead[0]?.settle && values.length === 0 && END.test(text)) {

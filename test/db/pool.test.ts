@@ -147,6 +147,28 @@ describe.each([true, false])('kysely on the API pool (prepared statements: %s)',
     await expect(failing).rejects.toMatchObject({ code: '22012' });
   });
 
+  it('rolls back a transaction whose held statements never ran without running them', async () => {
+    // A held statement that would fail, and the transaction then rolled back before anything
+    // took it along: sent before the ROLLBACK in one batch, its error would make the server skip
+    // the ROLLBACK and the connection would go back to the pool inside an aborted transaction.
+    const trx = await kysely.startTransaction().execute();
+    const { rows } = await sql`${sql.raw(HOLD)}select 1 / ${'0'}::int`.execute(trx);
+    const held = heldResult(rows);
+    held?.result.catch(() => undefined);
+    const trips = await roundTrips(() => trx.rollback().execute());
+    expect(trips).toEqual([]);
+    await expect(held?.result).rejects.toThrow(/rolled back before this statement ran/);
+  });
+
+  it('rolls back on the server alone once BEGIN went out, dropping what is still held', async () => {
+    const trx = await kysely.startTransaction().execute();
+    await sql`select 1`.execute(trx);
+    const { rows } = await sql`${sql.raw(HOLD)}select 1 / ${'0'}::int`.execute(trx);
+    heldResult(rows)?.result.catch(() => undefined);
+    const trips = await roundTrips(() => trx.rollback().execute());
+    expect(trips).toEqual(['rollback']);
+  });
+
   it('prepares a HOLD statement once per connection, and again after a failed batch', async () => {
     const divide = (by: string) =>
       kysely.transaction().execute(async (trx) => {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OperationDatabase } from '../../src/db/operation.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import {
   apiConnectionsInTransaction,
@@ -37,6 +38,25 @@ async function meOf(userId: string, tenantId?: string) {
 }
 
 describe('connections go back to the pool', () => {
+  it('clean, after an operation that ends before its context statement was sent', async () => {
+    // Its transaction is opened and its context statement held (sent with the first read),
+    // then it fails first. The statement would fail (a user id that is no uuid): had it gone out
+    // ahead of the ROLLBACK, the server would have skipped the ROLLBACK and the pool would lend
+    // the connection out inside an aborted transaction (25P02 for the next operation on it).
+    for (let i = 0; i < 3; i++) {
+      const broken = new OperationDatabase(api.app.deps.db, {
+        userId: 'not-a-uuid',
+        tenant: { id: a.id },
+        tenantHint: '',
+      });
+      await broken.transaction();
+      await broken.finish(false);
+      const after = await meOf(a.users.member, a.id);
+      expect(after.errors).toBeUndefined();
+    }
+    expect(await apiConnectionsInTransaction(owner)).toBe(0);
+  });
+
   it('after operations that fail once their transaction is open', async () => {
     for (let i = 0; i < 20; i++) {
       // The membership check fails inside the opened transaction: FORBIDDEN, then rollback.
