@@ -194,6 +194,31 @@ export function requirePerson(ctx: GraphQLContext): Session {
 }
 
 /** Builds the context of one GraphQL operation: verified session, tenant, lazy transaction. */
+/** What the lazy `log` of a context is made from; shared by Apollo's copies of the context. */
+interface RequestLog {
+  requestLog: { root: Logger; bindings: { requestId: string; clientAddress: string | undefined } };
+}
+
+const requestLogs = new WeakMap<RequestLog['requestLog'], Logger>();
+
+/**
+ * Holds the context's `log`, made on first use: pino serialises a child's bindings when it is
+ * made, so only operations that log pay for it. On the prototype rather than the object: Apollo
+ * copies each request's context with Object.assign, which would call an own getter (and make the
+ * child) for every request. The copies share `requestLog`, so one request gets one child.
+ */
+const CONTEXT_PROTOTYPE = {
+  get log(): Logger {
+    const { requestLog } = this as unknown as RequestLog;
+    let log = requestLogs.get(requestLog);
+    if (!log) {
+      log = requestLog.root.child(requestLog.bindings);
+      requestLogs.set(requestLog, log);
+    }
+    return log;
+  },
+};
+
 export function createContextFactory(deps: AppDependencies) {
   const hint = tenantHint(deps.config.tenancy);
   return async (request: RequestParts): Promise<GraphQLContext> => {
@@ -241,14 +266,10 @@ export function createContextFactory(deps: AppDependencies) {
           fairShareKey(deps.tenantLimits, db.claim, session?.userId ?? apiKey?.prefix, address),
       },
     });
-    // pino serialises a child's bindings when it is made: only for operations that log.
-    let log: Logger | undefined;
-    const context: GraphQLContext = {
+    const fields: Omit<GraphQLContext, 'log'> & RequestLog = {
       requestId,
       clientAddress: address,
-      get log() {
-        return (log ??= deps.log.child({ requestId, clientAddress: address }));
-      },
+      requestLog: { root: deps.log, bindings: { requestId, clientAddress: address } },
       session,
       apiKey,
       db,
@@ -261,6 +282,7 @@ export function createContextFactory(deps: AppDependencies) {
       admin: deps.admin,
       authLimits: deps.authLimits,
     };
+    const context = Object.assign(Object.create(CONTEXT_PROTOTYPE) as GraphQLContext, fields);
     return context;
   };
 }
