@@ -35,7 +35,7 @@ export function createPool(options: PoolOptions): pg.Pool {
 const MAX_PREPARED_PER_CONNECTION = 256;
 
 const BEGIN = /^\s*(begin|start transaction)\b/i;
-const END = /^\s*(commit|rollback)\s*$/i;
+const COMMIT = /^\s*commit\s*$/i;
 const ROLLBACK = /^\s*rollback\s*$/i;
 
 /** What queryAfterAhead uses of pg's Query and Connection beyond their published types. */
@@ -268,8 +268,13 @@ function kyselyPool(pool: pg.Pool, prepare: boolean): PostgresPool {
                 return Promise.resolve(empty('ROLLBACK'));
               }
             }
-            // A transaction that never ran a statement has nothing to end on the server.
-            if (ahead.length === 1 && !ahead[0]?.settle && values.length === 0 && END.test(text)) {
+            // A transaction that never ran a statement has nothing to commit on the server.
+            if (
+              ahead.length === 1 &&
+              !ahead[0]?.settle &&
+              values.length === 0 &&
+              COMMIT.test(text)
+            ) {
               ahead = [];
               return Promise.resolve(empty(text.trim().toUpperCase()));
             }

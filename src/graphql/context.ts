@@ -193,7 +193,6 @@ export function requirePerson(ctx: GraphQLContext): Session {
   return ctx.session;
 }
 
-/** Builds the context of one GraphQL operation: verified session, tenant, lazy transaction. */
 /** What the lazy `log` of a context is made from; shared by Apollo's copies of the context. */
 interface RequestLog {
   requestLog: { root: Logger; bindings: { requestId: string; clientAddress: string | undefined } };
@@ -219,6 +218,7 @@ const CONTEXT_PROTOTYPE = {
   },
 };
 
+/** Builds the context of one GraphQL operation: verified session, tenant, lazy transaction. */
 export function createContextFactory(deps: AppDependencies) {
   const hint = tenantHint(deps.config.tenancy);
   return async (request: RequestParts): Promise<GraphQLContext> => {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeEach } from 'vitest';
 import { CITUS_DISTRIBUTED_TABLES } from '../../src/db/citus.js';
+import { sessionOf, statementsOf } from './round-trips.js';
 
 // Every statement the API and the delivery worker send to a tenant table names its tenant
 // (`tenant_id = $n`): PostgreSQL then uses the (tenant_id, …) indexes, and Citus sends the
@@ -44,16 +45,9 @@ function install(): Audit {
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with apply below
   const query = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const session = (this as { connectionParameters?: { application_name?: string } })
-      .connectionParameters?.application_name;
+    const session = sessionOf(this);
     if (session !== undefined && AUDITED_SESSIONS.has(session)) {
-      const [first] = args;
-      const sent = first as { text?: string; ahead?: { text: string }[] } | undefined;
-      const texts =
-        typeof first === 'string'
-          ? [first]
-          : [...(sent?.ahead ?? []).map((a) => a.text), sent?.text ?? ''];
-      for (const text of texts) {
+      for (const { text } of statementsOf(args)) {
         if (!audit.unnamed.has(text) && !namesItsTenant(text)) {
           audit.unnamed.set(text, audit.currentTest);
         }
