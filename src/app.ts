@@ -211,18 +211,18 @@ export async function startApp({
   const routes: RouteHandler[] = [
     (req) => {
       forwarded.observe(req.headers);
-      return Promise.resolve(false);
+      return false;
     },
     (_req, res, url) => {
-      if (!draining) return Promise.resolve(false);
+      if (!draining) return false;
       // While draining, each answer closes its connection, so keep-alive clients reconnect
       // elsewhere and server.close() is not left waiting on idle sockets; load balancers probing
       // /readyz on a kept-alive connection learn to send nothing more here.
       res.setHeader('connection', 'close');
-      if (url.pathname !== '/readyz') return Promise.resolve(false);
+      if (url.pathname !== '/readyz') return false;
       res.writeHead(503, { 'content-type': 'application/json; charset=utf-8' });
       res.end(JSON.stringify({ status: 'not ready', detail: 'shutting down' }));
-      return Promise.resolve(true);
+      return true;
     },
   ];
   if (config.http.corsOrigins.length > 0) {

@@ -362,6 +362,30 @@ export function operationCost(
   operation: OperationDefinitionNode,
   rawVariables: Record<string, unknown> | undefined,
 ): number | undefined {
+  // Without variables the cost is the document's own, and Apollo hands a repeated document over
+  // as the same parsed object: walked once, not per request.
+  if (operation.variableDefinitions?.length) {
+    return walkedCost(schema, document, operation, rawVariables);
+  }
+  let bySchema = costWithoutVariables.get(schema);
+  if (!bySchema) costWithoutVariables.set(schema, (bySchema = new WeakMap()));
+  if (bySchema.has(operation)) return bySchema.get(operation);
+  const cost = walkedCost(schema, document, operation, undefined);
+  bySchema.set(operation, cost);
+  return cost;
+}
+
+const costWithoutVariables = new WeakMap<
+  GraphQLSchema,
+  WeakMap<OperationDefinitionNode, number | undefined>
+>();
+
+function walkedCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  rawVariables: Record<string, unknown> | undefined,
+): number | undefined {
   const root = schema.getRootType(operation.operation);
   if (!root) return undefined;
   const variables = coercedVariables(schema, operation, rawVariables);

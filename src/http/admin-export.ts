@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { toAppError } from '../db/errors.js';
 import type { GraphQLContext, RequestParts } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
+import type { RequestTarget } from './server.js';
 import { exportTenant, type ExportSink } from '../modules/admin/admin.service.js';
 
 const STATUS: Record<string, number> = {
@@ -26,7 +27,11 @@ export function createExportRoute(
   createContext: (request: RequestParts) => Promise<GraphQLContext>,
   log: Logger,
 ) {
-  return async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
+  return async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: RequestTarget,
+  ): Promise<void> => {
     const requestId =
       (typeof req.headers['x-request-id'] === 'string' &&
         req.headers['x-request-id'].slice(0, 100)) ||

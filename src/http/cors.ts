@@ -20,7 +20,7 @@ export function createCorsRoute(allowed: string[], tenantHeaders: string[]): Rou
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     const origin = req.headers.origin;
     res.setHeader('vary', 'Origin');
-    if (!origin || !(any || origins.has(origin.toLowerCase()))) return Promise.resolve(false);
+    if (!origin || !(any || origins.has(origin.toLowerCase()))) return false;
     res.setHeader('access-control-allow-origin', any ? '*' : origin);
     res.setHeader('access-control-expose-headers', 'x-request-id');
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
@@ -30,8 +30,8 @@ export function createCorsRoute(allowed: string[], tenantHeaders: string[]): Rou
         'access-control-max-age': '600',
       });
       res.end();
-      return Promise.resolve(true);
+      return true;
     }
-    return Promise.resolve(false);
+    return false;
   };
 }

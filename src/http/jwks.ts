@@ -9,12 +9,12 @@ export const JWKS_PATH = '/.well-known/jwks.json';
  */
 export function createJwksRoute(tokens: TokenService): RouteHandler {
   return (req, res, url) => {
-    if (url.pathname !== JWKS_PATH) return Promise.resolve(false);
+    if (url.pathname !== JWKS_PATH) return false;
     const keys = tokens.publicJwks();
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
       res.end(req.method === 'HEAD' ? undefined : JSON.stringify(body));
-      return Promise.resolve(true);
+      return true;
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return json(

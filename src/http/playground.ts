@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import type { Logger } from '../logger.js';
+import type { RequestTarget } from './server.js';
 import {
   BUNDLE_FILES,
   PLAYGROUND_SCRIPT,
@@ -78,7 +79,7 @@ function playgroundPage(options: PlaygroundOptions): string {
 }
 
 /** A browser asking for a page, not a GraphQL client doing a GET query. */
-function wantsPage(req: http.IncomingMessage, url: URL): boolean {
+function wantsPage(req: http.IncomingMessage, url: RequestTarget): boolean {
   return (
     req.method === 'GET' &&
     !url.searchParams.has('query') &&
@@ -97,7 +98,7 @@ export function createPlaygroundHandler(options: PlaygroundOptions) {
   return async (
     req: http.IncomingMessage,
     res: http.ServerResponse,
-    url: URL,
+    url: RequestTarget,
   ): Promise<boolean> => {
     if (url.pathname === '/graphql' && wantsPage(req, url)) {
       res.writeHead(200, {

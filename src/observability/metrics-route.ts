@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { isClusterMessage, sendToPrimary } from '../cluster/messages.js';
-import type { RouteHandler } from '../http/server.js';
+import { requestTarget, type RequestTarget, type RouteHandler } from '../http/server.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -32,7 +32,7 @@ export function createMetricsRoute(
 ): RouteHandler {
   const render = cluster.isWorker ? renderThroughPrimary(metrics) : () => metrics.render();
   const { token } = options;
-  return async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
+  return async (req: http.IncomingMessage, res: http.ServerResponse, url: RequestTarget) => {
     if (url.pathname !== '/metrics' || req.method !== 'GET') return false;
     if (token !== undefined && !hasToken(req, token)) {
       res.writeHead(401, {
@@ -56,8 +56,7 @@ export function createMetricsRoute(
  */
 export function createMetricsServer(route: RouteHandler, log: Logger): http.Server {
   return http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    route(req, res, url)
+    Promise.resolve(route(req, res, requestTarget(req.url)))
       .then((answered) => {
         if (answered) return;
         res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });

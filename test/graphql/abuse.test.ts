@@ -161,6 +161,24 @@ describe('query limits', () => {
     }
   });
 
+  it('keeps refusing a repeated document and weighs each request’s own variables', async () => {
+    // A document without variables is weighed once and the figure kept; one with variables is
+    // weighed per request.
+    const fixed = `{ projects(first: 100) { edges { node { tasks(first: 100) { edges { node {
+      comments(first: 100) { edges { node { body } } } } } } } } } }`;
+    for (let i = 0; i < 3; i++) {
+      const result = await expectRefused(() => asOwner(fixed), 'QUERY_TOO_COMPLEX');
+      expect(result.errors?.[0]?.extensions?.measured).toBe(3_030_301);
+    }
+    const sized = `query Sized($n: Int) { projects(first: $n) { edges { node { tasks(first: $n) {
+      edges { node { comments(first: $n) { edges { node { body } } } } } } } } } }`;
+    for (const n of [2, 100, 2]) {
+      const result = await asOwner(sized, { n });
+      if (n === 2) expect(result.errors).toBeUndefined();
+      else expect(errorCode(result)).toBe('QUERY_TOO_COMPLEX');
+    }
+  });
+
   it('counts fragments for the type they select on', async () => {
     const query = `query { projects(first: 100) { edges { node { ... on Project { ...T } } } } }
       fragment T on Project { tasks(first: 100) { edges { node { ...C } } } }

@@ -19,8 +19,8 @@ export class PlannedData {
  * orders it.
  */
 export function stringifyResult(result: FormattedExecutionResult): string {
+  if (!(result.data instanceof PlannedData)) return JSON.stringify(result);
   const { data, ...rest } = result;
-  if (!(data instanceof PlannedData)) return JSON.stringify(result);
   const others = JSON.stringify(rest);
   return `{"data":${data.json}${others === '{}' ? '}' : `,${others.slice(1)}`}`;
 }
