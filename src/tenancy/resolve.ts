@@ -105,9 +105,20 @@ export function resolveTenant(
   }
   // Every source that names a tenant must name the same one. Ids are compared here; an id and a
   // slug together are both handed to the lookup, which matches only a tenant having both.
-  const ids = [...new Set(candidates.flatMap((c) => (c.selector.id ? [c.selector.id] : [])))];
-  const slugs = [...new Set(candidates.flatMap((c) => (c.selector.slug ? [c.selector.slug] : [])))];
-  if (ids.length > 1 || slugs.length > 1) {
+  let id: string | undefined;
+  let slug: string | undefined;
+  let disagree = false;
+  for (const { selector } of candidates) {
+    if (selector.id) {
+      disagree ||= id !== undefined && id !== selector.id;
+      id = selector.id;
+    }
+    if (selector.slug) {
+      disagree ||= slug !== undefined && slug !== selector.slug;
+      slug = selector.slug;
+    }
+  }
+  if (disagree) {
     const fromToken = candidates.some((c) => c.source === 'token');
     throw new TenantNotAllowedError(
       fromToken
@@ -115,5 +126,5 @@ export function resolveTenant(
         : `The request names more than one tenant (${candidates.map((c) => c.source).join(', ')}).`,
     );
   }
-  return { id: ids[0], slug: slugs[0] };
+  return { id, slug };
 }
