@@ -183,11 +183,6 @@ export class Metrics {
     });
   }
 
-  /**
-   * Reports the pool's connections at each scrape, and times every promise-style connect()
-   * (the only kind kysely makes). NOTE: pg.Pool has no acquire-timing hook, so connect is wrapped
-   * on this one instance.
-   */
   /** The tenant label of a FairShare key: its tenant, or "unverified" for a caller's own share. */
   #shareLabel(key: string): string {
     return key.startsWith('tenant:') ? this.#tenants.of(key.slice(7)) : 'unverified';
@@ -236,6 +231,11 @@ export class Metrics {
     });
   }
 
+  /**
+   * Reports the pool's connections at each scrape, and times every promise-style connect()
+   * (the only kind kysely makes). NOTE: pg.Pool has no acquire-timing hook, so connect is wrapped
+   * on this one instance.
+   */
   observePool(pool: pg.Pool, name = 'api'): void {
     new Gauge({
       name: `tenantql_db_pool_connections`,
