@@ -415,6 +415,8 @@ function columnValue(sql: string, { format }: ScalarColumn): JsonText {
   switch (format) {
     case 'plain':
       return escapedString(sql);
+    case 'unescaped':
+      return plainString(`${sql}::text`);
     case 'timestamp':
       return plainString(`to_char(${sql} at time zone 'UTC', ${TIMESTAMP_FORMAT})`);
     case 'date':

@@ -10,8 +10,14 @@
 
 /** How a column becomes the JSON value graphql-js would have produced for the field. */
 export type ColumnFormat =
-  /** Text, uuid, enums whose labels are the GraphQL values: JSON strings as they are. */
+  /** Text: a JSON string, escaped where the text needs it. */
   | 'plain'
+  /**
+   * Uuids, and text that a check constraint holds to capitals and underscores (statuses,
+   * priorities: the GraphQL enum values): a JSON string with nothing to escape. Escaping such
+   * values anyway was a tenth of a 200-task page's statement time.
+   */
+  | 'unescaped'
   /** DateTimeISO: `Date#toISOString()`, milliseconds, UTC. */
   | 'timestamp'
   /** LocalDate: `YYYY-MM-DD`. */
@@ -50,6 +56,7 @@ export interface Entity {
 }
 
 const plain = (column: string): ScalarColumn => ({ column, format: 'plain' });
+const unescaped = (column: string): ScalarColumn => ({ column, format: 'unescaped' });
 const timestamp = (column: string): ScalarColumn => ({ column, format: 'timestamp' });
 
 export const ENTITIES: Readonly<Record<string, Entity>> = {
@@ -58,11 +65,11 @@ export const ENTITIES: Readonly<Record<string, Entity>> = {
     tenantScoped: true,
     order: 'created_at',
     scalars: {
-      id: plain('id'),
+      id: unescaped('id'),
       key: plain('key'),
       name: plain('name'),
       description: plain('description'),
-      status: plain('status'),
+      status: unescaped('status'),
       createdAt: timestamp('created_at'),
       updatedAt: timestamp('updated_at'),
     },
@@ -74,11 +81,11 @@ export const ENTITIES: Readonly<Record<string, Entity>> = {
     tenantScoped: true,
     order: 'created_at',
     scalars: {
-      id: plain('id'),
+      id: unescaped('id'),
       title: plain('title'),
       description: plain('description'),
-      status: plain('status'),
-      priority: plain('priority'),
+      status: unescaped('status'),
+      priority: unescaped('priority'),
       dueDate: { column: 'due_date', format: 'date' },
       createdAt: timestamp('created_at'),
       updatedAt: timestamp('updated_at'),
@@ -96,7 +103,7 @@ export const ENTITIES: Readonly<Record<string, Entity>> = {
     tenantScoped: true,
     order: 'created_at',
     scalars: {
-      id: plain('id'),
+      id: unescaped('id'),
       body: plain('body'),
       createdAt: timestamp('created_at'),
       updatedAt: timestamp('updated_at'),
@@ -112,7 +119,7 @@ export const ENTITIES: Readonly<Record<string, Entity>> = {
     table: '"app"."users"',
     tenantScoped: false,
     scalars: {
-      id: plain('id'),
+      id: unescaped('id'),
       email: plain('email'),
       name: plain('name'),
       createdAt: timestamp('created_at'),
