@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import { toAppError } from '../db/errors.js';
 import type { GraphQLContext, RequestParts } from '../graphql/context.js';
 import type { Logger } from '../logger.js';
-import type { RequestTarget } from './server.js';
 import { exportTenant, type ExportSink } from '../modules/admin/admin.service.js';
+import type { RequestTarget } from './server.js';
 
 const STATUS: Record<string, number> = {
   UNAUTHENTICATED: 401,
