@@ -365,9 +365,12 @@ export class OperationDatabase {
     const started = performance.now();
     const { fairShare } = this.scope;
     let release: (() => void) | undefined;
+    // Refused a turn or a connection, the operation ran no transaction (as in #begin).
+    let connected = false;
     try {
       release = await fairShare?.gate.acquire(fairShare.key());
       const [context, read] = await this.db.connection().execute(async (connection) => {
+        connected = true;
         const contextSent = await this.#contextStatement(
           sql`, set_config('transaction_read_only', 'on', true)`,
         ).execute(connection);
@@ -390,7 +393,7 @@ export class OperationDatabase {
       if (tenantError) throw tenantError;
       return read.rows;
     } catch (error) {
-      if (this.stats.outcome === 'none') this.stats.outcome = 'rolled back';
+      if (connected && this.stats.outcome === 'none') this.stats.outcome = 'rolled back';
       throw toAppError(error) ?? error;
     } finally {
       release?.();

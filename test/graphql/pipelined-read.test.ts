@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FairShare } from '../../src/db/fair-share.js';
 import { OperationDatabase } from '../../src/db/operation.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { callerFor, errorCode, ownerQuery, texts } from '../support/callers.js';
@@ -229,6 +230,23 @@ describe('a read sent with the context statement', () => {
     const result = await own(PROJECT, { id: unlisted.projectId });
     expect(result.errors).toBeUndefined();
     expect(result.data).toEqual({ project: null });
+  });
+
+  it('runs no transaction when refused its turn at the pool', async () => {
+    const gate = new FairShare({ capacity: 1, perKey: 1, timeoutMs: 50 });
+    const holder = await gate.acquire('tenant');
+    const op = new OperationDatabase(api.app.deps.db, {
+      userId: open.users.owner,
+      tenant: { id: open.id },
+      tenantHint: '',
+      fairShare: { gate, key: () => 'tenant' },
+    });
+    op.setReadOnly(true);
+    await expect(op.soleRead('select 1', [])).rejects.toMatchObject({
+      extensions: { code: 'SERVICE_UNAVAILABLE' },
+    });
+    expect(op.stats).toMatchObject({ outcome: 'none', queries: 0 });
+    holder();
   });
 
   it('makes no tenant outside the allowlist current, so even a read past the gate sees nothing', async () => {
