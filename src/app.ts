@@ -6,6 +6,7 @@ import { OidcIssuers } from './auth/oidc.js';
 import { PasswordHasher } from './auth/password.js';
 import type { Config } from './config.js';
 import { AdminDatabase } from './db/admin.js';
+import { startBackendPriority } from './db/backend-priority.js';
 import { pendingMigrations } from './db/migrate.js';
 import { FairShare } from './db/fair-share.js';
 import { createKysely, createPool } from './db/pool.js';
@@ -91,7 +92,12 @@ export async function startApp({
   });
   const metrics = config.metrics.enabled ? new Metrics(config.metrics) : undefined;
   metrics?.observePool(pool);
-  const db = createKysely(pool, { prepare: config.database.preparedStatements });
+  // A share as large as the pool is no share: then the pool is first-come, as pg-pool serves it.
+  const sharing = config.database.tenantMaxConnections < config.database.poolSize;
+  const db = createKysely(pool, {
+    prepare: config.database.preparedStatements,
+    priority: sharing ? startBackendPriority(config.database.overShareNice, log) : undefined,
+  });
   // The bypass pool exists only when configured, so without an admin URL nothing can reach it.
   const admin = adminUrl
     ? new AdminDatabase({
@@ -101,16 +107,14 @@ export async function startApp({
     : undefined;
   const rateLimits = new RateLimitStore({ redisUrl: config.rateLimits.redisUrl, log, metrics });
   const tenantLimits = new TenantRateLimiter(rateLimits);
-  // A share as large as the pool is no share: then the pool is first-come, as pg-pool serves it.
-  const fairShare =
-    config.database.tenantMaxConnections < config.database.poolSize
-      ? new FairShare({
-          capacity: config.database.poolSize,
-          perKey: config.database.tenantMaxConnections,
-          timeoutMs: config.database.acquireTimeoutMs,
-          ...metrics?.fairShareObserver(),
-        })
-      : undefined;
+  const fairShare = sharing
+    ? new FairShare({
+        capacity: config.database.poolSize,
+        perKey: config.database.tenantMaxConnections,
+        timeoutMs: config.database.acquireTimeoutMs,
+        ...metrics?.fairShareObserver(),
+      })
+    : undefined;
   if (fairShare) metrics?.observeFairShare(fairShare);
   const keys = await loadTokenKeys(config.auth, config.embedded.dataDir);
   const tokens = new TokenService(keys, config.auth);

@@ -298,6 +298,12 @@ export const VARIABLES = {
     shows: 'a quarter of the pool, at least 1',
     doc: "connections one tenant's operations may hold at once; the rest wait their turn, tenants served round-robin ([Fairness](#fairness-between-tenants))",
   }),
+  DATABASE_OVER_SHARE_NICE: variable({
+    section: 'Database',
+    ...integer({ max: 19 }),
+    fallback: 10,
+    doc: "CPU priority (a nice value) of the PostgreSQL backends serving a tenant that is over its share, when PostgreSQL runs on the API's own Linux host; 0 turns it off ([Fairness](#fairness-between-tenants))",
+  }),
   DATABASE_ACQUIRE_TIMEOUT_MS: variable({
     section: 'Database',
     ...integer(),

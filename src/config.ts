@@ -34,6 +34,11 @@ export interface DatabaseConfig {
    * least 1); its further operations wait their turn, served round-robin across tenants.
    */
   tenantMaxConnections: number;
+  /**
+   * Nice value of the PostgreSQL backends serving a tenant over its share, when PostgreSQL runs
+   * on this host (see BackendPriority); 0 leaves them alone.
+   */
+  overShareNice: number;
   /** How long an operation may wait for a connection before SERVICE_UNAVAILABLE. */
   acquireTimeoutMs: number;
   statementTimeoutMs: number;
@@ -616,6 +621,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       listenUrl: s.LISTEN_DATABASE_URL,
       poolSize,
       tenantMaxConnections,
+      overShareNice: s.DATABASE_OVER_SHARE_NICE,
       acquireTimeoutMs: s.DATABASE_ACQUIRE_TIMEOUT_MS,
       statementTimeoutMs: s.DATABASE_STATEMENT_TIMEOUT_MS,
       idleInTransactionTimeoutMs: s.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,

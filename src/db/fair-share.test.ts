@@ -16,6 +16,25 @@ function recorder(share: FairShare) {
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('FairShare', () => {
+  it('counts an operation over its share once the key holds or awaits as many places', async () => {
+    const share = new FairShare({ capacity: 4, perKey: 2, timeoutMs: 1_000 });
+    const { releases, ask } = recorder(share);
+    expect(share.overShare('A')).toBe(false);
+    await ask('A');
+    expect(share.overShare('A')).toBe(false);
+    await ask('A');
+    expect(share.overShare('A')).toBe(true);
+    // Another key's share is its own.
+    expect(share.overShare('B')).toBe(false);
+    const third = ask('A');
+    releases[0]?.();
+    await third;
+    // Two held again, none waiting.
+    expect(share.overShare('A')).toBe(true);
+    releases[1]?.();
+    expect(share.overShare('A')).toBe(false);
+  });
+
   it('serves waiting keys round-robin, one operation per key per turn', async () => {
     const share = new FairShare({ capacity: 1, perKey: 1, timeoutMs: 1_000 });
     const { granted, releases, ask } = recorder(share);

@@ -43,6 +43,15 @@ export class FairShare {
     this.#options = options;
   }
 
+  /**
+   * Whether an operation of `key` asking now would be over the key's share: the key already
+   * holds or waits for as many places as its share.
+   */
+  overShare(key: string): boolean {
+    const held = this.#held.get(key) ?? 0;
+    return held + (this.#queues.get(key)?.length ?? 0) >= this.#options.perKey;
+  }
+
   /** Operations waiting for their turn, per key. */
   waiting(): Map<string, number> {
     return new Map([...this.#queues].map(([key, queue]) => [key, queue.length]));

@@ -19,7 +19,7 @@ import {
 import { traceTransaction, type TransactionSpan } from '../observability/tracing.js';
 import { toAppError } from './errors.js';
 import type { FairShare } from './fair-share.js';
-import { HOLD, heldResult, holdsStatements } from './pool.js';
+import { HOLD, heldResult, holdsStatements, overShareDatabase } from './pool.js';
 import type { Database, MembershipRoleValue } from './schema.js';
 
 /** The transaction handle repositories receive. */
@@ -368,8 +368,9 @@ export class OperationDatabase {
     // Refused a turn or a connection, the operation ran no transaction (as in #begin).
     let connected = false;
     try {
-      release = await fairShare?.gate.acquire(fairShare.key());
-      const [context, read] = await this.db.connection().execute(async (connection) => {
+      const db = await this.#takeTurn(fairShare);
+      release = db.release;
+      const [context, read] = await db.database.connection().execute(async (connection) => {
         connected = true;
         const contextSent = await this.#contextStatement(
           sql`, set_config('transaction_read_only', 'on', true)`,
@@ -487,15 +488,30 @@ export class OperationDatabase {
     return this.#opened;
   }
 
+  /**
+   * Waits for the operation's turn at the pool. An operation over its tenant's share runs on
+   * connections at the lower CPU priority of that (see BackendPriority).
+   */
+  async #takeTurn(
+    fairShare: OperationScope['fairShare'],
+  ): Promise<{ database: Kysely<Database>; release: (() => void) | undefined }> {
+    if (!fairShare) return { database: this.db, release: undefined };
+    const key = fairShare.key();
+    const overShare = fairShare.gate.overShare(key);
+    const release = await fairShare.gate.acquire(key);
+    return { database: overShare ? overShareDatabase(this.db) : this.db, release };
+  }
+
   async #begin(): Promise<Opened> {
     this.#span = traceTransaction(this.#readOnly);
-    const builder = this.db.startTransaction();
     let trx: ControlledTransaction<Database>;
     const started = performance.now();
     const { fairShare } = this.scope;
     let release: (() => void) | undefined;
     try {
-      release = await fairShare?.gate.acquire(fairShare.key());
+      const db = await this.#takeTurn(fairShare);
+      release = db.release;
+      const builder = db.database.startTransaction();
       trx = (
         await (this.#readOnly ? builder.setAccessMode('read only') : builder).execute()
       ).withPlugin(new QueryTimer(this.stats));

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
+import type { BackendPriority } from './backend-priority.js';
 import type { Database } from './schema.js';
 
 // `date` columns stay 'YYYY-MM-DD' strings instead of becoming midnight in the local time zone.
@@ -174,8 +175,14 @@ function asText(values: readonly unknown[]): (string | null)[] {
  * `(select app.current_tenant_id())`, an InitPlan evaluated per execution.
  * NOTE: PgBouncer in transaction mode before 1.21 cannot carry prepared statements across its
  * server connections; turn `prepare` off there (DATABASE_PREPARED_STATEMENTS=false).
+ * With a BackendPriority there is a second way into the same pool, `overShare`, whose
+ * connections run at the lower CPU priority of a tenant over its share.
  */
-function kyselyPool(pool: pg.Pool, prepare: boolean): PostgresPool {
+function kyselyPools(
+  pool: pg.Pool,
+  prepare: boolean,
+  priority: BackendPriority | undefined,
+): { usual: PostgresPool; overShare: PostgresPool | undefined } {
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
   const names = new Map<string, string>();
   const nameOf = (text: string) => {
@@ -193,117 +200,125 @@ function kyselyPool(pool: pg.Pool, prepare: boolean): PostgresPool {
     rows: [],
     fields: [],
   });
-  return {
-    async connect() {
-      const client = await pool.connect();
-      let kyselyClient = wrapped.get(client);
-      if (!kyselyClient) {
-        const prepared = new Set<string>();
-        /** The name to prepare `text` under on this connection; none for a one-off statement. */
-        const preparedName = (text: string, values: readonly unknown[]) => {
-          if (!prepare || values.length === 0) return undefined;
-          const name = nameOf(text);
-          if (!prepared.has(name) && prepared.size >= MAX_PREPARED_PER_CONNECTION) return undefined;
-          prepared.add(name);
-          return name;
-        };
-        let ahead: AheadStatement[] = [];
-        const flush = () => {
-          const batch = ahead;
-          ahead = [];
-          const last = batch.pop();
-          if (!last) return;
-          const { text, name } = last;
-          const values = last.values?.slice();
-          void queryAfter(client, { text, values, ...(name && { name }) }, batch).then(
-            (result) => last.settle?.(undefined, result),
-            (error: Error) => last.settle?.(error),
-          );
-        };
-        // Only kysely's (text, parameters) form is implemented: no cursor is configured, so the
-        // streaming overload is never called.
-        kyselyClient = {
-          query(text: string, values: readonly unknown[]) {
-            if (values.length === 0 && BEGIN.test(text) && ahead.length === 0) {
-              ahead.push({ text });
-              return Promise.resolve(empty('BEGIN'));
-            }
-            if (text.startsWith(HOLD)) {
-              let entry: AheadStatement | undefined;
-              const result = new Promise<pg.QueryResult>((resolve, reject) => {
-                entry = {
-                  text,
-                  values: asText(values),
-                  name: preparedName(text, values),
-                  settle: (error, result) => {
-                    if (result) resolve(result);
-                    else reject(error ?? new Error('The held statement returned no result.'));
-                  },
-                };
-                ahead.push(entry);
-              });
-              const answer = empty('SELECT');
-              held.set(answer.rows, {
-                result,
-                // Only while still held: the connection may serve another transaction by then.
-                flush: () => entry && ahead.includes(entry) && flush(),
-              });
-              return Promise.resolve(answer);
-            }
-            // Statements still held when the transaction ends in ROLLBACK never run: sent ahead
-            // of it in one batch, one that failed would make the server skip the ROLLBACK, and
-            // the connection would go back to the pool inside an aborted transaction (the next
-            // operation on it, any tenant's, failing). Held with its BEGIN, there is no
-            // transaction on the server to end either.
-            if (values.length === 0 && ROLLBACK.test(text) && ahead.length > 0) {
-              const unsent = ahead;
-              ahead = [];
-              for (const statement of unsent) {
-                statement.settle?.(
-                  new Error('The transaction was rolled back before this statement ran.'),
-                );
-              }
-              const [first] = unsent;
-              if (first && !first.settle && BEGIN.test(first.text)) {
-                return Promise.resolve(empty('ROLLBACK'));
-              }
-            }
-            // A transaction that never ran a statement has nothing to commit on the server.
-            if (
-              ahead.length === 1 &&
-              !ahead[0]?.settle &&
-              values.length === 0 &&
-              COMMIT.test(text)
-            ) {
-              ahead = [];
-              return Promise.resolve(empty(text.trim().toUpperCase()));
-            }
-            const batch = ahead;
-            ahead = [];
-            const name = preparedName(text, values);
-            const config: pg.QueryConfig = {
-              text,
-              values: values as unknown[],
-              ...(name && { name }),
-            };
-            return queryAfter(client, config, batch);
-          },
-          release: () => {
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    let kyselyClient = wrapped.get(client);
+    if (!kyselyClient) {
+      const prepared = new Set<string>();
+      /** The name to prepare `text` under on this connection; none for a one-off statement. */
+      const preparedName = (text: string, values: readonly unknown[]) => {
+        if (!prepare || values.length === 0) return undefined;
+        const name = nameOf(text);
+        if (!prepared.has(name) && prepared.size >= MAX_PREPARED_PER_CONNECTION) return undefined;
+        prepared.add(name);
+        return name;
+      };
+      let ahead: AheadStatement[] = [];
+      const flush = () => {
+        const batch = ahead;
+        ahead = [];
+        const last = batch.pop();
+        if (!last) return;
+        const { text, name } = last;
+        const values = last.values?.slice();
+        void queryAfter(client, { text, values, ...(name && { name }) }, batch).then(
+          (result) => last.settle?.(undefined, result),
+          (error: Error) => last.settle?.(error),
+        );
+      };
+      // Only kysely's (text, parameters) form is implemented: no cursor is configured, so the
+      // streaming overload is never called.
+      kyselyClient = {
+        query(text: string, values: readonly unknown[]) {
+          if (values.length === 0 && BEGIN.test(text) && ahead.length === 0) {
+            ahead.push({ text });
+            return Promise.resolve(empty('BEGIN'));
+          }
+          if (text.startsWith(HOLD)) {
+            let entry: AheadStatement | undefined;
+            const result = new Promise<pg.QueryResult>((resolve, reject) => {
+              entry = {
+                text,
+                values: asText(values),
+                name: preparedName(text, values),
+                settle: (error, result) => {
+                  if (result) resolve(result);
+                  else reject(error ?? new Error('The held statement returned no result.'));
+                },
+              };
+              ahead.push(entry);
+            });
+            const answer = empty('SELECT');
+            held.set(answer.rows, {
+              result,
+              // Only while still held: the connection may serve another transaction by then.
+              flush: () => entry && ahead.includes(entry) && flush(),
+            });
+            return Promise.resolve(answer);
+          }
+          // Statements still held when the transaction ends in ROLLBACK never run: sent ahead
+          // of it in one batch, one that failed would make the server skip the ROLLBACK, and
+          // the connection would go back to the pool inside an aborted transaction (the next
+          // operation on it, any tenant's, failing). Held with its BEGIN, there is no
+          // transaction on the server to end either.
+          if (values.length === 0 && ROLLBACK.test(text) && ahead.length > 0) {
             const unsent = ahead;
             ahead = [];
             for (const statement of unsent) {
               statement.settle?.(
-                new Error('The connection was released before this statement ran.'),
+                new Error('The transaction was rolled back before this statement ran.'),
               );
             }
-            client.release();
-          },
-        } as unknown as PostgresPoolClient;
-        wrapped.set(client, kyselyClient);
-      }
-      return kyselyClient;
+            const [first] = unsent;
+            if (first && !first.settle && BEGIN.test(first.text)) {
+              return Promise.resolve(empty('ROLLBACK'));
+            }
+          }
+          // A transaction that never ran a statement has nothing to commit on the server.
+          if (ahead.length === 1 && !ahead[0]?.settle && values.length === 0 && COMMIT.test(text)) {
+            ahead = [];
+            return Promise.resolve(empty(text.trim().toUpperCase()));
+          }
+          const batch = ahead;
+          ahead = [];
+          const name = preparedName(text, values);
+          const config: pg.QueryConfig = {
+            text,
+            values: values as unknown[],
+            ...(name && { name }),
+          };
+          return queryAfter(client, config, batch);
+        },
+        release: () => {
+          const unsent = ahead;
+          ahead = [];
+          for (const statement of unsent) {
+            statement.settle?.(new Error('The connection was released before this statement ran.'));
+          }
+          client.release();
+        },
+      } as unknown as PostgresPoolClient;
+      wrapped.set(client, kyselyClient);
+    }
+    return kyselyClient;
+  };
+  return {
+    usual: {
+      async connect() {
+        const client = await pool.connect();
+        priority?.set(client, false);
+        return wrap(client);
+      },
+      end: () => pool.end(),
     },
-    end: () => pool.end(),
+    overShare: priority && {
+      async connect() {
+        const client = await pool.connect();
+        priority.set(client, true);
+        return wrap(client);
+      },
+      // The pool is the usual database's to end.
+      end: () => Promise.resolve(),
+    },
   };
 }
 
@@ -314,10 +329,29 @@ export function holdsStatements(db: Kysely<Database>): boolean {
   return holding.has(db);
 }
 
-export function createKysely(pool: pg.Pool, options: { prepare?: boolean } = {}): Kysely<Database> {
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: kyselyPool(pool, options.prepare ?? false) }),
-  });
+const overShareDatabases = new WeakMap<Kysely<Database>, Kysely<Database>>();
+
+/**
+ * The database over the same pool whose connections run at the lower CPU priority of a tenant
+ * over its share (BackendPriority); `db` itself when there is none.
+ */
+export function overShareDatabase(db: Kysely<Database>): Kysely<Database> {
+  return overShareDatabases.get(db) ?? db;
+}
+
+export function createKysely(
+  pool: pg.Pool,
+  options: { prepare?: boolean; priority?: BackendPriority | undefined } = {},
+): Kysely<Database> {
+  const pools = kyselyPools(pool, options.prepare ?? false, options.priority);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pools.usual }) });
   holding.add(db);
+  if (pools.overShare) {
+    const overShare = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: pools.overShare }),
+    });
+    holding.add(overShare);
+    overShareDatabases.set(db, overShare);
+  }
   return db;
 }

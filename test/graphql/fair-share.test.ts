@@ -1,10 +1,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackendPriority } from '../../src/db/backend-priority.js';
 import { startTestApp, type GraphQLResult, type TestApp } from '../support/app.js';
 import { callersOf, errorCode } from '../support/callers.js';
 import { CITUS_TEST_URL } from '../support/citus.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { seedTenant, type SeededTenant } from '../support/fixtures.js';
+import { schedulingNice } from '../support/scheduling.js';
 import { waitFor } from '../support/wait.js';
 
 let db: TestDatabase;
@@ -29,12 +31,16 @@ const LIGHT = `query ($id: ID!) { project(id: $id) { name } }`;
  * test wants.
  */
 async function lockProject(tenant: SeededTenant): Promise<pg.Client> {
+  return lockRow('projects', tenant.id, tenant.projectId);
+}
+
+async function lockRow(table: 'projects' | 'tasks', tenantId: string, id: string) {
   const client = new pg.Client({ connectionString: db.ownerUrl });
   await client.connect();
   await client.query('begin');
-  await client.query('select 1 from app.projects where tenant_id = $1 and id = $2 for update', [
-    tenant.id,
-    tenant.projectId,
+  await client.query(`select 1 from app.${table} where tenant_id = $1 and id = $2 for update`, [
+    tenantId,
+    id,
   ]);
   return client;
 }
@@ -126,3 +132,75 @@ describe('each tenant gets a fair share of the pool', () => {
     }
   });
 });
+
+const RETITLE = `mutation ($id: ID!, $title: String!) {
+  updateTask(id: $id, input: { title: $title }) { title } }`;
+
+const priority = BackendPriority.start(10, () => undefined);
+const noPriority = priority instanceof BackendPriority ? undefined : priority.unavailable;
+
+// On a Citus cluster the lock waits are on the workers, not on the API's own backends.
+describe.skipIf(noPriority ?? CITUS_TEST_URL)(
+  `CPU priority of a tenant over its share (${noPriority ?? 'available here'})`,
+  () => {
+    /** The backends waiting on a lock, with the table their statement writes. */
+    async function waitingBackends(): Promise<{ pid: number; table: string }[]> {
+      const client = new pg.Client({ connectionString: db.ownerUrl });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ pid: number; query: string }>(
+          `select pid, query from pg_stat_activity
+            where wait_event_type = 'Lock' and datname = current_database()`,
+        );
+        return rows.map(({ pid, query }) => ({
+          pid,
+          table: /"?(projects|tasks)"?\s+set\b/i.exec(query)?.[1] ?? query,
+        }));
+      } finally {
+        await client.end();
+      }
+    }
+
+    it("runs A's over-share operation on a lowered backend, B's within-share one as usual", async () => {
+      const api = await startTestApp(db, {
+        DATABASE_POOL_SIZE: '4',
+        DATABASE_TENANT_MAX_CONNECTIONS: '1',
+        DATABASE_ACQUIRE_TIMEOUT_MS: '20000',
+      });
+      const locks: pg.Client[] = [];
+      try {
+        const asA = await callersOf(api, a);
+        const asB = await callersOf(api, b);
+        await asA.owner(LIGHT, { id: a.projectId });
+        await asB.viewer(LIGHT, { id: b.projectId });
+        const projectOfA = await lockRow('projects', a.id, a.projectId);
+        const taskOfA = await lockRow('tasks', a.id, a.taskId);
+        const projectOfB = await lockRow('projects', b.id, b.projectId);
+        locks.push(projectOfA, taskOfA, projectOfB);
+        // A's first operation is within its share (one connection); it waits on the lock.
+        const first = asA.owner(RENAME, { id: a.projectId, name: 'first' });
+        await waitFor('A’s rename to wait', async () => (await waitingBackends()).length === 1);
+        const firstOfA = (await waitingBackends())[0]?.pid;
+        // Its second is over the share: it waits its turn, then runs lowered.
+        const second = asA.owner(RETITLE, { id: a.taskId, title: 'second' });
+        const ofB = asB.owner(RENAME, { id: b.projectId, name: 'of B' });
+        await waitFor('B’s rename to wait', async () => (await waitingBackends()).length === 2);
+        const backendOfB = (await waitingBackends()).find(({ pid }) => pid !== firstOfA)?.pid;
+        await projectOfA.query('rollback');
+        expect(errorCode(await first)).toBeUndefined();
+        await waitFor('A’s second operation to wait', async () =>
+          (await waitingBackends()).some(({ table }) => table === 'tasks'),
+        );
+        const secondOfA = (await waitingBackends()).find(({ table }) => table === 'tasks')?.pid;
+        expect(schedulingNice(secondOfA as number)).toBe(10);
+        expect(schedulingNice(backendOfB as number)).toBe(0);
+        await taskOfA.query('rollback');
+        await projectOfB.query('rollback');
+        expect([await second, await ofB].map(errorCode)).toEqual([undefined, undefined]);
+      } finally {
+        await Promise.all(locks.map((lock) => lock.end()));
+        await api.close();
+      }
+    });
+  },
+);
