@@ -51,10 +51,10 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     /**
      * Comma-separated subset of typename,reference,raw,small (for quick comparisons), and
-     * fairness (issue 15's benchmark; not in the default set, it takes about 2.5 minutes).
+     * fairness (issue 15's benchmark; not in the default set, it takes about 3.5 minutes).
      */
     only: { type: 'string', default: 'typename,reference,raw,small' },
-    /** Seconds of each of the fairness benchmark's measurements (B alone, B under the flood). */
+    /** Seconds of each of the fairness benchmark's measurements (B alone, B under the flood, A alone). */
     'fairness-duration': { type: 'string', default: '8' },
     /** Tenant A's clients in the fairness benchmark. */
     'flood-clients': { type: 'string', default: '32' },
