@@ -23,25 +23,20 @@ import type { Logger } from '../logger.js';
 export class BackendPriority {
   readonly #nice: number;
   readonly #useAutogroup: boolean;
-  readonly #onUnavailable: (reason: string) => void;
+  readonly #report: PriorityReport;
   /** Per client: the backend and the nice value it has now; null when not ours to change. */
   readonly #backends = new WeakMap<pg.PoolClient, Backend | null>();
   #disabled = false;
+  #lowered = false;
 
-  private constructor(nice: number, useAutogroup: boolean, onUnavailable: (r: string) => void) {
+  private constructor(nice: number, useAutogroup: boolean, report: PriorityReport) {
     this.#nice = nice;
     this.#useAutogroup = useAutogroup;
-    this.#onUnavailable = onUnavailable;
+    this.#report = report;
   }
 
-  /**
-   * The mechanism, or why this host cannot have it. `onUnavailable` hears once when it turns out
-   * that the backends cannot be changed after all (another host, another user).
-   */
-  static start(
-    nice: number,
-    onUnavailable: (reason: string) => void,
-  ): BackendPriority | { unavailable: string } {
+  /** The mechanism, or why this host cannot have it. */
+  static start(nice: number, report: PriorityReport): BackendPriority | { unavailable: string } {
     if (nice === 0) return { unavailable: 'turned off (DATABASE_OVER_SHARE_NICE=0)' };
     if (process.platform !== 'linux') return { unavailable: 'not on Linux' };
     const useAutogroup = readText('/proc/sys/kernel/sched_autogroup_enabled')?.trim() === '1';
@@ -51,7 +46,7 @@ export class BackendPriority {
           "without the kernel's autogroup only root may give a backend its priority back",
       };
     }
-    return new BackendPriority(nice, useAutogroup, onUnavailable);
+    return new BackendPriority(nice, useAutogroup, report);
   }
 
   /** Gives the client's backend the priority of an operation over its share, or the usual one. */
@@ -71,6 +66,10 @@ export class BackendPriority {
       if (backend.autogroup) writeFileSync(`/proc/${backend.pid}/autogroup`, String(nice));
       else os.setPriority(backend.pid, nice);
       backend.nice = nice;
+      if (!this.#lowered) {
+        this.#lowered = true;
+        this.#report.lowered(backend.autogroup ? 'autogroup' : 'process');
+      }
     } catch (error) {
       this.#backends.set(client, null);
       const code = (error as NodeJS.ErrnoException).code;
@@ -108,17 +107,30 @@ export class BackendPriority {
   #disable(reason: string): void {
     if (this.#disabled) return;
     this.#disabled = true;
-    this.#onUnavailable(reason);
+    this.#report.unavailable(reason);
   }
 }
 
-/** BackendPriority for the API; the log says once why it does not apply where it does not. */
+/**
+ * Told once: when it turns out that the backends cannot be changed after all (another host,
+ * another user), or when it first lowers one, and how (its autogroup or the process).
+ */
+export interface PriorityReport {
+  unavailable: (reason: string) => void;
+  lowered: (how: 'autogroup' | 'process') => void;
+}
+
+/** BackendPriority for the API; the log says once whether it applies, and why not. */
 export function startBackendPriority(nice: number, log: Logger): BackendPriority | undefined {
-  const unavailable = (reason: string) =>
-    log.info({ reason }, 'database CPU priority for tenants over their share: unavailable');
-  const started = BackendPriority.start(nice, unavailable);
+  const report: PriorityReport = {
+    unavailable: (reason) =>
+      log.info({ reason }, 'database CPU priority for tenants over their share: unavailable'),
+    lowered: (how) =>
+      log.info({ how, nice }, 'database CPU priority for tenants over their share: lowering'),
+  };
+  const started = BackendPriority.start(nice, report);
   if (started instanceof BackendPriority) return started;
-  unavailable(started.unavailable);
+  report.unavailable(started.unavailable);
   return undefined;
 }
 

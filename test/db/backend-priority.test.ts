@@ -5,7 +5,10 @@ import { createPool } from '../../src/db/pool.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { schedulingNice } from '../support/scheduling.js';
 
-const started = BackendPriority.start(10, () => undefined);
+const started = BackendPriority.start(10, {
+  unavailable: () => undefined,
+  lowered: () => undefined,
+});
 const unavailable = started instanceof BackendPriority ? undefined : started.unavailable;
 
 /** pg keeps the backend's process id on the client; its types do not say so. */
@@ -27,7 +30,11 @@ afterAll(async () => {
 describe.skipIf(unavailable)(`backend CPU priority (${unavailable ?? 'available here'})`, () => {
   it("lowers an over-share operation's backend and gives the usual priority back", async () => {
     const reasons: string[] = [];
-    const priority = BackendPriority.start(10, (reason) => reasons.push(reason));
+    const lowered: string[] = [];
+    const priority = BackendPriority.start(10, {
+      unavailable: (reason) => reasons.push(reason),
+      lowered: (how) => lowered.push(how),
+    });
     if (!(priority instanceof BackendPriority)) throw new Error(priority.unavailable);
     const client = await pool.connect();
     try {
@@ -43,6 +50,10 @@ describe.skipIf(unavailable)(`backend CPU priority (${unavailable ?? 'available 
       priority.set(client, false);
       expect(schedulingNice(pid)).toBe(usual);
       expect(reasons).toEqual([]);
+      // Said once, however often it lowers.
+      priority.set(client, true);
+      priority.set(client, false);
+      expect(lowered).toHaveLength(1);
     } finally {
       client.release();
     }
@@ -50,7 +61,11 @@ describe.skipIf(unavailable)(`backend CPU priority (${unavailable ?? 'available 
 
   it('never touches a process that is not the backend of this very connection', async () => {
     const reasons: string[] = [];
-    const priority = BackendPriority.start(10, (reason) => reasons.push(reason));
+    const lowered: string[] = [];
+    const priority = BackendPriority.start(10, {
+      unavailable: (reason) => reasons.push(reason),
+      lowered: (how) => lowered.push(how),
+    });
     if (!(priority instanceof BackendPriority)) throw new Error(priority.unavailable);
     const client = await pool.connect();
     try {
@@ -65,6 +80,7 @@ describe.skipIf(unavailable)(`backend CPU priority (${unavailable ?? 'available 
       expect(reasons).toEqual([
         'PostgreSQL does not run on this host (or its process titles are off)',
       ]);
+      expect(lowered).toEqual([]);
       // Once it has found the backends are not its to change, it changes none.
       priority.set(client, true);
       expect(schedulingNice(backendPid(client))).toBe(backendBefore);

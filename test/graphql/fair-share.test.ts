@@ -136,7 +136,10 @@ describe('each tenant gets a fair share of the pool', () => {
 const RETITLE = `mutation ($id: ID!, $title: String!) {
   updateTask(id: $id, input: { title: $title }) { title } }`;
 
-const priority = BackendPriority.start(10, () => undefined);
+const priority = BackendPriority.start(10, {
+  unavailable: () => undefined,
+  lowered: () => undefined,
+});
 const noPriority = priority instanceof BackendPriority ? undefined : priority.unavailable;
 
 // On a Citus cluster the lock waits are on the workers, not on the API's own backends.
