@@ -75,7 +75,9 @@ export class BackendPriority {
       const code = (error as NodeJS.ErrnoException).code;
       // ESRCH: the backend just ended (its connection closes with it). Anything else holds for
       // every backend.
-      if (code !== 'ESRCH' && code !== 'ENOENT') {
+      if (code === 'EACCES' || code === 'EPERM') {
+        this.#disable(`PostgreSQL's processes are not this user's to change (${code})`);
+      } else if (code !== 'ESRCH' && code !== 'ENOENT') {
         this.#disable(`changing a backend's priority failed (${code ?? String(error)})`);
       }
     }
@@ -85,7 +87,7 @@ export class BackendPriority {
     const { processID: pid, connection } = client as unknown as ClientInternals;
     const localPort = connection?.stream?.localPort;
     if (pid === null || pid <= 0 || localPort === undefined) {
-      this.#disable('the API reaches PostgreSQL through a Unix socket or a proxy');
+      this.#disable('the API reaches PostgreSQL through a Unix socket');
       return null;
     }
     const title = readText(`/proc/${pid}/cmdline`);

@@ -368,9 +368,9 @@ export class OperationDatabase {
     // Refused a turn or a connection, the operation ran no transaction (as in #begin).
     let connected = false;
     try {
-      const db = await this.#takeTurn(fairShare);
-      release = db.release;
-      const [context, read] = await db.database.connection().execute(async (connection) => {
+      const turn = await this.#takeTurn(fairShare);
+      release = turn.release;
+      const [context, read] = await turn.database.connection().execute(async (connection) => {
         connected = true;
         const contextSent = await this.#contextStatement(
           sql`, set_config('transaction_read_only', 'on', true)`,
@@ -509,9 +509,9 @@ export class OperationDatabase {
     const { fairShare } = this.scope;
     let release: (() => void) | undefined;
     try {
-      const db = await this.#takeTurn(fairShare);
-      release = db.release;
-      const builder = db.database.startTransaction();
+      const turn = await this.#takeTurn(fairShare);
+      release = turn.release;
+      const builder = turn.database.startTransaction();
       trx = (
         await (this.#readOnly ? builder.setAccessMode('read only') : builder).execute()
       ).withPlugin(new QueryTimer(this.stats));
