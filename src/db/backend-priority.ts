@@ -17,8 +17,8 @@ import type { Logger } from '../logger.js';
  * PostgreSQL makes every backend a session leader. Where the kernel groups tasks by session
  * (autogroup, on by default in most distributions), each backend is then a scheduling group of its
  * own, weighted like the whole API process, and a process's nice value orders it only within its
- * group: there the nice value goes on the backend's group, which its owner may raise and lower
- * again. Elsewhere it goes on the process, which only root may lower again.
+ * group: there the nice value goes on the backend's group, whose owner may set it and take it
+ * back. Elsewhere it goes on the process, whose nice value only root may take back.
  */
 export class BackendPriority {
   readonly #nice: number;
