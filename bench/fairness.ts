@@ -265,7 +265,7 @@ export async function fairness(options: FairnessOptions) {
     await scrape(api.url);
     const bAlone = await measureB(api.url, options.seconds);
     const before = await scrape(api.url);
-    const flood = startFlood({
+    const floodOrder: FloodOrder = {
       url: api.url.toString(),
       body: heavyBody,
       headers: aHeaders,
@@ -273,7 +273,8 @@ export async function fairness(options: FairnessOptions) {
       warmupSeconds: options.warmupSeconds,
       seconds: options.seconds,
       nice: options.floodNice,
-    });
+    };
+    const flood = startFlood(floodOrder);
     await flood.warm;
     let sampling = true;
     const maxWaiting = { a: 0, b: 0 };
@@ -297,16 +298,7 @@ export async function fairness(options: FairnessOptions) {
     const aResult = await flood.done;
     await sampler;
     const after = await scrape(api.url);
-    const floodAlone = startFlood({
-      url: api.url.toString(),
-      body: heavyBody,
-      headers: aHeaders,
-      clients: options.floodClients,
-      warmupSeconds: options.warmupSeconds,
-      seconds: options.seconds,
-      nice: options.floodNice,
-    });
-    const aAlone = await floodAlone.done;
+    const aAlone = await startFlood(floodOrder).done;
     const measured: Measurement = {
       tenantMaxConnections: shares[fair],
       bAlone,

@@ -301,24 +301,15 @@ function kyselyPools(
     }
     return kyselyClient;
   };
+  const connectAs = (overShare: boolean) => async () => {
+    const client = await pool.connect();
+    priority?.set(client, overShare);
+    return wrap(client);
+  };
   return {
-    usual: {
-      async connect() {
-        const client = await pool.connect();
-        priority?.set(client, false);
-        return wrap(client);
-      },
-      end: () => pool.end(),
-    },
-    overShare: priority && {
-      async connect() {
-        const client = await pool.connect();
-        priority.set(client, true);
-        return wrap(client);
-      },
-      // The pool is the usual database's to end.
-      end: () => Promise.resolve(),
-    },
+    usual: { connect: connectAs(false), end: () => pool.end() },
+    // The pool is the usual database's to end.
+    overShare: priority && { connect: connectAs(true), end: () => Promise.resolve() },
   };
 }
 

@@ -27,15 +27,21 @@ afterAll(async () => {
   await db.drop();
 });
 
+/** A BackendPriority whose reports are kept, to be read by the test. */
+function startRecorded() {
+  const reasons: string[] = [];
+  const lowered: string[] = [];
+  const priority = BackendPriority.start(10, {
+    unavailable: (reason) => reasons.push(reason),
+    lowered: (how) => lowered.push(how),
+  });
+  if (!(priority instanceof BackendPriority)) throw new Error(priority.unavailable);
+  return { priority, reasons, lowered };
+}
+
 describe.skipIf(unavailable)(`backend CPU priority (${unavailable ?? 'available here'})`, () => {
   it("lowers an over-share operation's backend and gives the usual priority back", async () => {
-    const reasons: string[] = [];
-    const lowered: string[] = [];
-    const priority = BackendPriority.start(10, {
-      unavailable: (reason) => reasons.push(reason),
-      lowered: (how) => lowered.push(how),
-    });
-    if (!(priority instanceof BackendPriority)) throw new Error(priority.unavailable);
+    const { priority, reasons, lowered } = startRecorded();
     const client = await pool.connect();
     try {
       const pid = backendPid(client);
@@ -60,13 +66,7 @@ describe.skipIf(unavailable)(`backend CPU priority (${unavailable ?? 'available 
   });
 
   it('never touches a process that is not the backend of this very connection', async () => {
-    const reasons: string[] = [];
-    const lowered: string[] = [];
-    const priority = BackendPriority.start(10, {
-      unavailable: (reason) => reasons.push(reason),
-      lowered: (how) => lowered.push(how),
-    });
-    if (!(priority instanceof BackendPriority)) throw new Error(priority.unavailable);
+    const { priority, reasons, lowered } = startRecorded();
     const client = await pool.connect();
     try {
       const before = schedulingNice(process.pid);

@@ -21,6 +21,13 @@ afterAll(async () => {
   await db.drop();
 });
 
+/** A pool of 4 with a share of one connection per tenant, and time enough to wait for it. */
+const SHARE_OF_ONE = {
+  DATABASE_POOL_SIZE: '4',
+  DATABASE_TENANT_MAX_CONNECTIONS: '1',
+  DATABASE_ACQUIRE_TIMEOUT_MS: '20000',
+};
+
 const RENAME = `mutation ($id: ID!, $name: String!) {
   updateProject(id: $id, input: { name: $name }) { name } }`;
 const LIGHT = `query ($id: ID!) { project(id: $id) { name } }`;
@@ -97,9 +104,7 @@ async function floodAndMeasure(api: TestApp) {
 describe('each tenant gets a fair share of the pool', () => {
   it('a flood of slow operations of tenant A leaves tenant B served at once; A drains in order', async () => {
     const api = await startTestApp(db, {
-      DATABASE_POOL_SIZE: '4',
-      DATABASE_TENANT_MAX_CONNECTIONS: '1',
-      DATABASE_ACQUIRE_TIMEOUT_MS: '20000',
+      ...SHARE_OF_ONE,
     });
     try {
       const { light, lightMs, stuck, finished, results } = await floodAndMeasure(api);
@@ -166,9 +171,7 @@ describe.skipIf(noPriority ?? CITUS_TEST_URL)(
 
     it("runs A's over-share operation on a lowered backend, B's within-share one as usual", async () => {
       const api = await startTestApp(db, {
-        DATABASE_POOL_SIZE: '4',
-        DATABASE_TENANT_MAX_CONNECTIONS: '1',
-        DATABASE_ACQUIRE_TIMEOUT_MS: '20000',
+        ...SHARE_OF_ONE,
       });
       const locks: pg.Client[] = [];
       try {
